@@ -1,0 +1,92 @@
+# mod_tracfcgi build. `make` builds mod_tracfcgi.so with apxs; `make test`
+# runs the C unit tests, the fuzz-corpus replay and the httpd integration
+# suite. SANITIZER=address|undefined builds the unit/fuzz programs with it.
+
+comma     := ,
+APXS      ?= $(shell command -v apxs || command -v apxs2)
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+APR_CPP   := $(shell apr-1-config --cppflags 2>/dev/null)
+APR_INC   := $(shell apr-1-config --includes 2>/dev/null)
+WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
+             -Wmissing-prototypes -Wshadow -Wpointer-arith -Wformat=2 \
+             -Wno-format-nonliteral -Wmissing-declarations
+MOD_SRC   := mod_tracfcgi.c $(wildcard src/*.c)
+HEADERS   := $(wildcard include/*.h)
+
+ifneq ($(SANITIZER),)
+SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
+
+.PHONY: all install unit fuzz-replay fuzz apps test integration check-headers \
+        check-logtags clean format-check
+all: mod_tracfcgi.so
+
+mod_tracfcgi.so: $(MOD_SRC) $(HEADERS)
+	$(APXS) -c -o mod_tracfcgi.la -Iinclude \
+	    -Wc,-std=gnu99 $(addprefix -Wc$(comma),$(WARN)) \
+	    -Wl,-export-symbols-regex -Wl,tracfcgi_module -lsqlite3 $(MOD_SRC)
+	@# a new inode: a running httpd keeps its mapping of the old file
+	cp .libs/mod_tracfcgi.so $@.tmp && mv -f $@.tmp $@
+
+install: mod_tracfcgi.so
+	$(APXS) -i -n tracfcgi mod_tracfcgi.la
+	install -d $(DESTDIR)/etc/apache2/mods-available
+	install -m 644 conf/tracfcgi.load conf/tracfcgi.conf $(DESTDIR)/etc/apache2/mods-available/
+
+# --- C unit tests and fuzz replay (no httpd) ------------------------------
+t/unit/test_fcgi_proto: t/unit/test_fcgi_proto.c src/fcgi_proto.c include/tf_fcgi_proto.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) -o $@ t/unit/test_fcgi_proto.c src/fcgi_proto.c
+
+t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool.c src/pool.c
+
+FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
+t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c src/fcgi_proto.c include/tf_fcgi_proto.h
+	$(CC) $(UNIT_CFLAGS) -o $@ t/fuzz/replay.c $< src/fcgi_proto.c
+
+UNIT_BINS := $(patsubst %.c,%,$(wildcard t/unit/test_*.c))
+unit: $(UNIT_BINS) $(addprefix t/fuzz/replay_,$(FUZZ_TARGETS))
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
+	@set -e; for f in $(FUZZ_TARGETS); do echo "== replay $$f"; \
+	    ./t/fuzz/replay_$$f t/fuzz/corpus/$$f; done
+
+# libFuzzer builds (clang): make fuzz FUZZ=fuzz_fcgi_decode SECONDS=60
+FUZZ    ?= fuzz_fcgi_decode
+SECONDS ?= 60
+fuzz:
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+	    -o t/fuzz/$(FUZZ) t/fuzz/$(FUZZ).c src/fcgi_proto.c
+	mkdir -p t/fuzz/corpus/$(FUZZ)
+	./t/fuzz/$(FUZZ) -max_total_time=$(SECONDS) t/fuzz/corpus/$(FUZZ)
+
+# --- test backends --------------------------------------------------------
+APPS := t/apps/responder.fcgi
+apps: $(APPS)
+t/apps/responder.fcgi: t/apps/responder.c
+	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -o $@ $< -lfcgi
+
+# --- integration ----------------------------------------------------------
+integration: mod_tracfcgi.so apps
+	$(PYTHON) -m pytest -ra t/
+
+test: unit integration
+
+check-headers:
+	@set -e; for h in $(HEADERS); do \
+	    echo '#include "'$$(basename $$h)'"' | $(CC) -std=gnu99 $(WARN) \
+	    -Iinclude $(APR_CPP) $(APR_INC) -I$$($(APXS) -q INCLUDEDIR) \
+	    -fsyntax-only -x c - || { echo "$$h does not compile alone"; exit 1; }; done
+
+check-logtags:
+	@! grep -n 'TFLOGNO()' mod_tracfcgi.c src/*.c
+	@dups=$$(grep -oh 'TFLOGNO([0-9]*)' mod_tracfcgi.c src/*.c | sort | uniq -d); \
+	    if [ -n "$$dups" ]; then echo "duplicate log tags: $$dups"; exit 1; fi
+
+format-check:
+	clang-format --dry-run --Werror mod_tracfcgi.c src/*.c include/*.h
+
+clean:
+	rm -rf .libs *.la *.lo *.slo *.o src/.libs src/*.la src/*.lo src/*.slo \
+	    src/*.o mod_tracfcgi.so $(UNIT_BINS) t/fuzz/replay_* $(APPS)

@@ -1,0 +1,25 @@
+/*
+ * tf_bridge.h: the request path. Takes a backend from the pool (starting
+ * one through the process manager, or waiting in the pool's FIFO), sends
+ * the request to it over its unix socket and streams the answer back.
+ */
+#ifndef TF_BRIDGE_H
+#define TF_BRIDGE_H
+
+#include "httpd.h"
+
+#include "tf_shm.h"
+
+/** Set once in the httpd parent (post_config), inherited by children. */
+void tf_bridge_runtime_set(tf_shm_t *shm, const char *ctl_path);
+
+/**
+ * @return 1 if @p r is ours: handler tracfcgi-script, or a .fcgi file
+ *         reached through ScriptAlias (handler cgi-script).
+ */
+int tf_bridge_wants(request_rec *r);
+
+/** Serve @p r. @return OK or an HTTP status, as a handler does. */
+int tf_bridge_handle(request_rec *r);
+
+#endif /* TF_BRIDGE_H */

@@ -1,0 +1,67 @@
+/*
+ * tf_config.h: configuration of mod_tracfcgi as the rest of the module
+ * reads it. Only src/config.c knows directive names and how values merge;
+ * everyone else reads the merged, resolved values through these structs.
+ */
+#ifndef TF_CONFIG_H
+#define TF_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "apr_tables.h"
+
+/** One spawn-time environment variable (TracFcgiInitEnv, TracEnv, ...). */
+typedef struct {
+    const char *name;
+    const char *value;
+} tf_env_t;
+
+/** Per-directory configuration (server and vhost level included). */
+typedef struct {
+    /* spawn environment, in configuration order, inner context wins by
+     * name (array of tf_env_t) */
+    apr_array_header_t *init_env;
+    int min_procs;       /* TracFcgiMinProcesses, default 0 */
+    int max_procs;       /* TracFcgiMaxProcesses, default 4 */
+    int idle_timeout;    /* seconds, default 300 */
+    int queue_timeout;   /* seconds, default 30 */
+    int connect_timeout; /* seconds, default 5 */
+    int io_timeout;      /* seconds, default 60 */
+    int startup_timeout; /* seconds, default 30 */
+    int max_requests;    /* TracFcgiMaxRequestsPerProcess, 0 = no limit */
+    int lifetime;        /* TracFcgiProcessLifetime seconds, 0 = none */
+    int pass_auth;       /* TracFcgiPassAuthorization, default off */
+    apr_off_t body_in_memory; /* request body bytes kept in memory before
+                               * spooling to a temporary file */
+} tf_dir_conf_t;
+
+/** Server-wide configuration (main server only). */
+typedef struct {
+    const char *socket_dir; /* TracFcgiSocketDir, resolved absolute */
+    int max_total;          /* TracFcgiMaxProcessesTotal, default 64 */
+} tf_srv_conf_t;
+
+extern const command_rec tf_config_cmds[];
+
+void *tf_config_dir_create(apr_pool_t *p, char *dir);
+void *tf_config_dir_merge(apr_pool_t *p, void *base, void *add);
+void *tf_config_srv_create(apr_pool_t *p, server_rec *s);
+void *tf_config_srv_merge(apr_pool_t *p, void *base, void *add);
+
+/**
+ * Copy the merged per-directory configuration of @p r into @p out with
+ * every unset value replaced by its default.
+ */
+void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out);
+
+/** @return the server-wide configuration, resolved. */
+tf_srv_conf_t *tf_config_srv_get(server_rec *s);
+
+/**
+ * Check and finish the configuration at post_config (resolve the socket
+ * directory, check its length for sun_path).
+ * @return NULL, or an error message for the log.
+ */
+const char *tf_config_post(apr_pool_t *p, server_rec *s);
+
+#endif /* TF_CONFIG_H */

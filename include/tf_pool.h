@@ -1,0 +1,259 @@
+/*
+ * tf_pool.h: the process table shared by the httpd children and the process
+ * manager: pools (one per pool key), backend process slots, and the FIFO
+ * of requests waiting for a backend.
+ *
+ * The table is one block of memory (shared memory in httpd, malloc in the
+ * unit tests) addressed by indices, never pointers. These functions are pure
+ * bookkeeping: they take no lock and make no system call. The caller
+ * (src/shm.c) holds the table lock around every call and does the waking.
+ *
+ * Who may call what: tf_pool_req_* run in httpd request threads,
+ * tf_pool_pm_* only in the process manager.
+ */
+#ifndef TF_POOL_H
+#define TF_POOL_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "apr.h"
+#include "apr_time.h"
+
+#define TF_TABLE_MAGIC 0x74666331u /* "tfc1" */
+#define TF_POOL_NAME_LEN 160       /* display only: the status page */
+#define TF_SOCK_PATH_LEN 108       /* sizeof(sockaddr_un.sun_path) */
+
+/* Slot states. READY with conns == 0 is idle (on its pool's idle list). */
+typedef enum {
+    TF_PROC_FREE = 0, /* unused; on the free list */
+    TF_PROC_STARTING, /* reserved for a spawn; the reserver holds 1 conn */
+    TF_PROC_READY,    /* serving; idle when conns == 0 */
+    TF_PROC_STOPPING, /* takes no new requests; the PM stops it when idle */
+    TF_PROC_EXITED    /* died while requests held it; freed on release */
+} tf_proc_state_e;
+
+/* Why a process left (counted per pool, shown on the status page). */
+typedef enum {
+    TF_EXIT_IDLE = 0,  /* TracFcgiIdleTimeout */
+    TF_EXIT_BROKEN,    /* a request found it broken (I/O error, timeout) */
+    TF_EXIT_DIED,      /* exited or was killed on its own */
+    TF_EXIT_STARTUP,   /* died or failed before it served */
+    TF_EXIT_RETIRED,   /* lifetime / request count */
+    TF_EXIT_ORPHANED,  /* its holder (an httpd child) vanished */
+    TF_EXIT_SHUTDOWN,  /* httpd stop or restart */
+    TF_EXIT_REASONS
+} tf_exit_reason_e;
+
+/* Which limit made a request wait (logged at warn). */
+typedef enum {
+    TF_LIMIT_NONE = 0,
+    TF_LIMIT_POOL,  /* TracFcgiMaxProcesses */
+    TF_LIMIT_TOTAL, /* TracFcgiMaxProcessesTotal */
+    TF_LIMIT_SLOTS  /* no free slot in the table */
+} tf_limit_e;
+
+typedef struct {
+    apr_uint32_t min_procs;       /* TracFcgiMinProcesses */
+    apr_uint32_t max_procs;       /* TracFcgiMaxProcesses */
+    apr_uint32_t max_conns;       /* connections a process takes (>= 1) */
+    apr_uint32_t idle_timeout;    /* seconds */
+    apr_uint32_t max_requests;    /* 0 = unlimited */
+    apr_uint32_t lifetime;        /* seconds, 0 = unlimited */
+} tf_pool_limits_t;
+
+typedef struct {
+    apr_uint64_t key;         /* shm: pool key hash; 0 = unused entry */
+    tf_pool_limits_t lim;     /* shm: set when the pool is created */
+    apr_uint32_t n_procs;     /* shm: slots not FREE */
+    apr_uint32_t n_waiting;   /* shm: requests in the FIFO */
+    apr_int32_t idle_head;    /* shm: idle slots, most recently used first */
+    apr_int32_t wait_head;    /* shm: oldest waiter */
+    apr_int32_t wait_tail;    /* shm: newest waiter */
+    apr_int32_t hash_next;    /* shm: next pool in the same hash bucket */
+    apr_uint64_t requests;    /* shm: served (counted at release) */
+    apr_uint64_t spawns;      /* shm: processes started */
+    apr_uint64_t exits[TF_EXIT_REASONS];
+    apr_uint64_t queued;      /* shm: requests that had to wait */
+    apr_uint64_t queue_timeouts;
+    apr_interval_time_t longest_wait; /* microseconds */
+    apr_time_t created;
+    char name[TF_POOL_NAME_LEN]; /* display: script, vhost */
+    pthread_cond_t cond;      /* shm.c: waiters of this pool sleep here */
+} tf_pool_ent_t;
+
+typedef struct {
+    apr_uint32_t state;       /* tf_proc_state_e */
+    apr_uint32_t seq;         /* bumped each time the slot is reused */
+    apr_int32_t pool;         /* owning pool index */
+    apr_int32_t next, prev;   /* idle list or free list links */
+    pid_t pid;                /* pm: 0 until forked */
+    pid_t holder;             /* req: httpd child holding the only conn */
+    apr_uint32_t conns;       /* connections in use */
+    apr_uint32_t max_conns;
+    apr_uint64_t requests;    /* requests served by this process */
+    apr_time_t started;
+    apr_time_t last_used;
+    apr_uint32_t exit_reason; /* tf_exit_reason_e when STOPPING */
+    apr_uint32_t adopted;     /* pm: started by an earlier manager */
+    apr_uint32_t listed;      /* on its pool's available list */
+    apr_time_t stop_sent;     /* pm: when SIGTERM was sent, 0 = not yet */
+    char sock[TF_SOCK_PATH_LEN]; /* pm: listening socket path */
+} tf_proc_ent_t;
+
+typedef enum {
+    TF_WAIT_FREE = 0,
+    TF_WAIT_WAITING,
+    TF_WAIT_GRANTED_PROC,  /* a process (1 conn) was handed over */
+    TF_WAIT_GRANTED_SPAWN  /* a STARTING slot was reserved for it */
+} tf_wait_state_e;
+
+typedef struct {
+    apr_uint32_t state;       /* tf_wait_state_e */
+    apr_int32_t next;         /* FIFO or free-list link */
+    apr_int32_t proc;         /* granted slot */
+    apr_uint32_t seq;         /* granted slot's seq */
+} tf_waiter_t;
+
+typedef struct {
+    apr_uint32_t magic;
+    apr_uint32_t n_pools, n_procs, n_waiters, n_buckets; /* capacities */
+    apr_uint32_t max_total;   /* TracFcgiMaxProcessesTotal */
+    apr_uint32_t total_procs; /* slots not FREE, all pools */
+    apr_uint32_t used_pools;
+    apr_uint32_t waiting;     /* requests queued, all pools */
+    apr_int32_t free_proc;    /* free list heads */
+    apr_int32_t free_waiter;
+    pid_t pm_pid;             /* current process manager */
+    apr_uint32_t pm_starts;   /* managers started in this generation */
+    apr_uint32_t generation;  /* httpd config generation */
+    apr_time_t pm_started;
+    pthread_mutex_t mutex;    /* shm.c: the table lock */
+} tf_table_hdr_t;
+
+/** Pointers into one table block, valid in the process that attached. */
+typedef struct {
+    tf_table_hdr_t *hdr;
+    tf_pool_ent_t *pools;
+    tf_proc_ent_t *procs;
+    tf_waiter_t *waiters;
+    apr_int32_t *buckets;
+} tf_table_t;
+
+/** A slot as a request holds it: the seq detects reuse of the slot. */
+typedef struct {
+    apr_int32_t idx;
+    apr_uint32_t seq;
+} tf_proc_ref_t;
+
+/** @return bytes needed for a table of the given capacities. */
+apr_size_t tf_table_size(apr_uint32_t n_pools, apr_uint32_t n_procs,
+                         apr_uint32_t n_waiters);
+
+/**
+ * Format a table in @p base (tf_table_size() bytes, zeroed or not).
+ * The mutex and condition variables are left to the caller (shm.c).
+ */
+void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
+                   apr_uint32_t n_procs, apr_uint32_t n_waiters,
+                   apr_uint32_t max_total);
+
+/** Compute @p t's pointers for a table already formatted at @p base. */
+void tf_table_attach(tf_table_t *t, void *base);
+
+/** @return the pool index for @p key, or -1. */
+int tf_pool_find(const tf_table_t *t, apr_uint64_t key);
+
+/**
+ * Create the pool for @p key (which must not exist yet).
+ * @return its index, or -1 when the pool table is full.
+ */
+int tf_pool_create(tf_table_t *t, apr_uint64_t key,
+                   const tf_pool_limits_t *lim, const char *name,
+                   apr_time_t now);
+
+/** What tf_pool_req_acquire() did. */
+typedef enum {
+    TF_ACQ_PROC = 0,   /* *ref is a ready process, one conn taken */
+    TF_ACQ_SPAWN,      /* *ref is a STARTING slot: ask the PM to start it */
+    TF_ACQ_WAIT,       /* queued as *waiter: sleep on the pool's cond */
+    TF_ACQ_QUEUE_FULL  /* no waiter entry left */
+} tf_acq_e;
+
+/**
+ * Take a backend for one request: an idle process, else a new slot when
+ * the pool and the server may grow, else a busy process with a free
+ * connection, else a place in the pool's FIFO.
+ * @param holder  pid of the calling httpd child (for orphan detection).
+ * @param[out] limit  on TF_ACQ_WAIT/QUEUE_FULL: the limit that was hit.
+ */
+tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
+                             apr_time_t now, tf_proc_ref_t *ref,
+                             apr_int32_t *waiter, tf_limit_e *limit);
+
+/**
+ * Look at a waiter after a wake-up.
+ * @return TF_WAIT_WAITING (nothing yet), or a grant with *ref set; a
+ *         granted waiter entry is freed by this call.
+ */
+tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
+                                       apr_int32_t waiter, pid_t holder,
+                                       tf_proc_ref_t *ref);
+
+/** Leave the FIFO after a timeout (the entry must still be WAITING). */
+void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
+
+/** Flags returned by release and PM calls: what the caller must do. */
+#define TF_WAKE_WAITERS 1 /* broadcast the pool's cond */
+#define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */
+
+/**
+ * Give back one connection of @p ref.
+ * @param broken  1: the process must not serve again (I/O error, timeout,
+ *                protocol violation); it is stopped once idle.
+ * @return TF_WAKE_* flags.
+ */
+int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
+                        apr_time_t now);
+
+/** @return 1 while @p ref still names the same slot incarnation. */
+int tf_pool_ref_valid(const tf_table_t *t, tf_proc_ref_t ref);
+
+/** PM: the STARTING slot got a process (@p pid). */
+void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
+                       apr_time_t now);
+
+/**
+ * PM: the STARTING slot's process is ready; the reserving request keeps
+ * its connection. @return 0, or -1 when @p ref is stale.
+ */
+int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
+                     apr_time_t now);
+
+/**
+ * PM: a spawn failed or its process died before it was ready; the slot is
+ * freed (its reserver is told by the PM's reply). @return TF_WAKE_* flags.
+ */
+int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now);
+
+/**
+ * PM: the process in slot @p idx is gone (reaped, or found dead).
+ * @return TF_WAKE_* flags.
+ */
+int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
+                      apr_time_t now);
+
+/**
+ * PM: mark idle process @p idx as stopping (idle timeout, retirement,
+ * shutdown); it leaves the idle list at once so that no request takes it.
+ * @return 0, or -1 if the process is not idle.
+ */
+int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
+
+/**
+ * Debug check of every invariant (lists, counters). @return 1 if sane.
+ * Used in unit tests and under assert().
+ */
+int tf_table_check(const tf_table_t *t);
+
+#endif /* TF_POOL_H */

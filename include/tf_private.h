@@ -1,0 +1,20 @@
+/*
+ * tf_private.h: the module's identity for logging, shared by every file in
+ * src/ (not by mod_tracfcgi.c, where AP_DECLARE_MODULE already declares the
+ * log module index; declaring it twice is a compile error).
+ */
+#ifndef TF_PRIVATE_H
+#define TF_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+APLOG_USE_MODULE(tracfcgi);
+
+/* Log tags in the shape of httpd's APLOGNO(): "TF00012: ". Third-party
+ * modules may not use AH numbers (docs/log-message-tags/README). The next
+ * free number is in src/next-logno. */
+#define TFLOGNO(n) "TF" #n ": "
+
+#endif /* TF_PRIVATE_H */

@@ -1,0 +1,49 @@
+/*
+ * tf_shm.h: the shared memory that holds the process table (tf_pool.h),
+ * and the lock and condition variables that guard it.
+ *
+ * The segment is anonymous: created by the httpd parent at post_config and
+ * inherited by every httpd child and the process manager through fork, so
+ * no file is left behind. This is the only code that takes the table lock.
+ * Locks are held for table bookkeeping only, never across I/O.
+ */
+#ifndef TF_SHM_H
+#define TF_SHM_H
+
+#include "apr_pools.h"
+#include "apr_time.h"
+
+#include "tf_pool.h"
+
+typedef struct tf_shm tf_shm_t;
+
+/**
+ * Create and format the table in a new anonymous segment.
+ * @return APR_SUCCESS, or the error of apr_shm_create / pthread setup.
+ */
+apr_status_t tf_shm_create(tf_shm_t **shm, apr_pool_t *p,
+                           apr_uint32_t n_pools, apr_uint32_t n_procs,
+                           apr_uint32_t n_waiters, apr_uint32_t max_total);
+
+/** @return the table of @p shm (pointers valid in every forked process). */
+tf_table_t *tf_shm_table(tf_shm_t *shm);
+
+/** Take the table lock (recovers the lock of a process that died). */
+void tf_shm_lock(tf_shm_t *shm);
+void tf_shm_unlock(tf_shm_t *shm);
+
+/**
+ * With the lock held: sleep until the pool's condition is signalled or
+ * @p deadline (apr_time_now() clock) passes.
+ * @return APR_SUCCESS when woken (maybe spuriously), APR_TIMEUP at the
+ *         deadline.
+ */
+apr_status_t tf_shm_wait(tf_shm_t *shm, int pool, apr_time_t deadline);
+
+/** With the lock held: wake every waiter of @p pool. */
+void tf_shm_broadcast(tf_shm_t *shm, int pool);
+
+/** With the lock held: after tf_pool_create() set up its condition. */
+apr_status_t tf_shm_pool_init(tf_shm_t *shm, int pool);
+
+#endif /* TF_SHM_H */

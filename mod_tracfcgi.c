@@ -1,0 +1,162 @@
+/*
+ * mod_tracfcgi.c: the module record, the directive table and the hooks.
+ * Glue only: each concept lives in src/ (see include/ for the contracts).
+ *
+ *   post_config  creates the socket directory, the shared process table
+ *                and the process manager (src/shm.c, src/pm.c)
+ *   handler      serves tracfcgi-script and .fcgi targets of ScriptAlias
+ *                (src/bridge.c)
+ */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apr_strings.h"
+#include "apr_file_info.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "unixd.h"
+
+#include "tf_bridge.h"
+#include "tf_config.h"
+#include "tf_pm.h"
+#include "tf_shm.h"
+
+module AP_MODULE_DECLARE_DATA tracfcgi_module;
+
+#define TFLOGNO(n) "TF" #n ": "
+
+static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    const char *err = tf_config_post(pconf, s);
+
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     TFLOGNO(00001) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/* Create the socket directory (0700, owned by the httpd User) and, at
+ * first start, remove what a crashed earlier run left in it. */
+static apr_status_t prepare_socket_dir(apr_pool_t *p, server_rec *s,
+                                       const char *dir, int first_start)
+{
+    apr_status_t rv;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    rv = apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE
+                                         | APR_FPROT_UEXECUTE, p);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
+        return rv;
+    }
+    if (chmod(dir, 0700) < 0) {
+        return errno;
+    }
+    if (geteuid() == 0
+        && chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)
+               < 0) {
+        return errno;
+    }
+    if (!first_start || apr_dir_open(&d, dir, p) != APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
+           == APR_SUCCESS) {
+        apr_size_t n = strlen(fi.name);
+
+        if (fi.filetype == APR_SOCK && n > 5
+            && strcmp(fi.name + n - 5, ".sock") == 0
+            && (strncmp(fi.name, "b-", 2) == 0
+                || strncmp(fi.name, "pm-", 3) == 0)) {
+            apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+        }
+    }
+    apr_dir_close(d);
+    return APR_SUCCESS;
+}
+
+static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    tf_srv_conf_t *sc = tf_config_srv_get(s);
+    int gen = ap_state_query(AP_SQ_CONFIG_GEN);
+    int daemons = 0, threads = 0;
+    apr_uint32_t n_procs, n_pools, n_waiters;
+    const char *ctl_path;
+    tf_shm_t *shm;
+    apr_status_t rv;
+
+    /* the first pass over the configuration is a dry run */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    rv = prepare_socket_dir(ptemp, s, sc->socket_dir, gen == 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
+                     TFLOGNO(00002) "cannot prepare TracFcgiSocketDir %s",
+                     sc->socket_dir);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* size the table from the configuration: every process slot, a pool
+     * for each, and a waiter for every thread that could queue */
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
+    n_procs = (apr_uint32_t)sc->max_total;
+    n_pools = n_procs * 2 < 64 ? 64 : n_procs * 2;
+    n_waiters = (apr_uint32_t)((daemons > 0 ? daemons : 1)
+                               * (threads > 0 ? threads : 1)) + 16;
+    rv = tf_shm_create(&shm, pconf, n_pools, n_procs, n_waiters,
+                       (apr_uint32_t)sc->max_total);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
+                     TFLOGNO(00003) "cannot create the shared process table");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    tf_shm_table(shm)->hdr->generation = (apr_uint32_t)gen;
+    ctl_path = apr_psprintf(pconf, "%s/pm-%d.sock", sc->socket_dir, gen);
+    tf_bridge_runtime_set(shm, ctl_path);
+    rv = tf_pm_start(pconf, s, shm, sc->socket_dir, ctl_path,
+                     (apr_uint32_t)gen);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
+                     TFLOGNO(00004) "cannot start the process manager");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static int tf_handler(request_rec *r)
+{
+    if (!tf_bridge_wants(r)) {
+        return DECLINED;
+    }
+    return tf_bridge_handle(r);
+}
+
+static void tf_register_hooks(apr_pool_t *p)
+{
+    /* before mod_cgi/mod_cgid, which would take a .fcgi under ScriptAlias */
+    static const char *const succ[] = {"mod_cgi.c", "mod_cgid.c", NULL};
+
+    ap_hook_check_config(tf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(tf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(tf_handler, NULL, succ, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(tracfcgi) = {
+    STANDARD20_MODULE_STUFF,
+    tf_config_dir_create,  /* per-directory config creator */
+    tf_config_dir_merge,   /* per-directory config merger */
+    tf_config_srv_create,  /* server config creator */
+    tf_config_srv_merge,   /* server config merger */
+    tf_config_cmds,        /* command table */
+    tf_register_hooks,     /* hook registration */
+    AP_MODULE_FLAG_NONE    /* flags */
+};

@@ -1,0 +1,949 @@
+/*
+ * bridge.c: one request, from the handler to the backend and back.
+ *
+ * Steps: check the script as mod_cgi does; read the whole body (tf_body);
+ * take a backend (idle, new, or after a FIFO wait); send BEGIN_REQUEST,
+ * PARAMS and STDIN while reading the answer (poll, both directions, so a
+ * backend that answers before reading its input cannot deadlock us); parse
+ * the CGI headers with httpd's own parser; stream the body to the client.
+ * Memory per request is bounded: one 64 KiB read buffer, the header block,
+ * and what the output filters hold.
+ *
+ * Failures map to one status each, with one log line: no backend free in
+ * time 503 (+ Retry-After), backend could not start 503, backend silent
+ * past TracFcgiIOTimeout 504, backend broke the protocol or died 502. A
+ * backend that closed before sending a byte costs the client nothing: the
+ * request is sent once more to another backend. Once part of the answer
+ * has gone to the client, a failure aborts the connection, so that a
+ * truncated answer never looks complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+
+#include "tf_body.h"
+#include "tf_bridge.h"
+#include "tf_config.h"
+#include "tf_fcgi_proto.h"
+#include "tf_ipc.h"
+#include "tf_params.h"
+#include "tf_private.h"
+#include "tf_spec.h"
+
+#define IOBUF 65536
+#define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
+#define RETRY_AFTER "5"
+
+static tf_shm_t *rt_shm;      /* set before the children fork */
+static const char *rt_ctl;
+
+void tf_bridge_runtime_set(tf_shm_t *shm, const char *ctl_path)
+{
+    rt_shm = shm;
+    rt_ctl = ctl_path;
+}
+
+int tf_bridge_wants(request_rec *r)
+{
+    apr_size_t n;
+
+    if (!r->handler) {
+        return 0;
+    }
+    if (strcmp(r->handler, "tracfcgi-script") == 0) {
+        return 1;
+    }
+    /* ScriptAlias sets cgi-script: a .fcgi target there is ours */
+    if (strcmp(r->handler, "cgi-script") == 0 && r->filename) {
+        n = strlen(r->filename);
+        return n > 5 && strcmp(r->filename + n - 5, ".fcgi") == 0;
+    }
+    return 0;
+}
+
+/* --- Taking and giving back a backend ------------------------------------ */
+
+typedef struct {
+    tf_proc_ref_t ref;
+    int pool;
+    pid_t pid;
+    char sock[TF_SOCK_PATH_LEN];
+} lease_t;
+
+static const char *limit_text(request_rec *r, tf_limit_e l,
+                              const tf_pool_ent_t *p, const tf_table_t *t)
+{
+    switch (l) {
+    case TF_LIMIT_POOL:
+        return apr_psprintf(r->pool, "TracFcgiMaxProcesses %u",
+                            p->lim.max_procs);
+    case TF_LIMIT_TOTAL:
+        return apr_psprintf(r->pool, "TracFcgiMaxProcessesTotal %u",
+                            t->hdr->max_total);
+    case TF_LIMIT_SLOTS:
+        return "the process table is full";
+    default:
+        return "every connection of the pool is busy";
+    }
+}
+
+static int unavailable(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* The PM could not start the process: the slot must not stay STARTING.
+ * Only when the PM never saw the request; otherwise it frees it itself. */
+static void abandon_spawn(lease_t *l, int pm_saw_it)
+{
+    int flags = 0;
+
+    tf_shm_lock(rt_shm);
+    if (pm_saw_it) {
+        flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1,
+                                    apr_time_now());
+    }
+    else {
+        flags = tf_pool_pm_spawn_failed(tf_shm_table(rt_shm), l->ref,
+                                        apr_time_now());
+    }
+    if (flags & TF_WAKE_WAITERS) {
+        tf_shm_broadcast(rt_shm, l->pool);
+    }
+    tf_shm_unlock(rt_shm);
+}
+
+static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
+{
+    tf_ipc_reply_t reply;
+    apr_status_t rv;
+
+    spec->ref = l->ref;
+    spec->pool = l->pool;
+    memset(&reply, 0, sizeof(reply));
+    rv = tf_ipc_spawn_request(r->pool, rt_ctl, spec,
+                              apr_time_from_sec(spec->startup_timeout + 5),
+                              &reply);
+    if (rv != APR_SUCCESS) {
+        int pm_saw_it = !(APR_STATUS_IS_ECONNREFUSED(rv)
+                          || APR_STATUS_IS_ENOENT(rv));
+
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00401)
+                      "pool %s: the process manager did not start a "
+                      "backend (%s); answering 503", spec->name,
+                      APR_STATUS_IS_TIMEUP(rv)
+                          ? "no answer within TracFcgiStartupTimeout"
+                          : "it is not reachable at its control socket");
+        abandon_spawn(l, pm_saw_it);
+        return unavailable(r);
+    }
+    if (reply.status != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, reply.status, r, TFLOGNO(00402)
+                      "pool %s: could not start a backend: %s; answering "
+                      "503", spec->name, reply.msg);
+        return unavailable(r);
+    }
+    tf_shm_lock(rt_shm);
+    if (!tf_pool_ref_valid(tf_shm_table(rt_shm), l->ref)) {
+        tf_shm_unlock(rt_shm);
+        return unavailable(r);
+    }
+    l->pid = tf_shm_table(rt_shm)->procs[l->ref.idx].pid;
+    apr_cpystrn(l->sock, tf_shm_table(rt_shm)->procs[l->ref.idx].sock,
+                sizeof(l->sock));
+    tf_shm_unlock(rt_shm);
+    return OK;
+}
+
+static int acquire(request_rec *r, const tf_dir_conf_t *dc,
+                   tf_spawn_spec_t *spec, apr_uint64_t key, lease_t *l)
+{
+    tf_table_t *t = tf_shm_table(rt_shm);
+    apr_time_t now = apr_time_now(), deadline;
+    tf_limit_e limit = TF_LIMIT_NONE;
+    tf_wait_state_e st;
+    apr_int32_t waiter = -1;
+    tf_acq_e a;
+    pid_t self = getpid();
+    int pool;
+
+    tf_shm_lock(rt_shm);
+    pool = tf_pool_find(t, key);
+    if (pool < 0) {
+        pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
+        if (pool >= 0 && tf_shm_pool_init(rt_shm, pool) != APR_SUCCESS) {
+            pool = -1;
+        }
+    }
+    if (pool < 0) {
+        tf_shm_unlock(rt_shm);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00403)
+                      "pool %s: the pool table is full (%u pools); raise "
+                      "TracFcgiMaxProcessesTotal; answering 503", spec->name,
+                      t->hdr->n_pools);
+        return unavailable(r);
+    }
+    l->pool = pool;
+    spec->key = key;
+    a = tf_pool_req_acquire(t, pool, self, now, &l->ref, &waiter, &limit);
+    if (a == TF_ACQ_QUEUE_FULL) {
+        tf_shm_unlock(rt_shm);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00404)
+                      "pool %s: no backend free (%s) and the request queue "
+                      "is full; answering 503", spec->name,
+                      limit_text(r, limit, &t->pools[pool], t));
+        return unavailable(r);
+    }
+    if (a == TF_ACQ_WAIT) {
+        deadline = now + apr_time_from_sec(dc->queue_timeout);
+        for (;;) {
+            apr_status_t rv = tf_shm_wait(rt_shm, pool, deadline);
+
+            st = tf_pool_req_wait_check(t, pool, waiter, self, &l->ref);
+            if (st == TF_WAIT_GRANTED_PROC) {
+                a = TF_ACQ_PROC;
+                break;
+            }
+            if (st == TF_WAIT_GRANTED_SPAWN) {
+                a = TF_ACQ_SPAWN;
+                break;
+            }
+            if (rv == APR_TIMEUP) {
+                tf_pool_req_wait_cancel(t, pool, waiter);
+                tf_shm_unlock(rt_shm);
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00405)
+                              "pool %s: no backend free within "
+                              "TracFcgiQueueTimeout %ds (limit hit: %s); "
+                              "answering 503", spec->name,
+                              dc->queue_timeout,
+                              limit_text(r, limit, &t->pools[pool], t));
+                return unavailable(r);
+            }
+        }
+        if (apr_time_now() - now > t->pools[pool].longest_wait) {
+            t->pools[pool].longest_wait = apr_time_now() - now;
+        }
+    }
+    if (a == TF_ACQ_PROC) {
+        l->pid = t->procs[l->ref.idx].pid;
+        apr_cpystrn(l->sock, t->procs[l->ref.idx].sock, sizeof(l->sock));
+        tf_shm_unlock(rt_shm);
+        return OK;
+    }
+    tf_shm_unlock(rt_shm);
+    return start_backend(r, spec, l);
+}
+
+static void release(lease_t *l, int broken)
+{
+    int flags;
+    pid_t pm = 0;
+
+    tf_shm_lock(rt_shm);
+    flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, broken,
+                                apr_time_now());
+    if (flags & TF_WAKE_WAITERS) {
+        tf_shm_broadcast(rt_shm, l->pool);
+    }
+    if (flags & TF_WAKE_PM) {
+        pm = tf_shm_table(rt_shm)->hdr->pm_pid;
+    }
+    tf_shm_unlock(rt_shm);
+    if (pm) {
+        tf_ipc_wake_pm(pm);
+    }
+}
+
+/* --- One exchange with one backend --------------------------------------- */
+
+typedef enum {
+    X_DONE = 0,  /* END_REQUEST seen; answer complete */
+    X_REPLAY,    /* the backend failed before sending a byte */
+    X_FAILED,    /* nothing went to the client: answer x->status */
+    X_ABORTED,   /* part went to the client: connection aborted */
+    X_CLIENT_GONE
+} xresult_e;
+
+typedef struct {
+    request_rec *r;
+    const tf_dir_conf_t *dc;
+    const char *pool_name;
+    pid_t pid;
+    int fd;
+    tf_body_t *body;
+
+    /* request side */
+    unsigned char begin[TF_FCGI_BEGIN_REQUEST_LEN];
+    const unsigned char *params;
+    apr_size_t params_len;
+    int out_phase;        /* 0 begin+params, 1 body, 2 end of stdin, 3 done */
+    unsigned char rec[TF_FCGI_HEADER_LEN];
+    struct iovec iov[2];
+    int iov_n;
+
+    /* response side */
+    tf_fcgi_decoder_t dec;
+    unsigned char *iobuf;
+    int got_any;          /* a byte came from the backend */
+    int headers_done;
+    int discard;          /* body not wanted (redirect, 304) */
+    int sent;             /* something was passed to the client */
+    char *hdr;            /* header block being gathered */
+    apr_size_t hdr_len, hdr_cap;
+    apr_off_t cl;         /* backend's Content-Length, -1 if none */
+    apr_off_t body_sent;
+    apr_bucket_brigade *bb;
+    const char *redirect; /* local redirect target */
+    int status;           /* with X_FAILED, or 302/304 after headers */
+    int broken;           /* the backend must not serve again */
+} xchg_t;
+
+static apr_status_t close_fd(void *data)
+{
+    int *fd = data;
+
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t connect_backend(xchg_t *x, const char *path)
+{
+    struct sockaddr_un sa;
+    struct timeval tv;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    apr_cpystrn(sa.sun_path, path, sizeof(sa.sun_path));
+    x->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (x->fd < 0) {
+        return errno;
+    }
+    apr_pool_cleanup_register(x->r->pool, &x->fd, close_fd,
+                              apr_pool_cleanup_null);
+    /* a unix connect blocks only while the listen backlog is full */
+    tv.tv_sec = x->dc->connect_timeout;
+    tv.tv_usec = 0;
+    setsockopt(x->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(x->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        return errno == EAGAIN || errno == EINPROGRESS ? APR_TIMEUP : errno;
+    }
+    fcntl(x->fd, F_SETFL, O_NONBLOCK);
+    return APR_SUCCESS;
+}
+
+/* Make x->iov hold the next bytes to send, if any. */
+static apr_status_t fill_out(xchg_t *x)
+{
+    const char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (x->iov_n > 0 || x->out_phase >= 3) {
+        return APR_SUCCESS;
+    }
+    if (x->out_phase == 0) {
+        x->iov[0].iov_base = x->begin;
+        x->iov[0].iov_len = sizeof(x->begin);
+        x->iov[1].iov_base = (void *)x->params;
+        x->iov[1].iov_len = x->params_len;
+        x->iov_n = 2;
+        x->out_phase = 1;
+        return APR_SUCCESS;
+    }
+    if (x->out_phase == 1) {
+        rv = tf_body_next(x->body, TF_FCGI_MAX_CONTENT, &data, &len);
+        if (rv == APR_SUCCESS && len > 0) {
+            tf_fcgi_header_encode(x->rec, TF_FCGI_STDIN, 1, len, 0);
+            x->iov[0].iov_base = x->rec;
+            x->iov[0].iov_len = sizeof(x->rec);
+            x->iov[1].iov_base = (void *)data;
+            x->iov[1].iov_len = len;
+            x->iov_n = 2;
+            return APR_SUCCESS;
+        }
+        if (rv != APR_EOF && rv != APR_SUCCESS) {
+            return rv;
+        }
+        x->out_phase = 2;
+    }
+    tf_fcgi_header_encode(x->rec, TF_FCGI_STDIN, 1, 0, 0);
+    x->iov[0].iov_base = x->rec;
+    x->iov[0].iov_len = sizeof(x->rec);
+    x->iov_n = 1;
+    x->out_phase = 3;
+    return APR_SUCCESS;
+}
+
+/* @return APR_SUCCESS (maybe partial), or the send error. */
+static apr_status_t write_some(xchg_t *x)
+{
+    struct msghdr mh;
+    ssize_t n;
+    int i;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = x->iov;
+    mh.msg_iovlen = (size_t)x->iov_n;
+    n = sendmsg(x->fd, &mh, MSG_NOSIGNAL);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EINTR ? APR_SUCCESS : errno;
+    }
+    for (i = 0; i < x->iov_n && n > 0; i++) {
+        apr_size_t take = (apr_size_t)n < x->iov[i].iov_len
+                              ? (apr_size_t)n
+                              : x->iov[i].iov_len;
+
+        x->iov[i].iov_base = (char *)x->iov[i].iov_base + take;
+        x->iov[i].iov_len -= take;
+        n -= (ssize_t)take;
+    }
+    if (x->iov[x->iov_n - 1].iov_len == 0) {
+        x->iov_n = 0;
+    }
+    else if (x->iov_n == 2 && x->iov[0].iov_len == 0) {
+        x->iov[0] = x->iov[1];
+        x->iov_n = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static void log_stderr(xchg_t *x, const unsigned char *data, apr_size_t len)
+{
+    const char *s = (const char *)data, *end = s + len, *nl;
+
+    while (s < end) {
+        apr_size_t n;
+
+        nl = memchr(s, '\n', (apr_size_t)(end - s));
+        n = nl ? (apr_size_t)(nl - s) : (apr_size_t)(end - s);
+        if (n && s[n - 1] == '\r') {
+            n--;
+        }
+        if (n) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00410)
+                          "backend pid=%d stderr: %.*s", (int)x->pid,
+                          (int)n, s);
+        }
+        s = nl ? nl + 1 : end;
+    }
+}
+
+/* The backend's header block is complete in x->hdr: parse it like mod_cgi. */
+static int parse_headers(xchg_t *x)
+{
+    request_rec *r = x->r;
+    conn_rec *c = r->connection;
+    char sbuf[MAX_STRING_LEN];
+    const char *location, *cl;
+    apr_bucket_brigade *hb;
+    int ret;
+
+    hb = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(hb, apr_bucket_transient_create(
+                                    x->hdr, x->hdr_len, c->bucket_alloc));
+    sbuf[0] = '\0';
+    ret = ap_scan_script_header_err_brigade_ex(r, hb, sbuf,
+                                               APLOG_MODULE_INDEX);
+    x->headers_done = 1;
+    if (ret == HTTP_NOT_MODIFIED || ret == HTTP_PRECONDITION_FAILED) {
+        x->status = ret;
+        x->discard = 1;
+        return OK;
+    }
+    if (ret != OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
+                      "backend pid=%d sent malformed response headers "
+                      "(%s); answering 502", (int)x->pid, sbuf);
+        x->status = HTTP_BAD_GATEWAY;
+        return HTTP_BAD_GATEWAY;
+    }
+    /* never trust the backend's framing: httpd frames the answer itself;
+     * a Content-Length is kept, but checked against what really comes */
+    apr_table_unset(r->headers_out, "Transfer-Encoding");
+    x->cl = -1;
+    if ((cl = apr_table_get(r->headers_out, "Content-Length")) != NULL) {
+        char *end;
+        apr_off_t v;
+
+        if (apr_strtoff(&v, cl, &end, 10) == APR_SUCCESS && *end == '\0'
+            && v >= 0) {
+            x->cl = v;
+        }
+        else {
+            apr_table_unset(r->headers_out, "Content-Length");
+        }
+    }
+    location = apr_table_get(r->headers_out, "Location");
+    if (location && r->status == HTTP_OK) {
+        x->discard = 1;
+        if (location[0] == '/') {
+            x->redirect = location;
+        }
+        else {
+            x->status = HTTP_MOVED_TEMPORARILY;
+        }
+        return OK;
+    }
+    /* the rest of the brigade is the start of the body */
+    if (!APR_BRIGADE_EMPTY(hb)) {
+        apr_bucket *e;
+
+        for (e = APR_BRIGADE_FIRST(hb); e != APR_BRIGADE_SENTINEL(hb);
+             e = APR_BUCKET_NEXT(e)) {
+            apr_bucket_setaside(e, r->pool);
+        }
+        APR_BRIGADE_CONCAT(x->bb, hb);
+    }
+    return OK;
+}
+
+static int find_header_end(const char *buf, apr_size_t len, apr_size_t from)
+{
+    apr_size_t i = from > 3 ? from - 3 : 0;
+
+    for (; i + 1 < len; i++) {
+        if (buf[i] == '\n'
+            && (buf[i + 1] == '\n'
+                || (buf[i + 1] == '\r' && i + 2 < len
+                    && buf[i + 2] == '\n'))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
+{
+    conn_rec *c = x->r->connection;
+
+    if (x->headers_done) {
+        if (x->discard || len == 0) {
+            return OK;
+        }
+        if (x->cl >= 0 && x->body_sent + (apr_off_t)len > x->cl) {
+            len = (apr_size_t)(x->cl - x->body_sent);
+            x->broken = 1; /* more than it announced: stream suspect */
+        }
+        if (len) {
+            APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_heap_create(
+                                               (const char *)data, len, NULL,
+                                               c->bucket_alloc));
+            x->body_sent += (apr_off_t)len;
+        }
+        return OK;
+    }
+    if (x->hdr_len + len > x->hdr_cap) {
+        apr_size_t cap = x->hdr_cap ? x->hdr_cap * 2 : 8192;
+        char *n;
+
+        while (cap < x->hdr_len + len) {
+            cap *= 2;
+        }
+        if (cap > MAX_HEADER_BLOCK + IOBUF) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00412)
+                          "backend pid=%d sent more than %d bytes without "
+                          "ending its response headers; answering 502",
+                          (int)x->pid, MAX_HEADER_BLOCK);
+            x->status = HTTP_BAD_GATEWAY;
+            return HTTP_BAD_GATEWAY;
+        }
+        n = apr_palloc(x->r->pool, cap);
+        if (x->hdr_len) {
+            memcpy(n, x->hdr, x->hdr_len);
+        }
+        x->hdr = n;
+        x->hdr_cap = cap;
+    }
+    memcpy(x->hdr + x->hdr_len, data, len);
+    x->hdr_len += len;
+    if (!find_header_end(x->hdr, x->hdr_len, x->hdr_len - len)) {
+        return OK;
+    }
+    return parse_headers(x);
+}
+
+/* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
+static int flush_client(xchg_t *x, int flush)
+{
+    request_rec *r = x->r;
+    apr_status_t rv;
+
+    if (APR_BRIGADE_EMPTY(x->bb)) {
+        return 0;
+    }
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(
+            x->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    }
+    x->sent = 1;
+    rv = ap_pass_brigade(r->output_filters, x->bb);
+    apr_brigade_cleanup(x->bb);
+    if (rv != APR_SUCCESS || r->connection->aborted) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Decode one read's worth. @return OK to go on, or a status. */
+static int on_input(xchg_t *x, const unsigned char *in, apr_size_t n,
+                    int *ended)
+{
+    apr_size_t off = 0, used;
+    tf_fcgi_event_t ev;
+    tf_fcgi_rc rc;
+    int ret;
+
+    while (off < n) {
+        rc = tf_fcgi_decode(&x->dec, in + off, n - off, &used, &ev);
+        off += used;
+        if (rc == TF_FCGI_AGAIN) {
+            break;
+        }
+        if (rc == TF_FCGI_SKIPPED) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, x->r, TFLOGNO(00413)
+                          "backend pid=%d sent a record of type %u; "
+                          "skipped", (int)x->pid, ev.type);
+            continue;
+        }
+        if (rc != TF_FCGI_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00414)
+                          "backend pid=%d broke the FastCGI protocol: %s",
+                          (int)x->pid, tf_fcgi_strerror(rc));
+            x->broken = 1;
+            x->status = HTTP_BAD_GATEWAY;
+            return HTTP_BAD_GATEWAY;
+        }
+        switch (ev.type) {
+        case TF_FCGI_STDOUT:
+            if ((ret = on_stdout(x, ev.data, ev.len)) != OK) {
+                x->broken = 1;
+                return ret;
+            }
+            break;
+        case TF_FCGI_STDERR:
+            log_stderr(x, ev.data, ev.len);
+            break;
+        case TF_FCGI_END_REQUEST:
+            *ended = 1;
+            if (ev.protocol_status != TF_FCGI_REQUEST_COMPLETE
+                && !x->headers_done) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00415)
+                              "backend pid=%d refused the request "
+                              "(FastCGI protocol status %u); answering 503",
+                              (int)x->pid, ev.protocol_status);
+                x->status = HTTP_SERVICE_UNAVAILABLE;
+                return HTTP_SERVICE_UNAVAILABLE;
+            }
+            return OK;
+        default:
+            break;
+        }
+    }
+    return OK;
+}
+
+/* Part of the answer is out: make sure the client cannot take the rest
+ * for complete (no final chunk, connection closed). */
+static void abort_client(xchg_t *x)
+{
+    request_rec *r = x->r;
+    conn_rec *c = r->connection;
+
+    r->no_cache = 1;
+    c->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(x->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY,
+                                                          NULL, r->pool,
+                                                          c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, x->bb);
+    apr_brigade_cleanup(x->bb);
+}
+
+static xresult_e exchange(xchg_t *x, const char *sock)
+{
+    request_rec *r = x->r;
+    struct pollfd pfd;
+    apr_status_t rv;
+    int ended = 0, ret, n;
+    ssize_t got;
+
+    rv = connect_backend(x, sock);
+    if (rv != APR_SUCCESS) {
+        x->broken = 1;
+        if (rv == APR_TIMEUP) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00416)
+                          "backend pid=%d: no connection within "
+                          "TracFcgiConnectTimeout %ds (its listen queue is "
+                          "full); answering 503", (int)x->pid,
+                          x->dc->connect_timeout);
+            x->status = HTTP_SERVICE_UNAVAILABLE;
+            return X_FAILED;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, TFLOGNO(00417)
+                      "backend pid=%d is gone (cannot connect to %s)",
+                      (int)x->pid, sock);
+        return X_REPLAY;
+    }
+    tf_fcgi_decoder_init(&x->dec, 1);
+    tf_fcgi_begin_request_encode(x->begin, 1, TF_FCGI_RESPONDER, 0);
+    x->out_phase = 0;
+    x->iov_n = 0;
+    if ((rv = tf_body_rewind(x->body)) != APR_SUCCESS) {
+        x->status = HTTP_INTERNAL_SERVER_ERROR;
+        return X_FAILED;
+    }
+
+    while (!ended) {
+        if ((rv = fill_out(x)) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
+                          "cannot read the spooled request body");
+            x->broken = 1;
+            x->status = HTTP_INTERNAL_SERVER_ERROR;
+            goto failed;
+        }
+        pfd.fd = x->fd;
+        pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
+        pfd.revents = 0;
+        n = poll(&pfd, 1, x->dc->io_timeout * 1000);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00419)
+                          "backend pid=%d: nothing happened for "
+                          "TracFcgiIOTimeout %ds; %s", (int)x->pid,
+                          x->dc->io_timeout,
+                          x->sent ? "aborting the client connection"
+                                  : "answering 504");
+            x->broken = 1;
+            x->status = HTTP_GATEWAY_TIME_OUT;
+            goto failed;
+        }
+        if (pfd.revents & POLLOUT) {
+            if (write_some(x) != APR_SUCCESS) {
+                /* it stopped reading: maybe it answered anyway */
+                x->iov_n = 0;
+                x->out_phase = 3;
+            }
+        }
+        if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+            continue;
+        }
+        got = recv(x->fd, x->iobuf, IOBUF, 0);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (got <= 0) {
+            x->broken = 1;
+            if (!x->got_any) {
+                return X_REPLAY;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, got < 0 ? errno : 0, r,
+                          TFLOGNO(00420)
+                          "backend pid=%d closed the connection "
+                          "mid-response; %s", (int)x->pid,
+                          x->sent ? "aborting the client connection"
+                                  : "answering 502");
+            x->status = HTTP_BAD_GATEWAY;
+            goto failed;
+        }
+        x->got_any = 1;
+        ret = on_input(x, x->iobuf, (apr_size_t)got, &ended);
+        if (ret != OK) {
+            goto failed;
+        }
+        if (x->redirect || x->discard) {
+            continue;
+        }
+        if (flush_client(x, got < IOBUF) < 0) {
+            return X_CLIENT_GONE;
+        }
+    }
+    if (!x->headers_done) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
+                      "backend pid=%d ended the request without complete "
+                      "response headers; answering 502", (int)x->pid);
+        x->status = HTTP_BAD_GATEWAY;
+        return X_FAILED;
+    }
+    if (x->cl >= 0 && x->body_sent != x->cl && !x->discard
+        && !r->header_only) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00422)
+                      "backend pid=%d announced Content-Length %"
+                      APR_OFF_T_FMT " but sent %" APR_OFF_T_FMT " bytes; "
+                      "aborting the client connection", (int)x->pid, x->cl,
+                      x->body_sent);
+        x->broken = 1;
+        goto failed;
+    }
+    return X_DONE;
+
+failed:
+    if (!x->sent) {
+        if (!x->status) {
+            x->status = HTTP_BAD_GATEWAY;
+        }
+        return X_FAILED;
+    }
+    return X_ABORTED;
+}
+
+/* --- The handler --------------------------------------------------------- */
+
+static int check_script(request_rec *r)
+{
+    int scriptaliased = apr_table_get(r->notes, "alias-forced-type") != NULL;
+
+    if (!scriptaliased && !(ap_allow_options(r) & OPT_EXECCGI)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00430)
+                      "Options ExecCGI is off in this directory: %s",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (r->finfo.filetype == APR_NOFILE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00431)
+                      "script not found or unable to stat: %s", r->filename);
+        return HTTP_NOT_FOUND;
+    }
+    if (r->finfo.filetype == APR_DIR) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00432)
+                      "attempt to invoke directory as script: %s",
+                      r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (r->used_path_info == AP_REQ_REJECT_PATH_INFO && r->path_info
+        && *r->path_info) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00433)
+                      "AcceptPathInfo off disallows user's path: %s%s",
+                      r->filename, r->path_info);
+        return HTTP_NOT_FOUND;
+    }
+    return OK;
+}
+
+int tf_bridge_handle(request_rec *r)
+{
+    tf_dir_conf_t dc;
+    tf_spawn_spec_t spec;
+    apr_uint64_t key;
+    tf_body_t *body;
+    xchg_t x;
+    lease_t l;
+    xresult_e res;
+    int rc, attempt;
+
+    if (r->method_number == M_OPTIONS) {
+        /* as mod_cgi: let the core answer OPTIONS */
+        r->allowed |= (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+        return DECLINED;
+    }
+    if ((rc = check_script(r)) != OK) {
+        return rc;
+    }
+    if (!rt_shm) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00434)
+                      "mod_tracfcgi is not initialised (no shared memory)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    tf_config_dir_get(r, &dc);
+    if ((rc = tf_body_read(r, dc.body_in_memory, &body)) != OK) {
+        return rc;
+    }
+    tf_spec_build(r, &dc, &spec, &key);
+
+    memset(&x, 0, sizeof(x));
+    x.r = r;
+    x.dc = &dc;
+    x.body = body;
+    x.pool_name = spec.name;
+    x.iobuf = apr_palloc(r->pool, IOBUF);
+    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    rc = tf_params_encode(r, &dc, tf_body_length(body),
+                          tf_body_present(body), (unsigned char **)&x.params,
+                          &x.params_len);
+    if (rc != OK) {
+        return rc;
+    }
+
+    for (attempt = 0;; attempt++) {
+        memset(&l, 0, sizeof(l));
+        if ((rc = acquire(r, &dc, &spec, key, &l)) != OK) {
+            return rc;
+        }
+        x.pid = l.pid;
+        x.fd = -1;
+        x.got_any = x.headers_done = x.discard = x.sent = x.broken = 0;
+        x.hdr_len = 0;
+        x.status = 0;
+        x.redirect = NULL;
+        x.body_sent = 0;
+        res = exchange(&x, l.sock);
+        apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
+        release(&l, x.broken);
+        if (res != X_REPLAY) {
+            break;
+        }
+        if (attempt > 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
+                          "backend pid=%d closed the connection before "
+                          "answering, as did the one before it; answering "
+                          "502", (int)x.pid);
+            return HTTP_BAD_GATEWAY;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
+                      "backend pid=%d closed the connection before "
+                      "answering; replaying the request on another backend",
+                      (int)x.pid);
+    }
+
+    switch (res) {
+    case X_FAILED:
+        if (x.status == HTTP_SERVICE_UNAVAILABLE) {
+            apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
+        }
+        return x.status;
+    case X_ABORTED:
+        abort_client(&x);
+        return OK;
+    case X_CLIENT_GONE:
+        return OK;
+    default:
+        break;
+    }
+    if (x.redirect) {
+        /* as mod_cgi: the redirect is a GET, and its body was consumed */
+        r->method = "GET";
+        r->method_number = M_GET;
+        apr_table_unset(r->headers_in, "Content-Length");
+        ap_internal_redirect_handler(x.redirect, r);
+        return OK;
+    }
+    if (x.status == HTTP_MOVED_TEMPORARILY) {
+        return HTTP_MOVED_TEMPORARILY;
+    }
+    if (x.status == HTTP_PRECONDITION_FAILED) {
+        return x.status;
+    }
+    if (x.status == HTTP_NOT_MODIFIED) {
+        r->status = x.status;
+    }
+    APR_BRIGADE_INSERT_TAIL(x.bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, x.bb);
+    return OK;
+}

@@ -1,0 +1,349 @@
+/*
+ * config.c: directives of mod_tracfcgi, their defaults and merge rules.
+ *
+ * Runs at configuration time in the httpd parent (directive handlers, which
+ * return a message and never log) and in request threads (merge, getters).
+ * Every directive that shapes a backend is allowed wherever Apache
+ * configuration can be (server, <VirtualHost>, <Directory>, <Location>,
+ * <Files>): the pool key includes the resolved environment, so different
+ * values simply give different pools. Only the socket directory and the
+ * server-wide process cap are global.
+ */
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "http_core.h"
+
+#include "tf_config.h"
+#include "tf_pool.h"
+#include "tf_private.h"
+
+#define DEF_VAL (-1)
+
+#define DEFAULT_MAX_PROCS 4
+#define DEFAULT_IDLE_TIMEOUT 300
+#define DEFAULT_QUEUE_TIMEOUT 30
+#define DEFAULT_CONNECT_TIMEOUT 5
+#define DEFAULT_IO_TIMEOUT 60
+#define DEFAULT_STARTUP_TIMEOUT 30
+#define DEFAULT_MAX_TOTAL 64
+#define DEFAULT_BODY_IN_MEMORY (256 * 1024)
+
+/* The longest socket name we append to the directory:
+ * "/b-<gen>-<slot>-<seq>.sock" with 10-digit numbers. */
+#define SOCK_NAME_MAX 44
+
+void *tf_config_dir_create(apr_pool_t *p, char *dir)
+{
+    tf_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    /* set by apr_pcalloc(): init_env = NULL (nothing configured) */
+    c->min_procs = c->max_procs = DEF_VAL;
+    c->idle_timeout = c->queue_timeout = DEF_VAL;
+    c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
+    c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
+    c->body_in_memory = DEF_VAL;
+    return c;
+}
+
+/* Inner entries replace outer ones of the same name; order is kept. */
+static apr_array_header_t *merge_env(apr_pool_t *p,
+                                     const apr_array_header_t *base,
+                                     const apr_array_header_t *add)
+{
+    apr_array_header_t *out;
+    int i, j;
+
+    if (!base || !add) {
+        return add ? (apr_array_header_t *)add : (apr_array_header_t *)base;
+    }
+    out = apr_array_copy(p, base);
+    for (i = 0; i < add->nelts; i++) {
+        const tf_env_t *a = &APR_ARRAY_IDX(add, i, tf_env_t);
+        tf_env_t *o = NULL;
+
+        for (j = 0; j < out->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(out, j, tf_env_t).name, a->name) == 0) {
+                o = &APR_ARRAY_IDX(out, j, tf_env_t);
+                break;
+            }
+        }
+        if (!o) {
+            o = apr_array_push(out);
+        }
+        *o = *a;
+    }
+    return out;
+}
+
+#define MERGE_INT(f) c->f = (add->f != DEF_VAL) ? add->f : base->f
+
+void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const tf_dir_conf_t *base = basev, *add = addv;
+    tf_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->init_env = merge_env(p, base->init_env, add->init_env);
+    MERGE_INT(min_procs);
+    MERGE_INT(max_procs);
+    MERGE_INT(idle_timeout);
+    MERGE_INT(queue_timeout);
+    MERGE_INT(connect_timeout);
+    MERGE_INT(io_timeout);
+    MERGE_INT(startup_timeout);
+    MERGE_INT(max_requests);
+    MERGE_INT(lifetime);
+    MERGE_INT(pass_auth);
+    MERGE_INT(body_in_memory);
+    return c;
+}
+
+void *tf_config_srv_create(apr_pool_t *p, server_rec *s)
+{
+    tf_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    /* set by apr_pcalloc(): socket_dir = NULL (default under
+     * DefaultRuntimeDir, resolved in tf_config_post) */
+    c->max_total = DEF_VAL;
+    return c;
+}
+
+void *tf_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    /* both directives are global: a virtual host sees the main server's */
+    return basev;
+}
+
+#define RESOLVE(f, d) out->f = (out->f == DEF_VAL) ? (d) : out->f
+
+void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
+{
+    *out = *(tf_dir_conf_t *)ap_get_module_config(r->per_dir_config,
+                                                  &tracfcgi_module);
+    RESOLVE(min_procs, 0);
+    RESOLVE(max_procs, DEFAULT_MAX_PROCS);
+    RESOLVE(idle_timeout, DEFAULT_IDLE_TIMEOUT);
+    RESOLVE(queue_timeout, DEFAULT_QUEUE_TIMEOUT);
+    RESOLVE(connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    RESOLVE(io_timeout, DEFAULT_IO_TIMEOUT);
+    RESOLVE(startup_timeout, DEFAULT_STARTUP_TIMEOUT);
+    RESOLVE(max_requests, 0);
+    RESOLVE(lifetime, 0);
+    RESOLVE(pass_auth, 0);
+    RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
+    if (out->min_procs > out->max_procs) {
+        out->min_procs = out->max_procs;
+    }
+}
+
+tf_srv_conf_t *tf_config_srv_get(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &tracfcgi_module);
+}
+
+const char *tf_config_post(apr_pool_t *p, server_rec *s)
+{
+    tf_srv_conf_t *c = tf_config_srv_get(s);
+
+    if (c->max_total == DEF_VAL) {
+        c->max_total = DEFAULT_MAX_TOTAL;
+    }
+    if (!c->socket_dir) {
+        c->socket_dir = ap_runtime_dir_relative(p, "tracfcgi");
+    }
+    if (!c->socket_dir) {
+        return "TracFcgiSocketDir: cannot resolve the default under "
+               "DefaultRuntimeDir";
+    }
+    if (strlen(c->socket_dir) + SOCK_NAME_MAX >= TF_SOCK_PATH_LEN) {
+        return apr_psprintf(p,
+                            "TracFcgiSocketDir %s is too long: a unix socket "
+                            "path holds %d bytes; choose a directory name of "
+                            "at most %d characters",
+                            c->socket_dir, TF_SOCK_PATH_LEN - 1,
+                            TF_SOCK_PATH_LEN - 1 - SOCK_NAME_MAX);
+    }
+    return NULL;
+}
+
+/* --- Directive handlers -------------------------------------------------- */
+
+static const char *parse_count(cmd_parms *cmd, const char *arg, int min,
+                               int *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < min || v > 1000000) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number "
+                            "from %d to 1000000", cmd->cmd->name, arg, min);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *set_int(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    int offset = (int)(apr_uintptr_t)cmd->info;
+    /* a pool must be allowed at least one process */
+    int min = (offset == (int)APR_OFFSETOF(tf_dir_conf_t, max_procs)) ? 1 : 0;
+    int v;
+    const char *err;
+
+    if ((err = parse_count(cmd, arg, min, &v)) != NULL) {
+        return err;
+    }
+    *(int *)((char *)dconf + offset) = v;
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    int offset = (int)(apr_uintptr_t)cmd->info;
+    int v;
+    const char *err;
+
+    if ((err = parse_count(cmd, arg, 1, &v)) != NULL) {
+        return apr_pstrcat(cmd->pool, err, " (seconds)", NULL);
+    }
+    *(int *)((char *)dconf + offset) = v;
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
+{
+    *(int *)((char *)dconf + (apr_uintptr_t)cmd->info) = on;
+    return NULL;
+}
+
+static const char *set_body_in_memory(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    tf_dir_conf_t *c = dconf;
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < 0) {
+        return "TracFcgiBodyInMemory: expected a number of bytes";
+    }
+    c->body_in_memory = (apr_off_t)v;
+    return NULL;
+}
+
+static int valid_env_name(const char *name)
+{
+    const char *s;
+
+    if (!*name) {
+        return 0;
+    }
+    for (s = name; *s; s++) {
+        if (*s == '=' || apr_iscntrl(*s) || apr_isspace(*s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* TracFcgiInitEnv NAME [VALUE] (alias: DefaultInitEnv). No limit on the
+ * number or length of variables: values are stored as given. */
+static const char *set_init_env(cmd_parms *cmd, void *dconf, const char *name,
+                                const char *value)
+{
+    tf_dir_conf_t *c = dconf;
+    tf_env_t *e;
+    int i;
+
+    if (!valid_env_name(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid environment "
+                            "variable name", cmd->cmd->name, name);
+    }
+    if (!c->init_env) {
+        c->init_env = apr_array_make(cmd->pool, 4, sizeof(tf_env_t));
+    }
+    for (i = 0; i < c->init_env->nelts; i++) {
+        e = &APR_ARRAY_IDX(c->init_env, i, tf_env_t);
+        if (strcmp(e->name, name) == 0) {
+            e->value = value ? value : "";
+            return NULL;
+        }
+    }
+    e = apr_array_push(c->init_env);
+    e->name = name;
+    e->value = value ? value : "";
+    return NULL;
+}
+
+static const char *set_socket_dir(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    tf_srv_conf_t *c = tf_config_srv_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    c->socket_dir = ap_server_root_relative(cmd->pool, arg);
+    if (!c->socket_dir) {
+        return apr_pstrcat(cmd->pool, "TracFcgiSocketDir: invalid path ",
+                           arg, NULL);
+    }
+    return NULL;
+}
+
+static const char *set_max_total(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    tf_srv_conf_t *c = tf_config_srv_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    return parse_count(cmd, arg, 1, &c->max_total);
+}
+
+#define DIR_CTX (RSRC_CONF | ACCESS_CONF)
+#define OFF(f) ((void *)APR_OFFSETOF(tf_dir_conf_t, f))
+
+const command_rec tf_config_cmds[] = {
+    AP_INIT_TAKE12("TracFcgiInitEnv", set_init_env, NULL, DIR_CTX,
+                   "NAME [VALUE]: environment variable of the backend "
+                   "process"),
+    AP_INIT_TAKE12("DefaultInitEnv", set_init_env, NULL, DIR_CTX,
+                   "alias of TracFcgiInitEnv (mod_fcgid's name)"),
+    AP_INIT_TAKE1("TracFcgiMinProcesses", set_int, OFF(min_procs), DIR_CTX,
+                  "processes kept running per pool (default 0)"),
+    AP_INIT_TAKE1("TracFcgiMaxProcesses", set_int, OFF(max_procs), DIR_CTX,
+                  "processes per pool at most (default 4)"),
+    AP_INIT_TAKE1("TracFcgiMaxRequestsPerProcess", set_int,
+                  OFF(max_requests), DIR_CTX,
+                  "retire a process after this many requests (0: never)"),
+    AP_INIT_TAKE1("TracFcgiProcessLifetime", set_int, OFF(lifetime), DIR_CTX,
+                  "retire a process after this many seconds (0: never)"),
+    AP_INIT_TAKE1("TracFcgiIdleTimeout", set_timeout, OFF(idle_timeout),
+                  DIR_CTX, "seconds before an idle process above the "
+                  "minimum is stopped (default 300)"),
+    AP_INIT_TAKE1("TracFcgiQueueTimeout", set_timeout, OFF(queue_timeout),
+                  DIR_CTX, "seconds a request waits for a free backend "
+                  "before 503 (default 30)"),
+    AP_INIT_TAKE1("TracFcgiConnectTimeout", set_timeout,
+                  OFF(connect_timeout), DIR_CTX,
+                  "seconds to connect to a backend (default 5)"),
+    AP_INIT_TAKE1("TracFcgiIOTimeout", set_timeout, OFF(io_timeout),
+                  DIR_CTX, "seconds a backend may stay silent (default 60)"),
+    AP_INIT_TAKE1("TracFcgiStartupTimeout", set_timeout,
+                  OFF(startup_timeout), DIR_CTX,
+                  "seconds a new backend may take to get ready (default 30)"),
+    AP_INIT_FLAG("TracFcgiPassAuthorization", set_flag, OFF(pass_auth),
+                 DIR_CTX, "On: pass the Authorization header as "
+                 "HTTP_AUTHORIZATION (default Off)"),
+    AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
+                  "request body bytes kept in memory before spooling to a "
+                  "temporary file (default 262144)"),
+    AP_INIT_TAKE1("TracFcgiSocketDir", set_socket_dir, NULL, RSRC_CONF,
+                  "directory of the backend sockets (default: tracfcgi "
+                  "under DefaultRuntimeDir)"),
+    AP_INIT_TAKE1("TracFcgiMaxProcessesTotal", set_max_total, NULL,
+                  RSRC_CONF, "processes of all pools at most (default 64)"),
+    AP_INIT_TAKE1(NULL, NULL, NULL, RSRC_CONF, NULL)
+};

@@ -1,0 +1,76 @@
+/*
+ * params.c: CGI/1.1 variables of a request as FastCGI params (see
+ * tf_params.h). The variables are exactly mod_cgi's (httpd's own
+ * ap_add_common_vars and ap_add_cgi_vars: SCRIPT_NAME/PATH_INFO for root
+ * mounts included, no HTTP_PROXY), with two differences a FastCGI app
+ * needs: CONTENT_LENGTH is the length of the dechunked, buffered body, and
+ * HTTP_AUTHORIZATION is passed only with TracFcgiPassAuthorization On (or
+ * httpd's own CGIPassAuth On).
+ */
+#include "apr_strings.h"
+#include "httpd.h"
+#include "util_script.h"
+
+#include "tf_fcgi_proto.h"
+#include "tf_params.h"
+#include "tf_private.h"
+
+int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
+                     apr_off_t body_len, int has_body, unsigned char **buf,
+                     apr_size_t *len)
+{
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *elts;
+    apr_table_t *e = r->subprocess_env;
+    tf_fcgi_nv_t *nv;
+    size_t size, bad, n = 0, written;
+    int i;
+
+    ap_add_common_vars(r);
+    ap_add_cgi_vars(r);
+    /* httpoxy: a Proxy: request header must never become HTTP_PROXY */
+    apr_table_unset(e, "HTTP_PROXY");
+    if (has_body) {
+        apr_table_setn(e, "CONTENT_LENGTH",
+                       apr_off_t_toa(r->pool, body_len));
+    }
+    else {
+        apr_table_unset(e, "CONTENT_LENGTH");
+    }
+    if (dc->pass_auth) {
+        const char *auth = apr_table_get(r->headers_in, "Authorization");
+
+        if (auth) {
+            apr_table_setn(e, "HTTP_AUTHORIZATION", auth);
+        }
+    }
+
+    arr = apr_table_elts(e);
+    elts = (const apr_table_entry_t *)arr->elts;
+    nv = apr_palloc(r->pool, sizeof(*nv) * (apr_size_t)(arr->nelts + 1));
+    for (i = 0; i < arr->nelts; i++) {
+        if (!elts[i].key || !elts[i].val) {
+            continue;
+        }
+        nv[n].name = elts[i].key;
+        nv[n].nlen = strlen(elts[i].key);
+        nv[n].value = elts[i].val;
+        nv[n].vlen = strlen(elts[i].val);
+        n++;
+    }
+    size = tf_fcgi_params_size(nv, n, &bad);
+    if (size == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00301)
+                      "the variable %s (%" APR_SIZE_T_FMT " bytes) does not "
+                      "fit one FastCGI record (65535 bytes)",
+                      bad < n ? nv[bad].name : "?",
+                      bad < n ? nv[bad].nlen + nv[bad].vlen : 0);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *buf = apr_palloc(r->pool, size);
+    if (tf_fcgi_params_encode(*buf, size, 1, nv, n, &written) != TF_FCGI_OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *len = written;
+    return OK;
+}

@@ -1,0 +1,906 @@
+/*
+ * pm.c: the process manager daemon (see tf_pm.h).
+ *
+ * Forked from the httpd parent at post_config (pattern of mod_cgid's
+ * daemon): registered as an "other child" so that httpd restarts it if it
+ * dies, and noted as a subprocess of pconf so that it is stopped with the
+ * configuration. It drops to the httpd User at once.
+ *
+ * Threads: the main thread runs a poll() loop over the control socket, a
+ * self-pipe fed by signal handlers (SIGCHLD, SIGUSR2 "a process awaits
+ * stopping", SIGTERM "shut down") and the backends' stdout/stderr pipes;
+ * once a second (and on SIGUSR2) it scans the table to stop idle, retired
+ * and broken processes. Each spawn request gets a short-lived thread that
+ * forks the backend, probes it and answers the requesting httpd thread, so
+ * a slow-starting application never delays the others.
+ *
+ * Table lock: taken for bookkeeping only; fork, probe, kill and logging
+ * happen outside it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "apr_strings.h"
+#include "apr_thread_proc.h"
+#include "ap_listen.h"
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "mpm_common.h"
+
+#include "tf_ipc.h"
+#include "tf_pm.h"
+#include "tf_private.h"
+#include "tf_spawn.h"
+
+/* Exit code for a PM that cannot start at all: other_child then does not
+ * restart it in a loop (mod_cgid's DAEMON_STARTUP_ERROR). */
+#define PM_STARTUP_ERROR 254
+
+#define TICK_MS 1000
+#define STOP_GRACE_SEC 10   /* SIGTERM, then SIGKILL after this */
+#define SHUTDOWN_WAIT_MS 1500
+#define MAX_PIPES_PENDING 256
+#define MAX_EXITS 64
+
+typedef struct {
+    int fd;
+    pid_t pid;
+    apr_size_t used;
+    char buf[2048];
+} out_pipe_t;
+
+typedef struct {
+    server_rec *s;
+    apr_pool_t *pool;      /* pm lifetime, main thread only */
+    tf_shm_t *shm;
+    tf_table_t *t;
+    const char *sock_dir;
+    const char *ctl_path;
+    apr_uint32_t gen;
+    int ctl_fd;
+    int sig_r, sig_w;      /* self-pipe */
+    apr_array_header_t *pipes; /* out_pipe_t *, main thread only */
+
+    pthread_mutex_t mu;    /* guards the two rings below */
+    struct {
+        int fd;
+        pid_t pid;
+    } pending[MAX_PIPES_PENDING];
+    int n_pending;
+    struct {
+        pid_t pid;
+        int status;
+    } exits[MAX_EXITS];    /* recent exits of processes not in the table
+                            * yet (or STARTING), for startup diagnosis */
+    int exits_next;
+} pm_t;
+
+/* Parent-side record, for restarts by other_child. */
+typedef struct {
+    apr_pool_t *pconf;
+    server_rec *s;
+    tf_shm_t *shm;
+    const char *sock_dir;
+    const char *ctl_path;
+    apr_uint32_t gen;
+    apr_proc_t *proc;
+} pm_parent_t;
+
+static int sig_fd = -1; /* write end of the self-pipe, for handlers */
+
+static void on_signal(int sig)
+{
+    char c = sig == SIGCHLD ? 'C' : sig == SIGUSR2 ? 'U' : 'T';
+    int saved = errno;
+
+    if (write(sig_fd, &c, 1) < 0) {
+        /* the pipe is full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+/* --- Exit status bookkeeping --------------------------------------------- */
+
+static const char *describe_status(apr_pool_t *p, int status)
+{
+    if (WIFEXITED(status)) {
+        return apr_psprintf(p, "exit status %d", WEXITSTATUS(status));
+    }
+    if (WIFSIGNALED(status)) {
+        return apr_psprintf(p, "killed by signal %d (%s)", WTERMSIG(status),
+                            strsignal(WTERMSIG(status)));
+    }
+    return apr_psprintf(p, "wait status 0x%x", status);
+}
+
+static void note_exit(pm_t *pm, pid_t pid, int status)
+{
+    pthread_mutex_lock(&pm->mu);
+    pm->exits[pm->exits_next].pid = pid;
+    pm->exits[pm->exits_next].status = status;
+    pm->exits_next = (pm->exits_next + 1) % MAX_EXITS;
+    pthread_mutex_unlock(&pm->mu);
+}
+
+/* @return 1 and the status if @pid was reaped recently. */
+static int find_exit(pm_t *pm, pid_t pid, int *status)
+{
+    int i, found = 0;
+
+    pthread_mutex_lock(&pm->mu);
+    for (i = 0; i < MAX_EXITS; i++) {
+        if (pm->exits[i].pid == pid) {
+            *status = pm->exits[i].status;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pm->mu);
+    return found;
+}
+
+/* Alive and not a zombie (a process we cannot reap: adopted). */
+static int process_alive(pid_t pid)
+{
+    char path[64], buf[256], *rp;
+    FILE *f;
+    int alive = 1;
+
+    if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+        return 0;
+    }
+    apr_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')) != NULL
+            && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X')) {
+            alive = 0;
+        }
+        fclose(f);
+    }
+    return alive;
+}
+
+/* --- Spawning ------------------------------------------------------------ */
+
+typedef struct {
+    pm_t *pm;
+    int fd;
+} spawn_job_t;
+
+static void pass_pipe(pm_t *pm, int fd, pid_t pid)
+{
+    char c = 'P';
+
+    pthread_mutex_lock(&pm->mu);
+    if (pm->n_pending < MAX_PIPES_PENDING) {
+        pm->pending[pm->n_pending].fd = fd;
+        pm->pending[pm->n_pending].pid = pid;
+        pm->n_pending++;
+        fd = -1;
+    }
+    pthread_mutex_unlock(&pm->mu);
+    if (fd >= 0) {
+        close(fd); /* cannot happen in practice: 256 spawns in one tick */
+    }
+    if (write(pm->sig_w, &c, 1) < 0) {
+        /* a wake-up is pending anyway */
+    }
+}
+
+static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec)
+{
+    int flags;
+
+    tf_shm_lock(pm->shm);
+    flags = tf_pool_pm_spawn_failed(pm->t, spec->ref, apr_time_now());
+    if (flags & TF_WAKE_WAITERS) {
+        tf_shm_broadcast(pm->shm, spec->pool);
+    }
+    tf_shm_unlock(pm->shm);
+}
+
+/* Start one backend for @spec and fill @reply. */
+static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
+                     tf_ipc_reply_t *reply)
+{
+    char sock_path[TF_SOCK_PATH_LEN];
+    apr_time_t t0 = apr_time_now();
+    apr_uint32_t conns = 1;
+    apr_status_t rv;
+    pid_t pid = 0;
+    int out_fd = -1, status, i, valid;
+
+    apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
+                 pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
+    tf_shm_lock(pm->shm);
+    valid = tf_pool_ref_valid(pm->t, spec->ref)
+            && pm->t->procs[spec->ref.idx].state == TF_PROC_STARTING
+            && pm->t->pools[spec->pool].key == spec->key;
+    tf_shm_unlock(pm->shm);
+    if (!valid) {
+        reply->status = APR_EINVAL;
+        apr_cpystrn(reply->msg, "stale spawn request (slot reused)",
+                    sizeof(reply->msg));
+        return;
+    }
+
+    rv = tf_spawn_backend(spec, sock_path, &pid, &out_fd, reply->msg,
+                          sizeof(reply->msg));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00101)
+                     "pool %s: %s", spec->name, reply->msg);
+        reply->status = rv;
+        spawn_fail(pm, spec);
+        return;
+    }
+    tf_shm_lock(pm->shm);
+    tf_pool_pm_forked(pm->t, spec->ref, pid, apr_time_now());
+    apr_cpystrn(pm->t->procs[spec->ref.idx].sock, sock_path,
+                TF_SOCK_PATH_LEN);
+    tf_shm_unlock(pm->shm);
+    pass_pipe(pm, out_fd, pid);
+
+    rv = tf_spawn_probe(sock_path,
+                        apr_time_from_sec(spec->startup_timeout), &conns);
+    if (rv == APR_EOF || rv == APR_TIMEUP) {
+        /* closed or kept the probe without answering: alive, unless it is
+         * dying right now; look a moment longer before trusting it */
+        for (i = 0; i < 2 && process_alive(pid); i++) {
+            apr_sleep(apr_time_from_msec(5));
+        }
+        if (process_alive(pid)) {
+            if (rv == APR_TIMEUP) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s,
+                             TFLOGNO(00102) "pool %s: backend pid=%d did not "
+                             "answer FCGI_GET_VALUES within "
+                             "TracFcgiStartupTimeout (%us); using it anyway "
+                             "with one connection", spec->name, (int)pid,
+                             spec->startup_timeout);
+            }
+            rv = APR_SUCCESS;
+            conns = 1;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        const char *how = "it stopped accepting connections";
+
+        /* wait briefly for the reaper to tell how it ended */
+        for (i = 0; i < 50; i++) {
+            if (find_exit(pm, pid, &status)) {
+                how = describe_status(p, status);
+                break;
+            }
+            apr_sleep(apr_time_from_msec(10));
+        }
+        if (i == 50 && process_alive(pid)) {
+            kill(pid, SIGKILL);
+        }
+        apr_snprintf(reply->msg, sizeof(reply->msg),
+                     "backend pid=%d died during startup (%s); its "
+                     "stderr, if any, is logged above", (int)pid, how);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
+                     "pool %s: %s", spec->name, reply->msg);
+        unlink(sock_path);
+        reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+        spawn_fail(pm, spec);
+        return;
+    }
+    if (spec->lim.max_conns && conns > spec->lim.max_conns) {
+        conns = spec->lim.max_conns;
+    }
+    tf_shm_lock(pm->shm);
+    if (tf_pool_pm_ready(pm->t, spec->ref, conns, apr_time_now())
+        & TF_WAKE_WAITERS) {
+        tf_shm_broadcast(pm->shm, spec->pool);
+    }
+    tf_shm_unlock(pm->shm);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00104)
+                 "pool %s: backend pid=%d ready in %" APR_TIME_T_FMT
+                 " ms, %u connection(s)", spec->name, (int)pid,
+                 apr_time_as_msec(apr_time_now() - t0), conns);
+    reply->status = APR_SUCCESS;
+    reply->pid = pid;
+    reply->max_conns = conns;
+}
+
+static void *spawn_thread(void *data)
+{
+    spawn_job_t *job = data;
+    pm_t *pm = job->pm;
+    tf_spawn_spec_t spec;
+    tf_ipc_reply_t reply;
+    apr_pool_t *p;
+    apr_status_t rv;
+
+    /* a pool with its own allocator: threads never share one */
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        close(job->fd);
+        free(job);
+        return NULL;
+    }
+    memset(&reply, 0, sizeof(reply));
+    rv = tf_ipc_spawn_read(job->fd, p, &spec);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00105)
+                     "malformed request on the control socket");
+    }
+    else {
+        do_spawn(pm, p, &spec, &reply);
+        tf_ipc_reply_write(job->fd, &reply);
+    }
+    close(job->fd);
+    free(job); /* malloc'd by the main thread: see accept_spawn() */
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+static void accept_spawn(pm_t *pm)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    spawn_job_t *job;
+    int fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    /* plain malloc: the job crosses threads, and APR pools may not */
+    job = malloc(sizeof(*job));
+    if (!job) {
+        close(fd);
+        return;
+    }
+    job->pm = pm;
+    job->fd = fd;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, spawn_thread, job) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, pm->s, TFLOGNO(00106)
+                     "cannot create a spawn thread");
+        close(fd);
+        free(job);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* --- Backend output ------------------------------------------------------ */
+
+static void log_lines(pm_t *pm, out_pipe_t *op, int flush)
+{
+    char *start = op->buf, *nl;
+    apr_size_t left = op->used;
+
+    while ((nl = memchr(start, '\n', left)) != NULL || (flush && left)) {
+        apr_size_t len = nl ? (apr_size_t)(nl - start) : left;
+
+        if (len && start[len - 1] == '\r') {
+            len--;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00107)
+                     "backend pid=%d stderr: %.*s", (int)op->pid, (int)len,
+                     start);
+        if (!nl) {
+            left = 0;
+            break;
+        }
+        left -= (apr_size_t)(nl - start) + 1;
+        start = nl + 1;
+    }
+    memmove(op->buf, start, left);
+    op->used = left;
+}
+
+static void read_pipe(pm_t *pm, int i)
+{
+    out_pipe_t *op = APR_ARRAY_IDX(pm->pipes, i, out_pipe_t *);
+    ssize_t n = read(op->fd, op->buf + op->used, sizeof(op->buf) - op->used);
+
+    if (n > 0) {
+        op->used += (apr_size_t)n;
+        /* a line longer than the buffer is logged in pieces */
+        log_lines(pm, op, op->used == sizeof(op->buf));
+        return;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return;
+    }
+    log_lines(pm, op, 1);
+    close(op->fd);
+    op->fd = -1;
+}
+
+static void take_pending_pipes(pm_t *pm)
+{
+    int i, j;
+
+    pthread_mutex_lock(&pm->mu);
+    for (i = 0; i < pm->n_pending; i++) {
+        out_pipe_t *op = NULL;
+
+        for (j = 0; j < pm->pipes->nelts; j++) {
+            if (APR_ARRAY_IDX(pm->pipes, j, out_pipe_t *)->fd < 0) {
+                op = APR_ARRAY_IDX(pm->pipes, j, out_pipe_t *);
+                break;
+            }
+        }
+        if (!op) {
+            op = apr_palloc(pm->pool, sizeof(*op));
+            APR_ARRAY_PUSH(pm->pipes, out_pipe_t *) = op;
+        }
+        op->fd = pm->pending[i].fd;
+        op->pid = pm->pending[i].pid;
+        op->used = 0;
+        fcntl(op->fd, F_SETFL, O_NONBLOCK);
+    }
+    pm->n_pending = 0;
+    pthread_mutex_unlock(&pm->mu);
+}
+
+/* --- Reaping and stopping ------------------------------------------------ */
+
+static int find_slot(tf_table_t *t, pid_t pid)
+{
+    apr_uint32_t i;
+
+    for (i = 0; i < t->hdr->n_procs; i++) {
+        if (t->procs[i].state != TF_PROC_FREE && t->procs[i].pid == pid) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* A process left the table's view: update it, unlink its socket, log. */
+static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
+{
+    char sock[TF_SOCK_PATH_LEN], name[TF_POOL_NAME_LEN];
+    apr_uint32_t state = TF_PROC_FREE, conns = 0, reason = TF_EXIT_DIED;
+    int idx, flags = 0, pool = -1;
+
+    tf_shm_lock(pm->shm);
+    idx = find_slot(pm->t, pid);
+    if (idx >= 0) {
+        tf_proc_ent_t *pr = &pm->t->procs[idx];
+
+        state = pr->state;
+        conns = pr->conns;
+        pool = pr->pool;
+        reason = pr->state == TF_PROC_STOPPING ? pr->exit_reason
+                                               : TF_EXIT_DIED;
+        apr_cpystrn(sock, pr->sock, sizeof(sock));
+        apr_cpystrn(name, pm->t->pools[pool].name, sizeof(name));
+        if (state != TF_PROC_STARTING) {
+            flags = tf_pool_pm_exited(pm->t, idx, TF_EXIT_DIED,
+                                      apr_time_now());
+            if (flags & TF_WAKE_WAITERS) {
+                tf_shm_broadcast(pm->shm, pool);
+            }
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    if (idx < 0 || state == TF_PROC_STARTING) {
+        /* its spawn thread reports it */
+        return;
+    }
+    if (sock[0]) {
+        unlink(sock);
+    }
+    if (state == TF_PROC_STOPPING) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00108)
+                     "pool %s: backend pid=%d stopped (%s)%s%s", name,
+                     (int)pid,
+                     reason == TF_EXIT_IDLE      ? "idle timeout"
+                     : reason == TF_EXIT_BROKEN  ? "broken connection"
+                     : reason == TF_EXIT_RETIRED ? "retired"
+                     : reason == TF_EXIT_ORPHANED ? "holder vanished"
+                                                 : "shutdown",
+                     have_status ? ", " : "",
+                     have_status ? describe_status(pm->pool, status) : "");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00109)
+                     "pool %s: backend pid=%d exited on its own (%s) %s",
+                     name, (int)pid,
+                     have_status ? describe_status(pm->pool, status)
+                                 : "no longer running",
+                     conns ? "while serving a request" : "while idle");
+    }
+}
+
+static void reap(pm_t *pm)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        note_exit(pm, pid, status);
+        process_gone(pm, pid, status, 1);
+    }
+}
+
+/* Once a second, and when a request asks: stop what must stop. */
+static void scan(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    apr_time_t now = apr_time_now();
+    pid_t term[64], killp[64], gone[64];
+    int n_term = 0, n_kill = 0, n_gone = 0, i;
+    apr_uint32_t k;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+        tf_pool_ent_t *p;
+
+        if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
+            || pr->pid <= 0) {
+            continue;
+        }
+        p = &t->pools[pr->pool];
+        if (pr->adopted && !process_alive(pr->pid) && n_gone < 64) {
+            gone[n_gone++] = pr->pid;
+            continue;
+        }
+        if (pr->state == TF_PROC_READY && pr->conns == 0) {
+            if (p->n_procs > p->lim.min_procs && p->lim.idle_timeout
+                && now - pr->last_used
+                       >= apr_time_from_sec(p->lim.idle_timeout)) {
+                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_IDLE);
+            }
+            else if (p->lim.lifetime
+                     && now - pr->started
+                            >= apr_time_from_sec(p->lim.lifetime)) {
+                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
+            }
+        }
+        else if (pr->state == TF_PROC_READY && pr->conns == 1 && pr->holder
+                 && kill(pr->holder, 0) < 0 && errno == ESRCH) {
+            /* the httpd child that held it died mid-request */
+            tf_proc_ref_t ref;
+
+            ref.idx = (apr_int32_t)k;
+            ref.seq = pr->seq;
+            tf_pool_req_release(t, ref, 1, now);
+            pr->exit_reason = TF_EXIT_ORPHANED;
+        }
+        if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
+            if (!pr->stop_sent) {
+                pr->stop_sent = now;
+                /* a broken backend may be wedged: do not wait for it */
+                if (pr->exit_reason == TF_EXIT_BROKEN
+                    || pr->exit_reason == TF_EXIT_ORPHANED) {
+                    if (n_kill < 64) {
+                        killp[n_kill++] = pr->pid;
+                    }
+                }
+                else if (n_term < 64) {
+                    term[n_term++] = pr->pid;
+                }
+            }
+            else if (now - pr->stop_sent > apr_time_from_sec(STOP_GRACE_SEC)
+                     && n_kill < 64) {
+                killp[n_kill++] = pr->pid;
+            }
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (i = 0; i < n_term; i++) {
+        kill(term[i], SIGTERM);
+    }
+    for (i = 0; i < n_kill; i++) {
+        kill(killp[i], SIGKILL);
+    }
+    for (i = 0; i < n_gone; i++) {
+        process_gone(pm, gone[i], 0, 0);
+    }
+}
+
+/* A manager that (re)starts finds the table of its predecessor: backends
+ * it cannot reap (adopted: watched by liveness), and spawns that were cut
+ * short (their requesters already got an error). */
+static void adopt(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    apr_uint32_t k;
+    int n = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+        tf_proc_ref_t ref;
+
+        if (pr->state == TF_PROC_FREE) {
+            continue;
+        }
+        if (pr->state == TF_PROC_STARTING) {
+            if (pr->pid > 0) {
+                kill(pr->pid, SIGKILL);
+            }
+            ref.idx = (apr_int32_t)k;
+            ref.seq = pr->seq;
+            if (tf_pool_pm_spawn_failed(t, ref, apr_time_now())
+                & TF_WAKE_WAITERS) {
+                tf_shm_broadcast(pm->shm, pr->pool);
+            }
+            continue;
+        }
+        pr->adopted = 1;
+        n++;
+    }
+    t->hdr->pm_pid = getpid();
+    t->hdr->pm_starts++;
+    t->hdr->pm_started = apr_time_now();
+    tf_shm_unlock(pm->shm);
+    if (n) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00110)
+                     "process manager took over %d running backend(s) of "
+                     "its predecessor", n);
+    }
+}
+
+/* SIGTERM: stop every backend, give them a moment, then kill. */
+static void shutdown_all(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    apr_time_t until = apr_time_now() + apr_time_from_msec(SHUTDOWN_WAIT_MS);
+    apr_uint32_t k;
+    int left;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->state != TF_PROC_FREE && pr->pid > 0) {
+            if (pr->state == TF_PROC_READY && pr->conns == 0) {
+                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
+            }
+            kill(pr->pid, SIGTERM);
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    do {
+        reap(pm);
+        left = 0;
+        tf_shm_lock(pm->shm);
+        for (k = 0; k < t->hdr->n_procs; k++) {
+            tf_proc_ent_t *pr = &t->procs[k];
+
+            if (pr->state != TF_PROC_FREE && pr->pid > 0
+                && process_alive(pr->pid)) {
+                left++;
+                if (apr_time_now() >= until) {
+                    kill(pr->pid, SIGKILL);
+                }
+            }
+        }
+        tf_shm_unlock(pm->shm);
+        if (left) {
+            apr_sleep(apr_time_from_msec(20));
+        }
+    } while (left && apr_time_now() < until + apr_time_from_msec(500));
+    reap(pm);
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].sock[0]) {
+            unlink(t->procs[k].sock);
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    unlink(pm->ctl_path);
+}
+
+/* --- Main loop ----------------------------------------------------------- */
+
+static int open_control(pm_t *pm)
+{
+    struct sockaddr_un sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    apr_cpystrn(sa.sun_path, pm->ctl_path, sizeof(sa.sun_path));
+    unlink(pm->ctl_path);
+    pm->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (pm->ctl_fd < 0
+        || bind(pm->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+        || chmod(pm->ctl_path, 0600) < 0 || listen(pm->ctl_fd, 511) < 0) {
+        return errno;
+    }
+    return 0;
+}
+
+static void setup_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sa.sa_flags = 0;
+    /* httpd signals its process group on restart; those are not for us */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGWINCH, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int pm_main(pm_parent_t *pp)
+{
+    pm_t pm;
+    int sp[2], rc, i, n, stopping = 0;
+    apr_time_t next_scan = 0;
+    apr_array_header_t *pfds;
+
+    memset(&pm, 0, sizeof(pm));
+    pm.s = pp->s;
+    apr_pool_create(&pm.pool, pp->pconf);
+    apr_pool_tag(pm.pool, "tf_pm");
+    pm.shm = pp->shm;
+    pm.t = tf_shm_table(pp->shm);
+    pm.sock_dir = pp->sock_dir;
+    pm.ctl_path = pp->ctl_path;
+    pm.gen = pp->gen;
+    pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
+    pthread_mutex_init(&pm.mu, NULL);
+
+    ap_close_listeners();
+    if (ap_run_drop_privileges(pm.pool, pm.s) != OK) {
+        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm.s, TFLOGNO(00111)
+                     "process manager could not drop privileges");
+        return PM_STARTUP_ERROR;
+    }
+    if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
+        return PM_STARTUP_ERROR;
+    }
+    pm.sig_r = sp[0];
+    pm.sig_w = sig_fd = sp[1];
+    setup_signals();
+    if ((rc = open_control(&pm)) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ALERT, rc, pm.s, TFLOGNO(00112)
+                     "process manager cannot listen on %s", pm.ctl_path);
+        return PM_STARTUP_ERROR;
+    }
+    adopt(&pm);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm.s, TFLOGNO(00113)
+                 "process manager pid=%d started (sockets in %s)",
+                 (int)getpid(), pm.sock_dir);
+
+    pfds = apr_array_make(pm.pool, 16, sizeof(struct pollfd));
+    while (!stopping) {
+        struct pollfd *pf;
+        char sigs[64];
+        ssize_t got;
+        int chld = 0, usr2 = 0;
+
+        take_pending_pipes(&pm);
+        apr_array_clear(pfds);
+        pf = apr_array_push(pfds);
+        pf->fd = pm.sig_r;
+        pf->events = POLLIN;
+        pf = apr_array_push(pfds);
+        pf->fd = pm.ctl_fd;
+        pf->events = POLLIN;
+        for (i = 0; i < pm.pipes->nelts; i++) {
+            pf = apr_array_push(pfds);
+            pf->fd = APR_ARRAY_IDX(pm.pipes, i, out_pipe_t *)->fd;
+            pf->events = POLLIN;
+        }
+        n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts, TICK_MS);
+        pf = (struct pollfd *)pfds->elts;
+        if (n > 0 && (pf[0].revents & POLLIN)) {
+            while ((got = read(pm.sig_r, sigs, sizeof(sigs))) > 0) {
+                for (i = 0; i < got; i++) {
+                    chld |= sigs[i] == 'C';
+                    usr2 |= sigs[i] == 'U';
+                    stopping |= sigs[i] == 'T';
+                }
+            }
+        }
+        if (n > 0 && (pf[1].revents & POLLIN)) {
+            accept_spawn(&pm);
+        }
+        for (i = 2; n > 0 && i < pfds->nelts; i++) {
+            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+                read_pipe(&pm, i - 2);
+            }
+        }
+        if (chld) {
+            reap(&pm);
+        }
+        if (usr2 || apr_time_now() >= next_scan) {
+            scan(&pm);
+            next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
+        }
+    }
+    close(pm.ctl_fd);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm.s, TFLOGNO(00114)
+                 "process manager pid=%d stopping its backends",
+                 (int)getpid());
+    shutdown_all(&pm);
+    return 0;
+}
+
+/* --- Parent side --------------------------------------------------------- */
+
+static apr_status_t fork_pm(pm_parent_t *pp);
+
+static void pm_maint(int reason, void *data, apr_wait_t status)
+{
+    pm_parent_t *pp = data;
+    int mpm_state = AP_MPMQ_STOPPING;
+
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        apr_proc_other_child_unregister(pp);
+        ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
+        if (mpm_state == AP_MPMQ_STOPPING) {
+            break;
+        }
+        if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
+            && WEXITSTATUS(status) == PM_STARTUP_ERROR) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pp->s, TFLOGNO(00115)
+                         "process manager failed to start; not restarting "
+                         "it (see the lines above)");
+            break;
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00116)
+                     "process manager pid=%d died (%s); restarting it",
+                     (int)pp->proc->pid,
+                     describe_status(pp->pconf, status));
+        fork_pm(pp);
+        break;
+    case APR_OC_REASON_RESTART:
+    case APR_OC_REASON_UNREGISTER:
+        break;
+    }
+}
+
+static apr_status_t fork_pm(pm_parent_t *pp)
+{
+    apr_proc_t *proc = apr_pcalloc(pp->pconf, sizeof(*proc));
+    apr_status_t rv = apr_proc_fork(proc, pp->pconf);
+
+    if (rv == APR_INCHILD) {
+        /* _exit: the parent's pool cleanups (pconf's subprocesses, other
+         * modules' daemons) are not ours to run */
+        _exit(pm_main(pp));
+    }
+    if (rv != APR_INPARENT) {
+        return rv;
+    }
+    pp->proc = proc;
+    apr_pool_note_subprocess(pp->pconf, proc, APR_KILL_AFTER_TIMEOUT);
+    apr_proc_other_child_register(proc, pm_maint, pp, NULL, pp->pconf);
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
+                         const char *sock_dir, const char *ctl_path,
+                         apr_uint32_t generation)
+{
+    pm_parent_t *pp = apr_pcalloc(pconf, sizeof(*pp));
+
+    pp->pconf = pconf;
+    pp->s = s;
+    pp->shm = shm;
+    pp->sock_dir = sock_dir;
+    pp->ctl_path = ctl_path;
+    pp->gen = generation;
+    return fork_pm(pp);
+}

@@ -1,0 +1,665 @@
+/*
+ * pool.c: bookkeeping of the shared process table (see tf_pool.h).
+ *
+ * Pure: no lock, no system call, no httpd. The caller holds the table lock
+ * and is told through TF_WAKE_* flags whom to wake. Every list is a chain
+ * of indices so that the table can live in shared memory.
+ *
+ * Invariants (checked by tf_table_check()):
+ * - hdr->total_procs is the number of slots not FREE; each pool's n_procs
+ *   counts its own; the free list holds exactly the FREE slots.
+ * - a pool's available list holds READY slots with conns < max_conns:
+ *   idle ones (conns == 0) before partly busy ones.
+ * - a pool's FIFO holds exactly its WAITING waiters, oldest first, and a
+ *   waiter is granted only from the head.
+ */
+#include <string.h>
+
+#include "tf_pool.h"
+
+#define NIL (-1)
+
+/* --- Layout -------------------------------------------------------------- */
+
+static apr_uint32_t buckets_for(apr_uint32_t n_pools)
+{
+    apr_uint32_t n = 16;
+
+    while (n < 2 * n_pools) {
+        n <<= 1;
+    }
+    return n;
+}
+
+#define ALIGN_UP(x) (((x) + 63) & ~(apr_size_t)63)
+
+static void layout(tf_table_t *t, void *base, apr_uint32_t n_pools,
+                   apr_uint32_t n_procs, apr_uint32_t n_waiters,
+                   apr_uint32_t n_buckets, apr_size_t *total)
+{
+    char *p = base;
+    apr_size_t off = 0;
+
+    t->hdr = (tf_table_hdr_t *)(void *)p;
+    off = ALIGN_UP(sizeof(tf_table_hdr_t));
+    t->pools = (tf_pool_ent_t *)(void *)(p + off);
+    off = ALIGN_UP(off + sizeof(tf_pool_ent_t) * n_pools);
+    t->procs = (tf_proc_ent_t *)(void *)(p + off);
+    off = ALIGN_UP(off + sizeof(tf_proc_ent_t) * n_procs);
+    t->waiters = (tf_waiter_t *)(void *)(p + off);
+    off = ALIGN_UP(off + sizeof(tf_waiter_t) * n_waiters);
+    t->buckets = (apr_int32_t *)(void *)(p + off);
+    off = ALIGN_UP(off + sizeof(apr_int32_t) * n_buckets);
+    if (total) {
+        *total = off;
+    }
+}
+
+apr_size_t tf_table_size(apr_uint32_t n_pools, apr_uint32_t n_procs,
+                         apr_uint32_t n_waiters)
+{
+    tf_table_t t;
+    apr_size_t total;
+
+    layout(&t, NULL, n_pools, n_procs, n_waiters, buckets_for(n_pools),
+           &total);
+    return total;
+}
+
+void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
+                   apr_uint32_t n_procs, apr_uint32_t n_waiters,
+                   apr_uint32_t max_total)
+{
+    apr_uint32_t i, n_buckets = buckets_for(n_pools);
+    apr_size_t total;
+
+    layout(t, base, n_pools, n_procs, n_waiters, n_buckets, &total);
+    memset(base, 0, total);
+    t->hdr->magic = TF_TABLE_MAGIC;
+    t->hdr->n_pools = n_pools;
+    t->hdr->n_procs = n_procs;
+    t->hdr->n_waiters = n_waiters;
+    t->hdr->n_buckets = n_buckets;
+    t->hdr->max_total = max_total;
+    for (i = 0; i < n_buckets; i++) {
+        t->buckets[i] = NIL;
+    }
+    for (i = 0; i < n_procs; i++) {
+        t->procs[i].next = (i + 1 < n_procs) ? (apr_int32_t)i + 1 : NIL;
+        t->procs[i].prev = NIL;
+        t->procs[i].pool = NIL;
+    }
+    t->hdr->free_proc = n_procs ? 0 : NIL;
+    for (i = 0; i < n_waiters; i++) {
+        t->waiters[i].next = (i + 1 < n_waiters) ? (apr_int32_t)i + 1 : NIL;
+    }
+    t->hdr->free_waiter = n_waiters ? 0 : NIL;
+}
+
+void tf_table_attach(tf_table_t *t, void *base)
+{
+    const tf_table_hdr_t *h = base;
+
+    layout(t, base, h->n_pools, h->n_procs, h->n_waiters, h->n_buckets,
+           NULL);
+}
+
+/* --- Pools --------------------------------------------------------------- */
+
+int tf_pool_find(const tf_table_t *t, apr_uint64_t key)
+{
+    apr_int32_t i = t->buckets[key & (t->hdr->n_buckets - 1)];
+
+    while (i != NIL && t->pools[i].key != key) {
+        i = t->pools[i].hash_next;
+    }
+    return i;
+}
+
+int tf_pool_create(tf_table_t *t, apr_uint64_t key,
+                   const tf_pool_limits_t *lim, const char *name,
+                   apr_time_t now)
+{
+    tf_pool_ent_t *p;
+    apr_int32_t idx;
+    apr_uint32_t b;
+
+    if (t->hdr->used_pools >= t->hdr->n_pools || key == 0) {
+        return NIL;
+    }
+    idx = (apr_int32_t)t->hdr->used_pools++;
+    p = &t->pools[idx];
+    p->key = key;
+    p->lim = *lim;
+    if (p->lim.max_conns < 1) {
+        p->lim.max_conns = 1;
+    }
+    p->idle_head = p->wait_head = p->wait_tail = NIL;
+    p->created = now;
+    strncpy(p->name, name ? name : "", sizeof(p->name) - 1);
+    b = (apr_uint32_t)(key & (t->hdr->n_buckets - 1));
+    p->hash_next = t->buckets[b];
+    t->buckets[b] = idx;
+    return idx;
+}
+
+/* --- Available list: idle slots first, partly busy ones after ------------ */
+
+static void avail_remove(tf_table_t *t, tf_proc_ent_t *pr)
+{
+    tf_pool_ent_t *p = &t->pools[pr->pool];
+
+    if (!pr->listed) {
+        return;
+    }
+    if (pr->prev != NIL) {
+        t->procs[pr->prev].next = pr->next;
+    }
+    else {
+        p->idle_head = pr->next;
+    }
+    if (pr->next != NIL) {
+        t->procs[pr->next].prev = pr->prev;
+    }
+    pr->next = pr->prev = NIL;
+    pr->listed = 0;
+}
+
+static void avail_insert(tf_table_t *t, apr_int32_t idx)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+    tf_pool_ent_t *p = &t->pools[pr->pool];
+    apr_int32_t i, last = NIL;
+
+    avail_remove(t, pr);
+    if (pr->conns >= pr->max_conns || pr->state != TF_PROC_READY) {
+        return;
+    }
+    if (pr->conns == 0 || p->idle_head == NIL) {
+        pr->prev = NIL;
+        pr->next = p->idle_head;
+        if (p->idle_head != NIL) {
+            t->procs[p->idle_head].prev = idx;
+        }
+        p->idle_head = idx;
+    }
+    else {
+        /* partly busy: append (lists are short: one pool's processes) */
+        for (i = p->idle_head; i != NIL; i = t->procs[i].next) {
+            last = i;
+        }
+        pr->prev = last;
+        pr->next = NIL;
+        t->procs[last].next = idx;
+    }
+    pr->listed = 1;
+}
+
+/* --- Slots --------------------------------------------------------------- */
+
+static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
+                              apr_time_t now)
+{
+    apr_int32_t idx = t->hdr->free_proc;
+    tf_proc_ent_t *pr;
+    apr_uint32_t seq;
+
+    if (idx == NIL) {
+        return NIL;
+    }
+    pr = &t->procs[idx];
+    t->hdr->free_proc = pr->next;
+    seq = pr->seq + 1;
+    memset(pr, 0, sizeof(*pr));
+    pr->seq = seq;
+    pr->state = TF_PROC_STARTING;
+    pr->pool = pool;
+    pr->next = pr->prev = NIL;
+    pr->conns = 1;
+    pr->max_conns = 1;
+    pr->holder = holder;
+    pr->started = pr->last_used = now;
+    t->pools[pool].n_procs++;
+    t->hdr->total_procs++;
+    return idx;
+}
+
+static void slot_free(tf_table_t *t, apr_int32_t idx)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+
+    avail_remove(t, pr);
+    t->pools[pr->pool].n_procs--;
+    t->hdr->total_procs--;
+    pr->state = TF_PROC_FREE;
+    pr->pid = 0;
+    pr->conns = 0;
+    pr->holder = 0;
+    pr->pool = NIL;
+    pr->prev = NIL;
+    pr->next = t->hdr->free_proc;
+    t->hdr->free_proc = idx;
+}
+
+static int can_grow(const tf_table_t *t, const tf_pool_ent_t *p,
+                    tf_limit_e *limit)
+{
+    tf_limit_e l = TF_LIMIT_NONE;
+
+    if (p->n_procs >= p->lim.max_procs) {
+        l = TF_LIMIT_POOL;
+    }
+    else if (t->hdr->total_procs >= t->hdr->max_total) {
+        l = TF_LIMIT_TOTAL;
+    }
+    else if (t->hdr->free_proc == NIL) {
+        l = TF_LIMIT_SLOTS;
+    }
+    if (limit) {
+        *limit = l;
+    }
+    return l == TF_LIMIT_NONE;
+}
+
+/* --- The FIFO of waiters ------------------------------------------------- */
+
+static apr_int32_t fifo_pop(tf_table_t *t, tf_pool_ent_t *p)
+{
+    apr_int32_t w = p->wait_head;
+
+    if (w == NIL) {
+        return NIL;
+    }
+    p->wait_head = t->waiters[w].next;
+    if (p->wait_head == NIL) {
+        p->wait_tail = NIL;
+    }
+    t->waiters[w].next = NIL;
+    p->n_waiting--;
+    t->hdr->waiting--;
+    return w;
+}
+
+static void waiter_free(tf_table_t *t, apr_int32_t w)
+{
+    t->waiters[w].state = TF_WAIT_FREE;
+    t->waiters[w].next = t->hdr->free_waiter;
+    t->hdr->free_waiter = w;
+}
+
+/* Hand one connection of @idx to the oldest waiter. */
+static int grant_proc(tf_table_t *t, tf_pool_ent_t *p, apr_int32_t idx)
+{
+    apr_int32_t w = fifo_pop(t, p);
+    tf_proc_ent_t *pr = &t->procs[idx];
+
+    if (w == NIL) {
+        return 0;
+    }
+    pr->conns++;
+    avail_insert(t, idx);
+    t->waiters[w].state = TF_WAIT_GRANTED_PROC;
+    t->waiters[w].proc = idx;
+    t->waiters[w].seq = pr->seq;
+    return TF_WAKE_WAITERS;
+}
+
+/* A slot was freed: waiters of any pool blocked by the totals may now be
+ * able to start a process. Scans pools only while requests are queued. */
+static int grant_spawns(tf_table_t *t, int first_pool, apr_time_t now)
+{
+    apr_uint32_t n;
+    int flags = 0;
+    apr_int32_t pi, w, idx;
+
+    for (n = 0; n < t->hdr->used_pools && t->hdr->waiting > 0; n++) {
+        tf_pool_ent_t *p;
+
+        pi = (apr_int32_t)((first_pool + n) % t->hdr->used_pools);
+        p = &t->pools[pi];
+        while (p->wait_head != NIL && can_grow(t, p, NULL)) {
+            w = fifo_pop(t, p);
+            idx = slot_alloc(t, pi, 0, now);
+            t->waiters[w].state = TF_WAIT_GRANTED_SPAWN;
+            t->waiters[w].proc = idx;
+            t->waiters[w].seq = t->procs[idx].seq;
+            flags |= TF_WAKE_WAITERS;
+        }
+    }
+    return flags;
+}
+
+/* --- Request side -------------------------------------------------------- */
+
+tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
+                             apr_time_t now, tf_proc_ref_t *ref,
+                             apr_int32_t *waiter, tf_limit_e *limit)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+    apr_int32_t idx = p->idle_head, w;
+    tf_proc_ent_t *pr;
+
+    *limit = TF_LIMIT_NONE;
+    /* 1. an idle process, unless others queued first */
+    if (idx != NIL && t->procs[idx].conns == 0 && p->wait_head == NIL) {
+        goto take;
+    }
+    /* 2. a new process while the pool and the server may grow */
+    if (p->wait_head == NIL && can_grow(t, p, limit)) {
+        idx = slot_alloc(t, pool, holder, now);
+        ref->idx = idx;
+        ref->seq = t->procs[idx].seq;
+        return TF_ACQ_SPAWN;
+    }
+    /* 3. a busy process with a spare connection */
+    if (idx != NIL && p->wait_head == NIL) {
+        goto take;
+    }
+    if (*limit == TF_LIMIT_NONE) {
+        can_grow(t, p, limit);
+    }
+    /* 4. the queue */
+    w = t->hdr->free_waiter;
+    if (w == NIL) {
+        return TF_ACQ_QUEUE_FULL;
+    }
+    t->hdr->free_waiter = t->waiters[w].next;
+    t->waiters[w].state = TF_WAIT_WAITING;
+    t->waiters[w].next = NIL;
+    t->waiters[w].proc = NIL;
+    if (p->wait_tail != NIL) {
+        t->waiters[p->wait_tail].next = w;
+    }
+    else {
+        p->wait_head = w;
+    }
+    p->wait_tail = w;
+    p->n_waiting++;
+    p->queued++;
+    t->hdr->waiting++;
+    *waiter = w;
+    return TF_ACQ_WAIT;
+
+take:
+    pr = &t->procs[idx];
+    pr->conns++;
+    pr->holder = pr->conns == 1 ? holder : 0;
+    avail_insert(t, idx);
+    ref->idx = idx;
+    ref->seq = pr->seq;
+    return TF_ACQ_PROC;
+}
+
+tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
+                                       apr_int32_t waiter, pid_t holder,
+                                       tf_proc_ref_t *ref)
+{
+    tf_waiter_t *w = &t->waiters[waiter];
+    tf_wait_state_e st = (tf_wait_state_e)w->state;
+    tf_proc_ent_t *pr;
+
+    if (st != TF_WAIT_GRANTED_PROC && st != TF_WAIT_GRANTED_SPAWN) {
+        return st;
+    }
+    ref->idx = w->proc;
+    ref->seq = w->seq;
+    pr = &t->procs[w->proc];
+    if (pr->conns == 1) {
+        pr->holder = holder;
+    }
+    waiter_free(t, waiter);
+    return st;
+}
+
+void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+    apr_int32_t i, prev = NIL;
+
+    for (i = p->wait_head; i != NIL; prev = i, i = t->waiters[i].next) {
+        if (i != waiter) {
+            continue;
+        }
+        if (prev == NIL) {
+            p->wait_head = t->waiters[i].next;
+        }
+        else {
+            t->waiters[prev].next = t->waiters[i].next;
+        }
+        if (p->wait_tail == i) {
+            p->wait_tail = prev;
+        }
+        p->n_waiting--;
+        t->hdr->waiting--;
+        p->queue_timeouts++;
+        waiter_free(t, waiter);
+        return;
+    }
+}
+
+int tf_pool_ref_valid(const tf_table_t *t, tf_proc_ref_t ref)
+{
+    return ref.idx >= 0 && (apr_uint32_t)ref.idx < t->hdr->n_procs
+           && t->procs[ref.idx].seq == ref.seq
+           && t->procs[ref.idx].state != TF_PROC_FREE;
+}
+
+static int retire_due(const tf_pool_ent_t *p, const tf_proc_ent_t *pr,
+                      apr_time_t now)
+{
+    if (p->lim.max_requests && pr->requests >= p->lim.max_requests) {
+        return 1;
+    }
+    if (p->lim.lifetime
+        && now - pr->started >= apr_time_from_sec(p->lim.lifetime)) {
+        return 1;
+    }
+    return 0;
+}
+
+int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
+                        apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+    tf_pool_ent_t *p;
+    int pool;
+
+    if (!tf_pool_ref_valid(t, ref) || t->procs[ref.idx].conns == 0) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    pool = pr->pool;
+    p = &t->pools[pool];
+    pr->conns--;
+    pr->holder = 0;
+    pr->last_used = now;
+    if (!broken) {
+        pr->requests++;
+        p->requests++;
+    }
+    if (pr->state == TF_PROC_STARTING) {
+        /* the reserver gave up before the process was ready */
+        return 0;
+    }
+    if (pr->state == TF_PROC_READY) {
+        if (broken || retire_due(p, pr, now)) {
+            avail_remove(t, pr);
+            pr->state = TF_PROC_STOPPING;
+            pr->exit_reason = broken ? TF_EXIT_BROKEN : TF_EXIT_RETIRED;
+        }
+        else {
+            avail_insert(t, ref.idx);
+            return grant_proc(t, p, ref.idx);
+        }
+    }
+    if (pr->conns > 0) {
+        return 0;
+    }
+    if (pr->state == TF_PROC_EXITED) {
+        slot_free(t, ref.idx);
+        return grant_spawns(t, pool, now);
+    }
+    /* STOPPING and now idle: the PM stops it; a waiter gets a new one once
+     * the slot is free. */
+    return TF_WAKE_PM;
+}
+
+/* --- Process-manager side ------------------------------------------------ */
+
+void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
+                       apr_time_t now)
+{
+    if (tf_pool_ref_valid(t, ref)) {
+        t->procs[ref.idx].pid = pid;
+        t->procs[ref.idx].started = now;
+        t->pools[t->procs[ref.idx].pool].spawns++;
+    }
+}
+
+int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
+                     apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)
+        || t->procs[ref.idx].state != TF_PROC_STARTING) {
+        return -1;
+    }
+    pr = &t->procs[ref.idx];
+    pr->state = TF_PROC_READY;
+    pr->max_conns = max_conns ? max_conns : 1;
+    pr->last_used = now;
+    if (pr->conns == 0) {
+        /* its reserver left: it is idle, or the next waiter's */
+        avail_insert(t, ref.idx);
+        return grant_proc(t, &t->pools[pr->pool], ref.idx);
+    }
+    avail_insert(t, ref.idx);
+    return 0;
+}
+
+int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
+{
+    int pool;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 0;
+    }
+    pool = t->procs[ref.idx].pool;
+    t->pools[pool].exits[TF_EXIT_STARTUP]++;
+    slot_free(t, ref.idx);
+    return grant_spawns(t, pool, now);
+}
+
+int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
+                      apr_time_t now)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+    int pool = pr->pool;
+
+    if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
+        || pr->state == TF_PROC_EXITED) {
+        /* STARTING: the spawning thread reports the failure itself */
+        return 0;
+    }
+    if (pr->state == TF_PROC_STOPPING) {
+        why = (tf_exit_reason_e)pr->exit_reason;
+    }
+    t->pools[pool].exits[why]++;
+    pr->pid = 0;
+    if (pr->conns > 0) {
+        avail_remove(t, pr);
+        pr->state = TF_PROC_EXITED;
+        return 0;
+    }
+    slot_free(t, idx);
+    return grant_spawns(t, pool, now);
+}
+
+int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+
+    if (pr->state != TF_PROC_READY || pr->conns != 0) {
+        return -1;
+    }
+    avail_remove(t, pr);
+    pr->state = TF_PROC_STOPPING;
+    pr->exit_reason = why;
+    return 0;
+}
+
+/* --- Invariants ---------------------------------------------------------- */
+
+int tf_table_check(const tf_table_t *t)
+{
+    const tf_table_hdr_t *h = t->hdr;
+    apr_uint32_t i, used = 0, nfree = 0, waiting = 0;
+    apr_int32_t j;
+
+    for (i = 0; i < h->n_procs; i++) {
+        if (t->procs[i].state != TF_PROC_FREE) {
+            used++;
+        }
+    }
+    if (used != h->total_procs) {
+        return 0;
+    }
+    for (j = h->free_proc; j != NIL; j = t->procs[j].next) {
+        if (t->procs[j].state != TF_PROC_FREE || ++nfree > h->n_procs) {
+            return 0;
+        }
+    }
+    if (nfree + used != h->n_procs) {
+        return 0;
+    }
+    for (i = 0; i < h->used_pools; i++) {
+        const tf_pool_ent_t *p = &t->pools[i];
+        apr_uint32_t n = 0, listed = 0, nw = 0, k;
+        int seen_busy = 0;
+
+        for (k = 0; k < h->n_procs; k++) {
+            if (t->procs[k].state != TF_PROC_FREE
+                && t->procs[k].pool == (apr_int32_t)i) {
+                n++;
+                listed += t->procs[k].listed;
+            }
+        }
+        if (n != p->n_procs || n > p->lim.max_procs) {
+            return 0;
+        }
+        for (j = p->idle_head; j != NIL; j = t->procs[j].next) {
+            const tf_proc_ent_t *pr = &t->procs[j];
+
+            if (pr->state != TF_PROC_READY || pr->conns >= pr->max_conns
+                || !pr->listed || pr->pool != (apr_int32_t)i) {
+                return 0;
+            }
+            if (pr->conns > 0) {
+                seen_busy = 1;
+            }
+            else if (seen_busy) {
+                return 0; /* idle after partly busy */
+            }
+            listed--;
+        }
+        if (listed != 0) {
+            return 0;
+        }
+        for (j = p->wait_head; j != NIL; j = t->waiters[j].next) {
+            if (t->waiters[j].state != TF_WAIT_WAITING || ++nw > p->n_waiting) {
+                return 0;
+            }
+        }
+        if (nw != p->n_waiting) {
+            return 0;
+        }
+        /* nobody waits while a process is idle */
+        if (nw > 0 && p->idle_head != NIL
+            && t->procs[p->idle_head].conns == 0) {
+            return 0;
+        }
+        waiting += nw;
+    }
+    return waiting == h->waiting;
+}

@@ -1,0 +1,123 @@
+/*
+ * shm.c: anonymous shared memory for the process table, and its lock.
+ *
+ * The lock is a process-shared, robust pthread mutex inside the segment,
+ * and each pool has a process-shared condition variable on which its
+ * queued requests sleep (no polling: a release wakes them at once). Robust:
+ * if an httpd child dies while holding the lock (it holds it for
+ * microseconds, never across I/O), the next locker recovers it instead of
+ * hanging every child.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "apr_shm.h"
+
+#include "tf_shm.h"
+
+struct tf_shm {
+    apr_shm_t *shm;
+    tf_table_t table;
+};
+
+static apr_status_t destroy_sync(void *data)
+{
+    /* Nothing to do: the segment goes with the last process mapping it.
+     * pthread objects in anonymous shared memory need no destruction on
+     * Linux, and destroying them while old-generation children still use
+     * them (graceful restart) would be wrong. */
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_shm_create(tf_shm_t **out, apr_pool_t *p,
+                           apr_uint32_t n_pools, apr_uint32_t n_procs,
+                           apr_uint32_t n_waiters, apr_uint32_t max_total)
+{
+    tf_shm_t *s = apr_pcalloc(p, sizeof(*s));
+    apr_size_t size = tf_table_size(n_pools, n_procs, n_waiters);
+    pthread_mutexattr_t ma;
+    apr_status_t rv;
+    int rc;
+
+    rv = apr_shm_create(&s->shm, size, NULL, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    tf_table_init(&s->table, apr_shm_baseaddr_get(s->shm), n_pools, n_procs,
+                  n_waiters, max_total);
+    if ((rc = pthread_mutexattr_init(&ma)) != 0
+        || (rc = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED))
+        || (rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST))
+        || (rc = pthread_mutex_init(&s->table.hdr->mutex, &ma))) {
+        return rc;
+    }
+    pthread_mutexattr_destroy(&ma);
+    apr_pool_cleanup_register(p, s, destroy_sync, apr_pool_cleanup_null);
+    *out = s;
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_shm_pool_init(tf_shm_t *s, int pool)
+{
+    pthread_condattr_t ca;
+    int rc;
+
+    if ((rc = pthread_condattr_init(&ca)) != 0
+        || (rc = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED))
+        || (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))
+        || (rc = pthread_cond_init(&s->table.pools[pool].cond, &ca))) {
+        return rc;
+    }
+    pthread_condattr_destroy(&ca);
+    return APR_SUCCESS;
+}
+
+tf_table_t *tf_shm_table(tf_shm_t *s)
+{
+    return &s->table;
+}
+
+void tf_shm_lock(tf_shm_t *s)
+{
+    if (pthread_mutex_lock(&s->table.hdr->mutex) == EOWNERDEAD) {
+        /* the holder died mid-update of a few counters: carry on */
+        pthread_mutex_consistent(&s->table.hdr->mutex);
+    }
+}
+
+void tf_shm_unlock(tf_shm_t *s)
+{
+    pthread_mutex_unlock(&s->table.hdr->mutex);
+}
+
+apr_status_t tf_shm_wait(tf_shm_t *s, int pool, apr_time_t deadline)
+{
+    apr_interval_time_t left = deadline - apr_time_now();
+    struct timespec ts;
+    int rc;
+
+    if (left <= 0) {
+        return APR_TIMEUP;
+    }
+    /* the condition runs on CLOCK_MONOTONIC: wall-clock steps do not
+     * stretch or cut the wait */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)apr_time_sec(left);
+    ts.tv_nsec += (long)apr_time_usec(left) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_cond_timedwait(&s->table.pools[pool].cond,
+                                &s->table.hdr->mutex, &ts);
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&s->table.hdr->mutex);
+    }
+    return rc == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
+}
+
+void tf_shm_broadcast(tf_shm_t *s, int pool)
+{
+    pthread_cond_broadcast(&s->table.pools[pool].cond);
+}
