@@ -1,0 +1,386 @@
+/*
+ * test_pool.c: the process table's bookkeeping (src/pool.c) on a malloc'ed
+ * table: acquire/release/spawn/exit sequences, FIFO order, limits, and a
+ * long random walk, with tf_table_check() after every step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_pool.h"
+#include "tf_test.h"
+
+static tf_table_t t;
+static void *mem;
+
+static void setup(apr_uint32_t pools, apr_uint32_t procs,
+                  apr_uint32_t waiters, apr_uint32_t max_total)
+{
+    free(mem);
+    mem = calloc(1, tf_table_size(pools, procs, waiters));
+    tf_table_init(&t, mem, pools, procs, waiters, max_total);
+}
+
+static int new_pool(apr_uint64_t key, apr_uint32_t max_procs,
+                    apr_uint32_t max_requests)
+{
+    tf_pool_limits_t lim;
+
+    memset(&lim, 0, sizeof(lim));
+    lim.max_procs = max_procs;
+    lim.max_conns = 1;
+    lim.max_requests = max_requests;
+    return tf_pool_create(&t, key, &lim, "test", 0);
+}
+
+/* acquire that must start a process, and make it ready */
+static tf_proc_ref_t spawn_ready(int pool, pid_t pid, apr_uint32_t conns)
+{
+    tf_proc_ref_t ref;
+    apr_int32_t w;
+    tf_limit_e lim;
+
+    TF_CHECK("acquire spawns",
+             tf_pool_req_acquire(&t, pool, 100, 0, &ref, &w, &lim)
+                 == TF_ACQ_SPAWN);
+    tf_pool_pm_forked(&t, ref, pid, 0);
+    TF_CHECK("ready", tf_pool_pm_ready(&t, ref, conns, 0) == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    return ref;
+}
+
+static void test_reuse(void)
+{
+    tf_proc_ref_t a, b;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(42, 2, 0);
+    TF_CHECK("pool created", p == 0);
+    TF_CHECK("pool found", tf_pool_find(&t, 42) == p);
+    TF_CHECK("other key absent", tf_pool_find(&t, 43) == -1);
+    a = spawn_ready(p, 1000, 1);
+    TF_CHECK("release ok", tf_pool_req_release(&t, a, 0, 1) == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    TF_CHECK("idle taken first",
+             tf_pool_req_acquire(&t, p, 101, 2, &b, &w, &lim)
+                 == TF_ACQ_PROC);
+    TF_CHECK("same slot", b.idx == a.idx && b.seq == a.seq);
+    TF_CHECK("requests counted", t.procs[a.idx].requests == 1);
+    TF_CHECK("holder recorded", t.procs[a.idx].holder == 101);
+    tf_pool_req_release(&t, b, 0, 3);
+    TF_CHECK("two requests", t.pools[p].requests == 2);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_fifo(void)
+{
+    tf_proc_ref_t a, b, got;
+    apr_int32_t w[3];
+    tf_limit_e lim;
+    int p, i, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(7, 2, 0);
+    a = spawn_ready(p, 1000, 1);
+    b = spawn_ready(p, 1001, 1);
+    for (i = 0; i < 3; i++) {
+        TF_CHECK("full pool queues",
+                 tf_pool_req_acquire(&t, p, 200 + i, 0, &got, &w[i], &lim)
+                     == TF_ACQ_WAIT);
+        TF_CHECK("limit is the pool's", lim == TF_LIMIT_POOL);
+    }
+    TF_CHECK("three waiting", t.pools[p].n_waiting == 3);
+    TF_CHECK("sane", tf_table_check(&t));
+    /* the first waiter gives up; the next release goes to the second */
+    TF_CHECK("first still waiting",
+             tf_pool_req_wait_check(&t, p, w[0], 200, &got)
+                 == TF_WAIT_WAITING);
+    tf_pool_req_wait_cancel(&t, p, w[0]);
+    TF_CHECK("timeout counted", t.pools[p].queue_timeouts == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+    flags = tf_pool_req_release(&t, a, 0, 1);
+    TF_CHECK("release wakes waiters", flags & TF_WAKE_WAITERS);
+    TF_CHECK("third not yet", tf_pool_req_wait_check(&t, p, w[2], 202, &got)
+                                  == TF_WAIT_WAITING);
+    TF_CHECK("second granted",
+             tf_pool_req_wait_check(&t, p, w[1], 201, &got)
+                 == TF_WAIT_GRANTED_PROC);
+    TF_CHECK("granted the released slot", got.idx == a.idx);
+    TF_CHECK("grant moves the holder", t.procs[a.idx].holder == 201);
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_release(&t, b, 0, 2);
+    TF_CHECK("third granted",
+             tf_pool_req_wait_check(&t, p, w[2], 202, &got)
+                 == TF_WAIT_GRANTED_PROC
+                 && got.idx == b.idx);
+    TF_CHECK("nobody waits", t.pools[p].n_waiting == 0 && t.hdr->waiting == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_total_cap(void)
+{
+    tf_proc_ref_t a, b, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int pa, pb, flags;
+
+    setup(4, 8, 8, 2);
+    pa = new_pool(1, 4, 0);
+    pb = new_pool(2, 4, 0);
+    a = spawn_ready(pa, 1000, 1);
+    b = spawn_ready(pa, 1001, 1);
+    TF_CHECK("server cap queues",
+             tf_pool_req_acquire(&t, pb, 300, 0, &got, &w, &lim)
+                 == TF_ACQ_WAIT);
+    TF_CHECK("limit is the total", lim == TF_LIMIT_TOTAL);
+    /* an idle process of pool A stops: B may start one */
+    tf_pool_req_release(&t, a, 0, 1);
+    TF_CHECK("stop idle", tf_pool_pm_stop_idle(&t, a.idx, TF_EXIT_IDLE) == 0);
+    TF_CHECK("stopping is not idle", t.pools[pa].idle_head == -1);
+    flags = tf_pool_pm_exited(&t, a.idx, TF_EXIT_DIED, 2);
+    TF_CHECK("exit wakes the other pool", flags & TF_WAKE_WAITERS);
+    TF_CHECK("idle exit counted", t.pools[pa].exits[TF_EXIT_IDLE] == 1);
+    TF_CHECK("B granted a spawn",
+             tf_pool_req_wait_check(&t, pb, w, 300, &got)
+                 == TF_WAIT_GRANTED_SPAWN);
+    TF_CHECK("slot is B's", t.procs[got.idx].pool == pb
+                                && t.procs[got.idx].state == TF_PROC_STARTING);
+    TF_CHECK("sane", tf_table_check(&t));
+    (void)b;
+}
+
+static void test_broken_and_exits(void)
+{
+    tf_proc_ref_t a, b, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(9, 1, 0);
+    a = spawn_ready(p, 1000, 1);
+    TF_CHECK("waits", tf_pool_req_acquire(&t, p, 300, 0, &got, &w, &lim)
+                          == TF_ACQ_WAIT);
+    flags = tf_pool_req_release(&t, a, 1, 1);
+    TF_CHECK("broken: PM must stop it", flags == TF_WAKE_PM);
+    TF_CHECK("stopping", t.procs[a.idx].state == TF_PROC_STOPPING);
+    TF_CHECK("broken is not counted as served", t.procs[a.idx].requests == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    flags = tf_pool_pm_exited(&t, a.idx, TF_EXIT_DIED, 2);
+    TF_CHECK("broken exit counted", t.pools[p].exits[TF_EXIT_BROKEN] == 1);
+    TF_CHECK("waiter may spawn", flags & TF_WAKE_WAITERS);
+    TF_CHECK("granted spawn", tf_pool_req_wait_check(&t, p, w, 300, &got)
+                                  == TF_WAIT_GRANTED_SPAWN);
+    /* that spawn fails: the slot is freed */
+    tf_pool_pm_spawn_failed(&t, got, 3);
+    TF_CHECK("startup failure counted",
+             t.pools[p].exits[TF_EXIT_STARTUP] == 1);
+    TF_CHECK("no process left", t.pools[p].n_procs == 0
+                                    && t.hdr->total_procs == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* died while busy: the slot waits for its request */
+    b = spawn_ready(p, 1001, 1);
+    TF_CHECK("exit while busy",
+             tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == 0);
+    TF_CHECK("exited state", t.procs[b.idx].state == TF_PROC_EXITED);
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_release(&t, b, 1, 5);
+    TF_CHECK("freed on release", t.procs[b.idx].state == TF_PROC_FREE);
+    TF_CHECK("stale ref is ignored", tf_pool_req_release(&t, b, 0, 6) == 0
+                                         && !tf_pool_ref_valid(&t, b));
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_retire_and_reserver_gone(void)
+{
+    tf_proc_ref_t a, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(11, 2, 2);
+    a = spawn_ready(p, 1000, 1);
+    tf_pool_req_release(&t, a, 0, 1);
+    tf_pool_req_acquire(&t, p, 100, 2, &got, &w, &lim);
+    flags = tf_pool_req_release(&t, got, 0, 3);
+    TF_CHECK("retired after max requests", flags == TF_WAKE_PM
+                  && t.procs[a.idx].state == TF_PROC_STOPPING
+                  && t.procs[a.idx].exit_reason == TF_EXIT_RETIRED);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* the request that reserved a spawn gave up before it was ready */
+    TF_CHECK("spawn", tf_pool_req_acquire(&t, p, 100, 4, &got, &w, &lim)
+                          == TF_ACQ_SPAWN);
+    tf_pool_req_release(&t, got, 0, 5);
+    TF_CHECK("still starting", t.procs[got.idx].state == TF_PROC_STARTING
+                                   && t.procs[got.idx].conns == 0);
+    tf_pool_pm_ready(&t, got, 1, 6);
+    TF_CHECK("ready and idle", t.pools[p].idle_head == got.idx);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_multi_conn(void)
+{
+    tf_proc_ref_t a, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, i;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(13, 1, 0);
+    a = spawn_ready(p, 1000, 3);
+    for (i = 0; i < 2; i++) {
+        TF_CHECK("spare connection used",
+                 tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                         == TF_ACQ_PROC
+                     && got.idx == a.idx);
+        TF_CHECK("sane", tf_table_check(&t));
+    }
+    TF_CHECK("three conns", t.procs[a.idx].conns == 3);
+    TF_CHECK("then the queue",
+             tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                 == TF_ACQ_WAIT);
+    tf_pool_req_release(&t, a, 0, 1);
+    TF_CHECK("granted", tf_pool_req_wait_check(&t, p, w, 100, &got)
+                            == TF_WAIT_GRANTED_PROC);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_limits(void)
+{
+    tf_proc_ref_t got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, i;
+
+    setup(2, 2, 2, 2);
+    TF_CHECK("pool 1", new_pool(1, 1, 0) == 0);
+    TF_CHECK("pool 2", new_pool(2, 1, 0) == 1);
+    TF_CHECK("pool table full", new_pool(3, 1, 0) == -1);
+    TF_CHECK("key 0 refused", tf_pool_find(&t, 0) == -1);
+    p = 0;
+    spawn_ready(p, 1000, 1);
+    for (i = 0; i < 2; i++) {
+        TF_CHECK("queues", tf_pool_req_acquire(&t, p, 1, 0, &got, &w, &lim)
+                               == TF_ACQ_WAIT);
+    }
+    TF_CHECK("queue full", tf_pool_req_acquire(&t, p, 1, 0, &got, &w, &lim)
+                               == TF_ACQ_QUEUE_FULL);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+/* A random walk over every operation, checking the invariants each step. */
+static void test_random_walk(void)
+{
+    enum { NREQ = 64 };
+    struct {
+        int state; /* 0 none, 1 holds, 2 waits */
+        int pool;
+        tf_proc_ref_t ref;
+        apr_int32_t w;
+    } req[NREQ];
+    tf_limit_e lim;
+    unsigned seed = 12345;
+    int step, bad = 0, i;
+
+    setup(8, 12, NREQ, 10);
+    for (i = 0; i < 3; i++) {
+        new_pool((apr_uint64_t)(100 + i), (apr_uint32_t)(2 + 2 * i), 5);
+    }
+    memset(req, 0, sizeof(req));
+    for (step = 0; step < 200000 && !bad; step++) {
+        int k = (int)((seed = seed * 1103515245u + 12345u) >> 8) % NREQ;
+        int op = (int)((seed >> 4) % 8);
+        apr_uint32_t j;
+
+        if (req[k].state == 0) {
+            req[k].pool = op % 3;
+            switch (tf_pool_req_acquire(&t, req[k].pool, k, step,
+                                        &req[k].ref, &req[k].w, &lim)) {
+            case TF_ACQ_PROC:
+                req[k].state = 1;
+                break;
+            case TF_ACQ_SPAWN:
+                tf_pool_pm_forked(&t, req[k].ref, 5000 + step, step);
+                if (op == 7) {
+                    tf_pool_pm_spawn_failed(&t, req[k].ref, step);
+                }
+                else {
+                    tf_pool_pm_ready(&t, req[k].ref, 1 + op % 2, step);
+                    req[k].state = 1;
+                }
+                break;
+            case TF_ACQ_WAIT:
+                req[k].state = 2;
+                break;
+            default:
+                break;
+            }
+        }
+        else if (req[k].state == 2) {
+            tf_wait_state_e st = tf_pool_req_wait_check(
+                &t, req[k].pool, req[k].w, k, &req[k].ref);
+
+            if (st == TF_WAIT_GRANTED_PROC) {
+                req[k].state = 1;
+            }
+            else if (st == TF_WAIT_GRANTED_SPAWN) {
+                tf_pool_pm_ready(&t, req[k].ref, 1, step);
+                req[k].state = 1;
+            }
+            else if (op < 2) {
+                tf_pool_req_wait_cancel(&t, req[k].pool, req[k].w);
+                req[k].state = 0;
+            }
+        }
+        else {
+            tf_pool_req_release(&t, req[k].ref, op == 0, step);
+            req[k].state = 0;
+        }
+        /* the PM side: stop idle or stopping processes now and then */
+        if (op == 3) {
+            for (j = 0; j < t.hdr->n_procs; j++) {
+                tf_proc_ent_t *pr = &t.procs[j];
+
+                if (pr->state == TF_PROC_READY && pr->conns == 0) {
+                    tf_pool_pm_stop_idle(&t, (int)j, TF_EXIT_IDLE);
+                }
+                if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
+                    tf_pool_pm_exited(&t, (int)j, TF_EXIT_DIED, step);
+                }
+            }
+        }
+        if (op == 5 && step % 7 == 0) {
+            /* a process dies on its own, busy or not */
+            j = (apr_uint32_t)(seed % t.hdr->n_procs);
+            if (t.procs[j].state == TF_PROC_READY) {
+                tf_pool_pm_exited(&t, (int)j, TF_EXIT_DIED, step);
+            }
+        }
+        if (!tf_table_check(&t)) {
+            bad = step + 1;
+        }
+    }
+    TF_CHECK("invariants hold over 200000 random steps", bad == 0);
+    if (bad) {
+        printf("first broken at step %d\n", bad - 1);
+    }
+}
+
+int main(void)
+{
+    test_reuse();
+    test_fifo();
+    test_total_cap();
+    test_broken_and_exits();
+    test_retire_and_reserver_gone();
+    test_multi_conn();
+    test_limits();
+    test_random_walk();
+    free(mem);
+    return TF_REPORT();
+}
