@@ -19,8 +19,8 @@ SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-p
 endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz-replay fuzz apps test integration check-headers \
-        check-logtags clean format-check
+.PHONY: all install unit fuzz apps test integration check-headers \
+        check-logtags clean clean-unit format-check
 all: mod_tracfcgi.so
 
 mod_tracfcgi.so: $(MOD_SRC) $(HEADERS)
@@ -86,6 +86,9 @@ check-logtags:
 
 format-check:
 	clang-format --dry-run --Werror mod_tracfcgi.c src/*.c include/*.h
+
+clean-unit:
+	rm -f $(UNIT_BINS) t/fuzz/replay_*
 
 clean:
 	rm -rf .libs *.la *.lo *.slo *.o src/.libs src/*.la src/*.lo src/*.slo \

@@ -94,7 +94,9 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                               r->server->server_hostname
                                   ? r->server->server_hostname
                                   : "",
-                              (unsigned)r->server->port);
+                              r->server->addrs
+                                  ? (unsigned)r->server->addrs->host_port
+                                  : 0u);
     spec->lim.min_procs = (apr_uint32_t)dc->min_procs;
     spec->lim.max_procs = (apr_uint32_t)dc->max_procs;
     spec->lim.max_conns = 1;
