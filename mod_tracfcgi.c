@@ -22,11 +22,30 @@
 #include "tf_bridge.h"
 #include "tf_config.h"
 #include "tf_pm.h"
+#include "tf_preflight.h"
 #include "tf_shm.h"
 
 module AP_MODULE_DECLARE_DATA tracfcgi_module;
 
 #define TFLOGNO(n) "TF" #n ": "
+
+static int preflight(apr_pool_t *pconf, server_rec *s)
+{
+    tf_srv_conf_t *sc = tf_config_srv_get(s);
+    int problems;
+
+    if (sc->check_env == TF_CHECK_OFF) {
+        return OK;
+    }
+    problems = tf_preflight_run(pconf, s);
+    if (problems && sc->check_env == TF_CHECK_STRICT) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     TFLOGNO(00005) "TracFcgiCheckEnv Strict: %d problem(s) "
+                     "with the Trac environments above", problems);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
 
 static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s)
@@ -37,6 +56,11 @@ static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
                      TFLOGNO(00001) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* configtest: the preflight speaks to the terminal; a real start runs
+     * it at post_config, where the error log is open */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+        return preflight(pconf, s);
     }
     return OK;
 }
@@ -95,6 +119,9 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* the first pass over the configuration is a dry run */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
+    }
+    if (preflight(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     rv = prepare_socket_dir(ptemp, s, sc->socket_dir, gen == 0);
     if (rv != APR_SUCCESS) {

@@ -21,6 +21,11 @@ typedef struct {
     /* spawn environment, in configuration order, inner context wins by
      * name (array of tf_env_t) */
     apr_array_header_t *init_env;
+    /* FastCGI params sent verbatim with every request (array of tf_env_t:
+     * TracFcgiParam, and trac.env_path & co from TracEnv*) */
+    apr_array_header_t *params;
+    /* variables copied from httpd's environment (TracFcgiPassEnv) */
+    apr_array_header_t *pass_env;
     int min_procs;       /* TracFcgiMinProcesses, default 0 */
     int max_procs;       /* TracFcgiMaxProcesses, default 4 */
     int idle_timeout;    /* seconds, default 300 */
@@ -35,11 +40,32 @@ typedef struct {
                                * spooling to a temporary file */
 } tf_dir_conf_t;
 
+typedef enum {
+    TF_CHECK_OFF = 0,
+    TF_CHECK_WARN,
+    TF_CHECK_STRICT
+} tf_check_env_e;
+
 /** Server-wide configuration (main server only). */
 typedef struct {
     const char *socket_dir; /* TracFcgiSocketDir, resolved absolute */
     int max_total;          /* TracFcgiMaxProcessesTotal, default 64 */
+    int check_env;          /* TracFcgiCheckEnv (tf_check_env_e) */
 } tf_srv_conf_t;
+
+/** A Trac environment named by the configuration, for the preflight. */
+typedef struct {
+    const char *path;
+    int parent_dir;         /* 1: TracEnvParentDir */
+    server_rec *s;          /* where it was configured */
+    const char *where;      /* file:line, for messages */
+} tf_trac_env_t;
+
+/**
+ * @return every TracEnv / TracEnvParentDir of the configuration being
+ *         read (array of tf_trac_env_t), or NULL.
+ */
+apr_array_header_t *tf_config_trac_envs(apr_pool_t *pconf);
 
 extern const command_rec tf_config_cmds[];
 

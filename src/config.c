@@ -83,6 +83,8 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     tf_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
 
     c->init_env = merge_env(p, base->init_env, add->init_env);
+    c->params = merge_env(p, base->params, add->params);
+    c->pass_env = merge_env(p, base->pass_env, add->pass_env);
     MERGE_INT(min_procs);
     MERGE_INT(max_procs);
     MERGE_INT(idle_timeout);
@@ -104,6 +106,7 @@ void *tf_config_srv_create(apr_pool_t *p, server_rec *s)
     /* set by apr_pcalloc(): socket_dir = NULL (default under
      * DefaultRuntimeDir, resolved in tf_config_post) */
     c->max_total = DEF_VAL;
+    c->check_env = DEF_VAL;
     return c;
 }
 
@@ -146,6 +149,9 @@ const char *tf_config_post(apr_pool_t *p, server_rec *s)
 
     if (c->max_total == DEF_VAL) {
         c->max_total = DEFAULT_MAX_TOTAL;
+    }
+    if (c->check_env == DEF_VAL) {
+        c->check_env = TF_CHECK_WARN;
     }
     if (!c->socket_dir) {
         c->socket_dir = ap_runtime_dir_relative(p, "tracfcgi");
@@ -244,32 +250,144 @@ static int valid_env_name(const char *name)
     return 1;
 }
 
+/* Set @name in an array of tf_env_t, replacing an earlier value. */
+static void env_set(apr_pool_t *p, apr_array_header_t **arr, const char *name,
+                    const char *value)
+{
+    tf_env_t *e;
+    int i;
+
+    if (!*arr) {
+        *arr = apr_array_make(p, 4, sizeof(tf_env_t));
+    }
+    for (i = 0; i < (*arr)->nelts; i++) {
+        e = &APR_ARRAY_IDX(*arr, i, tf_env_t);
+        if (strcmp(e->name, name) == 0) {
+            e->value = value;
+            return;
+        }
+    }
+    e = apr_array_push(*arr);
+    e->name = name;
+    e->value = value;
+}
+
 /* TracFcgiInitEnv NAME [VALUE] (alias: DefaultInitEnv). No limit on the
  * number or length of variables: values are stored as given. */
 static const char *set_init_env(cmd_parms *cmd, void *dconf, const char *name,
                                 const char *value)
 {
     tf_dir_conf_t *c = dconf;
-    tf_env_t *e;
-    int i;
 
     if (!valid_env_name(name)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid environment "
                             "variable name", cmd->cmd->name, name);
     }
-    if (!c->init_env) {
-        c->init_env = apr_array_make(cmd->pool, 4, sizeof(tf_env_t));
+    env_set(cmd->pool, &c->init_env, name, value ? value : "");
+    return NULL;
+}
+
+static const char *set_pass_env(cmd_parms *cmd, void *dconf, const char *name)
+{
+    tf_dir_conf_t *c = dconf;
+
+    if (!valid_env_name(name)) {
+        return apr_psprintf(cmd->pool, "TracFcgiPassEnv: '%s' is not a valid "
+                            "environment variable name", name);
     }
-    for (i = 0; i < c->init_env->nelts; i++) {
-        e = &APR_ARRAY_IDX(c->init_env, i, tf_env_t);
-        if (strcmp(e->name, name) == 0) {
-            e->value = value ? value : "";
-            return NULL;
+    env_set(cmd->pool, &c->pass_env, name, NULL);
+    return NULL;
+}
+
+/* TracFcgiParam NAME VALUE: a FastCGI param sent verbatim (a name with a
+ * dot stays a dot: Apache's own environment would make it "_"). */
+static const char *set_param(cmd_parms *cmd, void *dconf, const char *name,
+                             const char *value)
+{
+    tf_dir_conf_t *c = dconf;
+
+    if (!*name || strchr(name, '=')) {
+        return apr_psprintf(cmd->pool, "TracFcgiParam: '%s' is not a valid "
+                            "param name", name);
+    }
+    env_set(cmd->pool, &c->params, name, value);
+    return NULL;
+}
+
+#define TRAC_ENVS_KEY "tracfcgi-trac-envs"
+
+apr_array_header_t *tf_config_trac_envs(apr_pool_t *pconf)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, TRAC_ENVS_KEY, pconf);
+    return v;
+}
+
+/* TracEnv, TracEnvParentDir, TracEnvIndexTemplate: Trac reads its
+ * settings from the WSGI environ first (the FastCGI params, names with a
+ * dot), then from the process environment: set both. cmd->info holds the
+ * variable name; the param is derived from it. */
+static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    tf_dir_conf_t *c = dconf;
+    const char *var = cmd->info, *param, *path;
+    apr_array_header_t *envs;
+
+    param = strcmp(var, "TRAC_ENV") == 0 ? "trac.env_path"
+            : strcmp(var, "TRAC_ENV_PARENT_DIR") == 0
+                ? "trac.env_parent_dir"
+                : "trac.env_index_template";
+    path = arg;
+    if (*arg != '/') {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be an absolute path",
+                            cmd->cmd->name, arg);
+    }
+    env_set(cmd->pool, &c->init_env, var, path);
+    env_set(cmd->pool, &c->params, param, path);
+    if (strcmp(param, "trac.env_index_template") != 0) {
+        tf_trac_env_t *e;
+
+        envs = tf_config_trac_envs(cmd->pool);
+        if (!envs) {
+            envs = apr_array_make(cmd->pool, 4, sizeof(tf_trac_env_t));
+            apr_pool_userdata_set(envs, TRAC_ENVS_KEY,
+                                  apr_pool_cleanup_null, cmd->pool);
         }
+        e = apr_array_push(envs);
+        e->path = path;
+        e->parent_dir = strcmp(var, "TRAC_ENV_PARENT_DIR") == 0;
+        e->s = cmd->server;
+        e->where = cmd->directive && cmd->directive->filename
+                       ? apr_psprintf(cmd->pool, "%s:%d",
+                                      cmd->directive->filename,
+                                      cmd->directive->line_num)
+                       : "";
     }
-    e = apr_array_push(c->init_env);
-    e->name = name;
-    e->value = value ? value : "";
+    return NULL;
+}
+
+static const char *set_check_env(cmd_parms *cmd, void *dconf,
+                                 const char *arg)
+{
+    tf_srv_conf_t *c = tf_config_srv_get(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (ap_cstr_casecmp(arg, "off") == 0) {
+        c->check_env = TF_CHECK_OFF;
+    }
+    else if (ap_cstr_casecmp(arg, "warn") == 0) {
+        c->check_env = TF_CHECK_WARN;
+    }
+    else if (ap_cstr_casecmp(arg, "strict") == 0) {
+        c->check_env = TF_CHECK_STRICT;
+    }
+    else {
+        return "TracFcgiCheckEnv: expected Off, Warn or Strict";
+    }
     return NULL;
 }
 
@@ -311,6 +429,24 @@ const command_rec tf_config_cmds[] = {
                    "process"),
     AP_INIT_TAKE12("DefaultInitEnv", set_init_env, NULL, DIR_CTX,
                    "alias of TracFcgiInitEnv (mod_fcgid's name)"),
+    AP_INIT_TAKE1("TracFcgiPassEnv", set_pass_env, NULL, DIR_CTX,
+                  "NAME: copy a variable of httpd's environment to the "
+                  "backend's"),
+    AP_INIT_TAKE2("TracFcgiParam", set_param, NULL, DIR_CTX,
+                  "NAME VALUE: FastCGI param sent verbatim with every "
+                  "request"),
+    AP_INIT_TAKE1("TracEnv", set_trac, "TRAC_ENV", DIR_CTX,
+                  "PATH: the Trac environment (TRAC_ENV, trac.env_path)"),
+    AP_INIT_TAKE1("TracEnvParentDir", set_trac, "TRAC_ENV_PARENT_DIR",
+                  DIR_CTX, "PATH: a directory of Trac environments "
+                  "(TRAC_ENV_PARENT_DIR, trac.env_parent_dir)"),
+    AP_INIT_TAKE1("TracEnvIndexTemplate", set_trac,
+                  "TRAC_ENV_INDEX_TEMPLATE", DIR_CTX,
+                  "PATH: template of the project index "
+                  "(TRAC_ENV_INDEX_TEMPLATE, trac.env_index_template)"),
+    AP_INIT_TAKE1("TracFcgiCheckEnv", set_check_env, NULL, RSRC_CONF,
+                  "Off|Warn|Strict: check each TracEnv at startup and "
+                  "configtest (default Warn)"),
     AP_INIT_TAKE1("TracFcgiMinProcesses", set_int, OFF(min_procs), DIR_CTX,
                   "processes kept running per pool (default 0)"),
     AP_INIT_TAKE1("TracFcgiMaxProcesses", set_int, OFF(max_procs), DIR_CTX,

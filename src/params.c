@@ -5,7 +5,8 @@
  * mounts included, no HTTP_PROXY), with two differences a FastCGI app
  * needs: CONTENT_LENGTH is the length of the dechunked, buffered body, and
  * HTTP_AUTHORIZATION is passed only with TracFcgiPassAuthorization On (or
- * httpd's own CGIPassAuth On).
+ * httpd's own CGIPassAuth On). The configured verbatim params (TracEnv's
+ * trac.env_path, TracFcgiParam) come last.
  */
 #include "apr_strings.h"
 #include "httpd.h"
@@ -45,6 +46,16 @@ int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
         }
     }
 
+    /* verbatim params last, replacing any variable of the same name: a
+     * request header (HTTP_*) can never produce or change one */
+    if (dc->params) {
+        for (i = 0; i < dc->params->nelts; i++) {
+            const tf_env_t *pe = &APR_ARRAY_IDX(dc->params, i, tf_env_t);
+
+            apr_table_unset(e, pe->name);
+            apr_table_addn(e, pe->name, pe->value);
+        }
+    }
     arr = apr_table_elts(e);
     elts = (const apr_table_entry_t *)arr->elts;
     nv = apr_palloc(r->pool, sizeof(*nv) * (apr_size_t)(arr->nelts + 1));

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,6 +38,7 @@
 #include "ap_mpm.h"
 #include "http_core.h"
 #include "mpm_common.h"
+#include "unixd.h"
 
 #include "tf_ipc.h"
 #include "tf_pm.h"
@@ -72,6 +74,8 @@ typedef struct {
     int sig_r, sig_w;      /* self-pipe */
     apr_array_header_t *pipes; /* out_pipe_t *, main thread only */
 
+    int keep_root;         /* saved uid 0, to signal suexec'd backends */
+    pthread_mutex_t priv_mu; /* held while euid is 0, and across fork */
     pthread_mutex_t mu;    /* guards the two rings below */
     struct {
         int fd;
@@ -108,6 +112,47 @@ static void on_signal(int sig)
         /* the pipe is full: a wake-up is pending anyway */
     }
     errno = saved;
+}
+
+/* --- Privileges --------------------------------------------------------- */
+
+/* The PM runs as User. With suexec, backends run as other users, whom User
+ * may not signal: the PM then keeps 0 as its saved uid and takes it back
+ * for the kill() alone (as mod_fcgid does). The fork of a backend holds
+ * the same mutex, so no backend is ever forked with euid 0. */
+static int drop_privileges(pm_t *pm)
+{
+    if (geteuid() != 0) {
+        return OK;
+    }
+    if (!ap_unixd_config.suexec_enabled) {
+        return ap_run_drop_privileges(pm->pool, pm->s);
+    }
+    if (setgid(ap_unixd_config.group_id) < 0
+        || initgroups(ap_unixd_config.user_name, ap_unixd_config.group_id) < 0
+        || setresuid(ap_unixd_config.user_id, ap_unixd_config.user_id, 0)
+               < 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    pm->keep_root = 1;
+    return OK;
+}
+
+static void pm_kill(pm_t *pm, pid_t pid, int sig)
+{
+    if (kill(pid, sig) == 0 || errno != EPERM || !pm->keep_root) {
+        return;
+    }
+    pthread_mutex_lock(&pm->priv_mu);
+    if (seteuid(0) == 0) {
+        kill(pid, sig);
+        if (seteuid(ap_unixd_config.user_id) < 0) {
+            /* cannot happen: the saved uid allows it; stop rather than
+             * go on with euid 0 */
+            _exit(PM_STARTUP_ERROR);
+        }
+    }
+    pthread_mutex_unlock(&pm->priv_mu);
 }
 
 /* --- Exit status bookkeeping --------------------------------------------- */
@@ -219,7 +264,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
     apr_uint32_t conns = 1;
     apr_status_t rv;
     pid_t pid = 0;
-    int out_fd = -1, status, i, valid;
+    int out_fd = -1, status = 0, i, valid;
 
     apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
                  pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
@@ -235,8 +280,10 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         return;
     }
 
+    pthread_mutex_lock(&pm->priv_mu);
     rv = tf_spawn_backend(spec, sock_path, &pid, &out_fd, reply->msg,
                           sizeof(reply->msg));
+    pthread_mutex_unlock(&pm->priv_mu);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00101)
                      "pool %s: %s", spec->name, reply->msg);
@@ -284,11 +331,23 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
             apr_sleep(apr_time_from_msec(10));
         }
         if (i == 50 && process_alive(pid)) {
-            kill(pid, SIGKILL);
+            pm_kill(pm, pid, SIGKILL);
         }
-        apr_snprintf(reply->msg, sizeof(reply->msg),
-                     "backend pid=%d died during startup (%s); its "
-                     "stderr, if any, is logged above", (int)pid, how);
+        if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
+            && spec->argv[2] && i < 50 && WIFEXITED(status)
+            && WEXITSTATUS(status) > 100) {
+            /* suexec exits 101-120 when one of its checks refuses */
+            apr_snprintf(reply->msg, sizeof(reply->msg),
+                         "suexec refused to run %s/%s as %s:%s (%s): its "
+                         "log (suexec.log beside the error log) says why",
+                         spec->cwd, spec->argv[3], spec->argv[1],
+                         spec->argv[2], how);
+        }
+        else {
+            apr_snprintf(reply->msg, sizeof(reply->msg),
+                         "backend pid=%d died during startup (%s); its "
+                         "stderr, if any, is logged above", (int)pid, how);
+        }
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
                      "pool %s: %s", spec->name, reply->msg);
         unlink(sock_path);
@@ -596,10 +655,10 @@ static void scan(pm_t *pm)
     }
     tf_shm_unlock(pm->shm);
     for (i = 0; i < n_term; i++) {
-        kill(term[i], SIGTERM);
+        pm_kill(pm, term[i], SIGTERM);
     }
     for (i = 0; i < n_kill; i++) {
-        kill(killp[i], SIGKILL);
+        pm_kill(pm, killp[i], SIGKILL);
     }
     for (i = 0; i < n_gone; i++) {
         process_gone(pm, gone[i], 0, 0);
@@ -625,7 +684,7 @@ static void adopt(pm_t *pm)
         }
         if (pr->state == TF_PROC_STARTING) {
             if (pr->pid > 0) {
-                kill(pr->pid, SIGKILL);
+                pm_kill(pm, pr->pid, SIGKILL);
             }
             ref.idx = (apr_int32_t)k;
             ref.seq = pr->seq;
@@ -665,7 +724,7 @@ static void shutdown_all(pm_t *pm)
             if (pr->state == TF_PROC_READY && pr->conns == 0) {
                 tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
             }
-            kill(pr->pid, SIGTERM);
+            pm_kill(pm, pr->pid, SIGTERM);
         }
     }
     tf_shm_unlock(pm->shm);
@@ -680,7 +739,7 @@ static void shutdown_all(pm_t *pm)
                 && process_alive(pr->pid)) {
                 left++;
                 if (apr_time_now() >= until) {
-                    kill(pr->pid, SIGKILL);
+                    pm_kill(pm, pr->pid, SIGKILL);
                 }
             }
         }
@@ -757,9 +816,10 @@ static int pm_main(pm_parent_t *pp)
     pm.gen = pp->gen;
     pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
     pthread_mutex_init(&pm.mu, NULL);
+    pthread_mutex_init(&pm.priv_mu, NULL);
 
     ap_close_listeners();
-    if (ap_run_drop_privileges(pm.pool, pm.s) != OK) {
+    if (drop_privileges(&pm) != OK) {
         ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm.s, TFLOGNO(00111)
                      "process manager could not drop privileges");
         return PM_STARTUP_ERROR;

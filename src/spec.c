@@ -6,7 +6,14 @@
  * order. Nothing from the request leaks into it, so the first request of a
  * pool does not decide what later ones run with (mod_fcgid passes the
  * first request's CGI variables to the process it spawns).
+ *
+ * With a suexec identity (SuexecUserGroup, ~user) the backend is started
+ * through httpd's suexec exactly as mod_cgi starts a script; suexec then
+ * keeps only its safe list of variables, which is why TracEnv is also sent
+ * as the trac.env_path param on every request.
  */
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 
 #include "apr_strings.h"
@@ -30,16 +37,74 @@ static apr_uint64_t hash_add(apr_uint64_t h, const char *s)
     return h;
 }
 
+/* The suexec identity of @r, with names, or NULL when suexec is off or
+ * nothing asks for it (SuexecUserGroup, ~user under mod_userdir). */
+static const char *const *suexec_argv(request_rec *r, tf_spawn_spec_t *spec)
+{
+    ap_unix_identity_t *ugid;
+    const char **argv;
+    const char *user, *group, *base;
+    struct passwd pw, *pwp = NULL;
+    struct group gr, *grp = NULL;
+    char buf[4096];
+
+    if (!ap_unixd_config.suexec_enabled
+        || (ugid = ap_run_get_suexec_identity(r)) == NULL) {
+        return NULL;
+    }
+    if (getpwuid_r(ugid->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+        user = apr_psprintf(r->pool, "#%ld", (long)ugid->uid);
+    }
+    else {
+        user = apr_pstrdup(r->pool, pw.pw_name);
+    }
+    if (getgrgid_r(ugid->gid, &gr, buf, sizeof(buf), &grp) != 0 || !grp) {
+        group = apr_psprintf(r->pool, "#%ld", (long)ugid->gid);
+    }
+    else {
+        group = apr_pstrdup(r->pool, gr.gr_name);
+    }
+    if (ugid->userdir) {
+        user = apr_pstrcat(r->pool, "~", user, NULL);
+    }
+    base = strrchr(r->filename, '/');
+    base = base ? base + 1 : r->filename;
+    /* exactly as httpd starts a CGI script through suexec: run from the
+     * script's directory, by its base name, so suexec's checks apply */
+    argv = apr_pcalloc(r->pool, 5 * sizeof(char *));
+    argv[0] = SUEXEC_BIN;
+    argv[1] = user;
+    argv[2] = group;
+    argv[3] = base;
+    spec->uid = (apr_int32_t)ugid->uid;
+    spec->gid = (apr_int32_t)ugid->gid;
+    return argv;
+}
+
+static const char *env_get(const apr_array_header_t *env, const char *name)
+{
+    int i;
+
+    for (i = 0; env && i < env->nelts; i++) {
+        const tf_env_t *e = &APR_ARRAY_IDX(env, i, tf_env_t);
+
+        if (strcmp(e->name, name) == 0) {
+            return e->value;
+        }
+    }
+    return NULL;
+}
+
 void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                    tf_spawn_spec_t *spec, apr_uint64_t *key)
 {
     apr_array_header_t *env = apr_array_make(r->pool, 8, sizeof(char *));
     const char **argv = apr_pcalloc(r->pool, 2 * sizeof(char *));
     const char *path = getenv("PATH");
-    const char *vhost;
+    const char *vhost, *trac;
     char *dir, *slash;
     apr_uint64_t h = 0xcbf29ce484222325ULL;
-    int i, have_path = 0;
+    int i;
 
     memset(spec, 0, sizeof(*spec));
     argv[0] = r->filename;
@@ -52,25 +117,41 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     spec->cwd = dir;
     spec->uid = (apr_int32_t)ap_unixd_config.user_id;
     spec->gid = (apr_int32_t)ap_unixd_config.group_id;
-
-    if (dc->init_env) {
-        for (i = 0; i < dc->init_env->nelts; i++) {
-            const tf_env_t *e = &APR_ARRAY_IDX(dc->init_env, i, tf_env_t);
-
-            have_path |= strcmp(e->name, "PATH") == 0;
-        }
+    if ((argv = (const char **)suexec_argv(r, spec)) != NULL) {
+        spec->argv = argv;
     }
-    if (!have_path) {
+
+    if (!env_get(dc->init_env, "PATH")) {
         APR_ARRAY_PUSH(env, const char *) =
             apr_pstrcat(r->pool, "PATH=", path ? path : TF_DEFAULT_PATH, NULL);
     }
-    if (dc->init_env) {
-        for (i = 0; i < dc->init_env->nelts; i++) {
-            const tf_env_t *e = &APR_ARRAY_IDX(dc->init_env, i, tf_env_t);
+    for (i = 0; dc->pass_env && i < dc->pass_env->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(dc->pass_env, i, tf_env_t).name;
+        const char *v = getenv(name);
 
+        if (v && !env_get(dc->init_env, name)) {
             APR_ARRAY_PUSH(env, const char *) =
-                apr_pstrcat(r->pool, e->name, "=", e->value, NULL);
+                apr_pstrcat(r->pool, name, "=", v, NULL);
         }
+    }
+    for (i = 0; dc->init_env && i < dc->init_env->nelts; i++) {
+        const tf_env_t *e = &APR_ARRAY_IDX(dc->init_env, i, tf_env_t);
+
+        APR_ARRAY_PUSH(env, const char *) =
+            apr_pstrcat(r->pool, e->name, "=", e->value, NULL);
+    }
+    /* Trac's setuptools plugins unpack into PYTHON_EGG_CACHE; its default
+     * (~/.python-eggs of a user without a home) is the classic failure.
+     * Inside the environment it is writable by the same user as db/. */
+    trac = env_get(dc->init_env, "TRAC_ENV");
+    if (!trac) {
+        trac = env_get(dc->init_env, "TRAC_ENV_PARENT_DIR");
+    }
+    if (trac && !env_get(dc->init_env, "PYTHON_EGG_CACHE")
+        && !getenv("PYTHON_EGG_CACHE")) {
+        APR_ARRAY_PUSH(env, const char *) =
+            apr_pstrcat(r->pool, "PYTHON_EGG_CACHE=", trac, "/.egg-cache",
+                        NULL);
     }
     APR_ARRAY_PUSH(env, const char *) = NULL;
     spec->env = (const char *const *)env->elts;
@@ -83,6 +164,9 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                                (int)r->server->defn_line_number)
                 : "main";
     h = hash_add(h, r->filename);
+    for (i = 0; spec->argv[i]; i++) {
+        h = hash_add(h, spec->argv[i]);
+    }
     h = hash_add(h, apr_psprintf(r->pool, "%d:%d", spec->uid, spec->gid));
     h = hash_add(h, vhost);
     for (i = 0; i < env->nelts - 1; i++) {
