@@ -122,6 +122,7 @@ typedef struct {
     apr_uint32_t total_procs; /* slots not FREE, all pools */
     apr_uint32_t used_pools;
     apr_uint32_t waiting;     /* requests queued, all pools */
+    apr_uint32_t draining;    /* pm: generation over, stop what is freed */
     apr_int32_t free_proc;    /* free list heads */
     apr_int32_t free_waiter;
     pid_t pm_pid;             /* current process manager */

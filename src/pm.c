@@ -37,6 +37,7 @@
 #include "ap_listen.h"
 #include "ap_mpm.h"
 #include "http_core.h"
+#include "http_main.h"
 #include "mpm_common.h"
 #include "unixd.h"
 
@@ -54,6 +55,7 @@
 #define SHUTDOWN_WAIT_MS 1500
 #define MAX_PIPES_PENDING 256
 #define MAX_EXITS 64
+#define DRAIN_MAX_SEC 600   /* an old generation's requests end by then */
 
 typedef struct {
     int fd;
@@ -98,14 +100,18 @@ typedef struct {
     const char *sock_dir;
     const char *ctl_path;
     apr_uint32_t gen;
-    apr_proc_t *proc;
+    apr_proc_t *proc;      /* the current manager process */
+    int draining;          /* its generation is over */
 } pm_parent_t;
 
 static int sig_fd = -1; /* write end of the self-pipe, for handlers */
 
 static void on_signal(int sig)
 {
-    char c = sig == SIGCHLD ? 'C' : sig == SIGUSR2 ? 'U' : 'T';
+    char c = sig == SIGCHLD   ? 'C'
+             : sig == SIGUSR2 ? 'U'
+             : sig == SIGUSR1 ? 'D'
+                              : 'T';
     int saved = errno;
 
     if (write(sig_fd, &c, 1) < 0) {
@@ -708,6 +714,35 @@ static void adopt(pm_t *pm)
     }
 }
 
+/* SIGUSR1: httpd restarted with a new configuration, which has its own
+ * manager. Ours serves the old generation's requests to their end: from
+ * now on a released process is stopped instead of kept, idle ones stop at
+ * the next scan, and the manager exits once the table is empty. */
+static void start_drain(pm_t *pm)
+{
+    apr_uint32_t k;
+
+    tf_shm_lock(pm->shm);
+    pm->t->hdr->draining = 1;
+    for (k = 0; k < pm->t->hdr->n_procs; k++) {
+        tf_pool_pm_stop_idle(pm->t, (int)k, TF_EXIT_SHUTDOWN);
+    }
+    tf_shm_unlock(pm->shm);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00118)
+                 "process manager pid=%d: configuration replaced; stopping "
+                 "its backends as their requests end", (int)getpid());
+}
+
+static int drained(pm_t *pm)
+{
+    int empty;
+
+    tf_shm_lock(pm->shm);
+    empty = pm->t->hdr->total_procs == 0 && pm->t->hdr->waiting == 0;
+    tf_shm_unlock(pm->shm);
+    return empty;
+}
+
 /* SIGTERM: stop every backend, give them a moment, then kill. */
 static void shutdown_all(pm_t *pm)
 {
@@ -788,11 +823,12 @@ static void setup_signals(void)
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGUSR1: our generation is over (graceful restart): drain */
+    sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sa.sa_flags = 0;
     /* httpd signals its process group on restart; those are not for us */
     sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGWINCH, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
@@ -801,8 +837,8 @@ static void setup_signals(void)
 static int pm_main(pm_parent_t *pp)
 {
     pm_t pm;
-    int sp[2], rc, i, n, stopping = 0;
-    apr_time_t next_scan = 0;
+    int sp[2], rc, i, n, stopping = 0, draining = 0;
+    apr_time_t next_scan = 0, drain_until = 0;
     apr_array_header_t *pfds;
 
     memset(&pm, 0, sizeof(pm));
@@ -868,6 +904,13 @@ static int pm_main(pm_parent_t *pp)
                     chld |= sigs[i] == 'C';
                     usr2 |= sigs[i] == 'U';
                     stopping |= sigs[i] == 'T';
+                    if (sigs[i] == 'D' && !draining) {
+                        draining = 1;
+                        drain_until = apr_time_now()
+                                      + apr_time_from_sec(DRAIN_MAX_SEC);
+                        start_drain(&pm);
+                        usr2 = 1;
+                    }
                 }
             }
         }
@@ -886,6 +929,9 @@ static int pm_main(pm_parent_t *pp)
             scan(&pm);
             next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
         }
+        if (draining && (drained(&pm) || apr_time_now() >= drain_until)) {
+            break;
+        }
     }
     close(pm.ctl_fd);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm.s, TFLOGNO(00114)
@@ -897,45 +943,107 @@ static int pm_main(pm_parent_t *pp)
 
 /* --- Parent side --------------------------------------------------------- */
 
+/*
+ * Lifetime: the record lives in the process pool, not pconf, because a
+ * manager outlives its configuration on a graceful restart: pconf's
+ * cleanup then tells it to drain (SIGUSR1) and returns at once, and the
+ * manager exits by itself once the old generation's requests are done. On
+ * stop the cleanup stops it (SIGTERM) and waits for it, so that nothing it
+ * started outlives httpd.
+ */
+
+#define PM_STOP_WAIT_MS 5000
+
 static apr_status_t fork_pm(pm_parent_t *pp);
 
 static void pm_maint(int reason, void *data, apr_wait_t status)
 {
     pm_parent_t *pp = data;
     int mpm_state = AP_MPMQ_STOPPING;
+    char how[96];
 
     switch (reason) {
     case APR_OC_REASON_DEATH:
     case APR_OC_REASON_LOST:
         apr_proc_other_child_unregister(pp);
+        if (pp->draining) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                         TFLOGNO(00117) "process manager pid=%d of an "
+                         "earlier generation has drained and exited",
+                         (int)pp->proc->pid);
+            break;
+        }
         ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
         if (mpm_state == AP_MPMQ_STOPPING) {
             break;
         }
         if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
             && WEXITSTATUS(status) == PM_STARTUP_ERROR) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pp->s, TFLOGNO(00115)
-                         "process manager failed to start; not restarting "
-                         "it (see the lines above)");
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf,
+                         TFLOGNO(00115) "process manager failed to start; "
+                         "not restarting it (see the lines above)");
             break;
         }
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00116)
-                     "process manager pid=%d died (%s); restarting it",
-                     (int)pp->proc->pid,
-                     describe_status(pp->pconf, status));
+        if (WIFSIGNALED(status)) {
+            apr_snprintf(how, sizeof(how), "killed by signal %d",
+                         WTERMSIG(status));
+        }
+        else {
+            apr_snprintf(how, sizeof(how), "exit status %d",
+                         WEXITSTATUS(status));
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
+                     TFLOGNO(00116) "process manager pid=%d died (%s); "
+                     "restarting it", (int)pp->proc->pid, how);
         fork_pm(pp);
         break;
-    case APR_OC_REASON_RESTART:
-    case APR_OC_REASON_UNREGISTER:
+    default:
         break;
     }
 }
 
+static apr_status_t pm_pconf_cleanup(void *data)
+{
+    pm_parent_t *pp = data;
+    int i;
+    apr_exit_why_e why;
+    int code;
+
+    if (!pp->proc || pp->draining) {
+        return APR_SUCCESS;
+    }
+    /* httpd clears pconf for a restart while the MPM state still says
+     * STOPPING; only an exit sets the main state to EXITING */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        /* a restart: the old generation's children may still be using
+         * our backends; the manager stops them once idle, then exits */
+        pp->draining = 1;
+        kill(pp->proc->pid, SIGUSR1);
+        return APR_SUCCESS;
+    }
+    apr_proc_other_child_unregister(pp);
+    kill(pp->proc->pid, SIGTERM);
+    for (i = 0; i < PM_STOP_WAIT_MS / 20; i++) {
+        if (apr_proc_wait(pp->proc, &code, &why, APR_NOWAIT)
+            != APR_CHILD_NOTDONE) {
+            return APR_SUCCESS;
+        }
+        apr_sleep(apr_time_from_msec(20));
+    }
+    kill(pp->proc->pid, SIGKILL);
+    apr_proc_wait(pp->proc, &code, &why, APR_WAIT);
+    return APR_SUCCESS;
+}
+
 static apr_status_t fork_pm(pm_parent_t *pp)
 {
-    apr_proc_t *proc = apr_pcalloc(pp->pconf, sizeof(*proc));
-    apr_status_t rv = apr_proc_fork(proc, pp->pconf);
+    apr_proc_t *proc = pp->proc;
+    apr_status_t rv;
 
+    if (!proc) {
+        proc = apr_pcalloc(pp->s->process->pool, sizeof(*proc));
+    }
+    rv = apr_proc_fork(proc, pp->pconf);
     if (rv == APR_INCHILD) {
         /* _exit: the parent's pool cleanups (pconf's subprocesses, other
          * modules' daemons) are not ours to run */
@@ -945,8 +1053,8 @@ static apr_status_t fork_pm(pm_parent_t *pp)
         return rv;
     }
     pp->proc = proc;
-    apr_pool_note_subprocess(pp->pconf, proc, APR_KILL_AFTER_TIMEOUT);
-    apr_proc_other_child_register(proc, pm_maint, pp, NULL, pp->pconf);
+    apr_proc_other_child_register(proc, pm_maint, pp, NULL,
+                                  pp->s->process->pool);
     return APR_SUCCESS;
 }
 
@@ -954,7 +1062,7 @@ apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
                          const char *sock_dir, const char *ctl_path,
                          apr_uint32_t generation)
 {
-    pm_parent_t *pp = apr_pcalloc(pconf, sizeof(*pp));
+    pm_parent_t *pp = apr_pcalloc(s->process->pool, sizeof(*pp));
 
     pp->pconf = pconf;
     pp->s = s;
@@ -962,5 +1070,7 @@ apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
     pp->sock_dir = sock_dir;
     pp->ctl_path = ctl_path;
     pp->gen = generation;
+    apr_pool_cleanup_register(pconf, pp, pm_pconf_cleanup,
+                              apr_pool_cleanup_null);
     return fork_pm(pp);
 }

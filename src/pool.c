@@ -482,10 +482,12 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
         return 0;
     }
     if (pr->state == TF_PROC_READY) {
-        if (broken || retire_due(p, pr, now)) {
+        if (broken || retire_due(p, pr, now) || t->hdr->draining) {
             avail_remove(t, pr);
             pr->state = TF_PROC_STOPPING;
-            pr->exit_reason = broken ? TF_EXIT_BROKEN : TF_EXIT_RETIRED;
+            pr->exit_reason = broken            ? TF_EXIT_BROKEN
+                              : t->hdr->draining ? TF_EXIT_SHUTDOWN
+                                                 : TF_EXIT_RETIRED;
         }
         else {
             avail_insert(t, ref.idx);
