@@ -5,7 +5,8 @@
  *   post_config  creates the socket directory, the shared process table
  *                and the process manager (src/shm.c, src/pm.c)
  *   handler      serves tracfcgi-script and .fcgi targets of ScriptAlias
- *                (src/bridge.c)
+ *                (src/bridge.c), and tracfcgi-status (src/status.c)
+ *   status_hook  a section on mod_status's page (src/status.c)
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,8 +25,14 @@
 #include "tf_pm.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
+#include "tf_status.h"
+#include "mod_status.h"
 
 module AP_MODULE_DECLARE_DATA tracfcgi_module;
+
+/* This generation's table: set in the parent at post_config, before the
+ * children fork; read-only afterwards. */
+static tf_shm_t *table_shm;
 
 #define TFLOGNO(n) "TF" #n ": "
 
@@ -148,6 +155,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     tf_shm_table(shm)->hdr->generation = (apr_uint32_t)gen;
     ctl_path = apr_psprintf(pconf, "%s/pm-%d.sock", sc->socket_dir, gen);
+    table_shm = shm;
     tf_bridge_runtime_set(shm, ctl_path);
     rv = tf_pm_start(pconf, s, shm, sc->socket_dir, ctl_path,
                      (apr_uint32_t)gen);
@@ -161,10 +169,18 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static int tf_handler(request_rec *r)
 {
+    if (r->handler && strcmp(r->handler, "tracfcgi-status") == 0) {
+        return tf_status_handle(r, table_shm);
+    }
     if (!tf_bridge_wants(r)) {
         return DECLINED;
     }
     return tf_bridge_handle(r);
+}
+
+static int tf_status_hook(request_rec *r, int flags)
+{
+    return tf_status_mod_status(r, table_shm, flags);
 }
 
 static void tf_register_hooks(apr_pool_t *p)
@@ -175,6 +191,8 @@ static void tf_register_hooks(apr_pool_t *p)
     ap_hook_check_config(tf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(tf_handler, NULL, succ, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, tf_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(tracfcgi) = {

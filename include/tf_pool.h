@@ -79,6 +79,13 @@ typedef struct {
     apr_interval_time_t longest_wait; /* microseconds */
     apr_time_t created;
     char name[TF_POOL_NAME_LEN]; /* display: script, vhost */
+    /* display only (status page), set by the request that created it: */
+    apr_int32_t uid, gid;
+    char script[TF_POOL_NAME_LEN];
+    char vhost[96];
+    char env_summary[TF_POOL_NAME_LEN]; /* e.g. TRAC_ENV=/srv/trac/x */
+    char last_error[TF_POOL_NAME_LEN];
+    apr_time_t last_error_time;
     pthread_cond_t cond;      /* shm.c: waiters of this pool sleep here */
 } tf_pool_ent_t;
 
@@ -250,6 +257,10 @@ int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
  * @return 0, or -1 if the process is not idle.
  */
 int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
+
+/** Remember @p msg as the pool's last error (status page). */
+void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
+                        apr_time_t now);
 
 /**
  * Debug check of every invariant (lists, counters). @return 1 if sane.

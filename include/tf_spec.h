@@ -20,4 +20,11 @@
 void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                    tf_spawn_spec_t *spec, apr_uint64_t *key);
 
+/**
+ * @return a one-line summary of the spawn environment for the status page:
+ *         TRAC_ENV or TRAC_ENV_PARENT_DIR when set, else the variable
+ *         names.
+ */
+const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc);
+
 #endif /* TF_SPEC_H */

@@ -18,6 +18,7 @@
  * truncated answer never looks complete.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -98,6 +99,36 @@ static const char *limit_text(request_rec *r, tf_limit_e l,
     }
 }
 
+/* Display fields of a new pool, for the status page. */
+static void describe_pool(request_rec *r, const tf_dir_conf_t *dc,
+                          const tf_spawn_spec_t *spec, tf_pool_ent_t *p)
+{
+    p->uid = spec->uid;
+    p->gid = spec->gid;
+    apr_cpystrn(p->script, r->filename, sizeof(p->script));
+    apr_snprintf(p->vhost, sizeof(p->vhost), "%s:%u",
+                 r->server->server_hostname ? r->server->server_hostname
+                                            : "",
+                 r->server->addrs ? (unsigned)r->server->addrs->host_port
+                                  : 0u);
+    apr_cpystrn(p->env_summary, tf_spec_env_summary(r->pool, dc),
+                sizeof(p->env_summary));
+}
+
+/* Remember a failure as the pool's last error (status page). */
+static void note_error(request_rec *r, int pool, const char *fmt, ...)
+{
+    char msg[TF_POOL_NAME_LEN];
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    tf_shm_lock(rt_shm);
+    tf_pool_note_error(tf_shm_table(rt_shm), pool, msg, apr_time_now());
+    tf_shm_unlock(rt_shm);
+}
+
 static int unavailable(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
@@ -147,12 +178,14 @@ static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
                           ? "no answer within TracFcgiStartupTimeout"
                           : "it is not reachable at its control socket");
         abandon_spawn(l, pm_saw_it);
+        note_error(r, l->pool, "process manager did not start a backend");
         return unavailable(r);
     }
     if (reply.status != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, reply.status, r, TFLOGNO(00402)
                       "pool %s: could not start a backend: %s; answering "
                       "503", spec->name, reply.msg);
+        note_error(r, l->pool, "%s", reply.msg);
         return unavailable(r);
     }
     tf_shm_lock(rt_shm);
@@ -185,6 +218,9 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
         if (pool >= 0 && tf_shm_pool_init(rt_shm, pool) != APR_SUCCESS) {
             pool = -1;
+        }
+        if (pool >= 0) {
+            describe_pool(r, dc, spec, &t->pools[pool]);
         }
     }
     if (pool < 0) {
@@ -222,6 +258,8 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
             }
             if (rv == APR_TIMEUP) {
                 tf_pool_req_wait_cancel(t, pool, waiter);
+                tf_pool_note_error(t, pool, "503: no backend free within "
+                                   "TracFcgiQueueTimeout", apr_time_now());
                 tf_shm_unlock(rt_shm);
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00405)
                               "pool %s: no backend free within "
@@ -911,6 +949,12 @@ int tf_bridge_handle(request_rec *r)
                       (int)x.pid);
     }
 
+    if (res == X_FAILED || res == X_ABORTED) {
+        note_error(r, l.pool, "%s from backend pid=%d",
+                   res == X_ABORTED ? "aborted mid-response"
+                                    : apr_itoa(r->pool, x.status),
+                   (int)x.pid);
+    }
     switch (res) {
     case X_FAILED:
         if (x.status == HTTP_SERVICE_UNAVAILABLE) {

@@ -249,11 +249,13 @@ static void pass_pipe(pm_t *pm, int fd, pid_t pid)
     }
 }
 
-static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec)
+static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
+                       const char *why)
 {
     int flags;
 
     tf_shm_lock(pm->shm);
+    tf_pool_note_error(pm->t, spec->pool, why, apr_time_now());
     flags = tf_pool_pm_spawn_failed(pm->t, spec->ref, apr_time_now());
     if (flags & TF_WAKE_WAITERS) {
         tf_shm_broadcast(pm->shm, spec->pool);
@@ -294,7 +296,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00101)
                      "pool %s: %s", spec->name, reply->msg);
         reply->status = rv;
-        spawn_fail(pm, spec);
+        spawn_fail(pm, spec, reply->msg);
         return;
     }
     tf_shm_lock(pm->shm);
@@ -358,7 +360,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                      "pool %s: %s", spec->name, reply->msg);
         unlink(sock_path);
         reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
-        spawn_fail(pm, spec);
+        spawn_fail(pm, spec, reply->msg);
         return;
     }
     if (spec->lim.max_conns && conns > spec->lim.max_conns) {

@@ -591,6 +591,16 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
     return 0;
 }
 
+void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
+                        apr_time_t now)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    strncpy(p->last_error, msg, sizeof(p->last_error) - 1);
+    p->last_error[sizeof(p->last_error) - 1] = '\0';
+    p->last_error_time = now;
+}
+
 /* --- Invariants ---------------------------------------------------------- */
 
 int tf_table_check(const tf_table_t *t)

@@ -189,3 +189,22 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;
     spec->startup_timeout = (apr_uint32_t)dc->startup_timeout;
 }
+
+const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc)
+{
+    const char *v, *names = "";
+    int i;
+
+    if ((v = env_get(dc->init_env, "TRAC_ENV")) != NULL) {
+        return apr_pstrcat(p, "TRAC_ENV=", v, NULL);
+    }
+    if ((v = env_get(dc->init_env, "TRAC_ENV_PARENT_DIR")) != NULL) {
+        return apr_pstrcat(p, "TRAC_ENV_PARENT_DIR=", v, NULL);
+    }
+    for (i = 0; dc->init_env && i < dc->init_env->nelts; i++) {
+        names = apr_pstrcat(p, names, i ? " " : "",
+                            APR_ARRAY_IDX(dc->init_env, i, tf_env_t).name,
+                            NULL);
+    }
+    return names;
+}

@@ -1,0 +1,262 @@
+/*
+ * status.c: the status page and the mod_status section (see tf_status.h).
+ * Runs in request threads; reads a snapshot of the table, never the live
+ * one, so formatting happens without the lock.
+ */
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "util_script.h"
+#include "mod_status.h"
+
+#include "tf_private.h"
+#include "tf_status.h"
+
+typedef struct {
+    tf_table_hdr_t hdr;
+    tf_pool_ent_t *pools;
+    tf_proc_ent_t *procs;
+    apr_time_t now;
+} snapshot_t;
+
+static void take_snapshot(apr_pool_t *p, tf_shm_t *shm, snapshot_t *sn)
+{
+    tf_table_t *t = tf_shm_table(shm);
+    apr_uint32_t np = t->hdr->n_procs;
+
+    sn->pools = apr_palloc(p, sizeof(tf_pool_ent_t) * t->hdr->n_pools);
+    sn->procs = apr_palloc(p, sizeof(tf_proc_ent_t) * np);
+    tf_shm_lock(shm);
+    sn->hdr = *t->hdr;
+    memcpy(sn->pools, t->pools, sizeof(tf_pool_ent_t) * sn->hdr.used_pools);
+    memcpy(sn->procs, t->procs, sizeof(tf_proc_ent_t) * np);
+    tf_shm_unlock(shm);
+    sn->now = apr_time_now();
+}
+
+static const char *const state_names[] = {"free", "starting", "ready",
+                                          "stopping", "exited"};
+static const char *const exit_names[TF_EXIT_REASONS] = {
+    "idle_timeout", "broken", "died", "startup", "retired", "orphaned",
+    "shutdown"};
+
+static const char *proc_state(const tf_proc_ent_t *pr)
+{
+    if (pr->state == TF_PROC_READY) {
+        return pr->conns ? "busy" : "idle";
+    }
+    return pr->state < 5 ? state_names[pr->state] : "?";
+}
+
+/* JSON string body, escaped (RFC 8259 §7). */
+static const char *json_str(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 0;
+    const unsigned char *c;
+    char *out, *o;
+
+    for (c = (const unsigned char *)s; *c; c++) {
+        n += (*c < 0x20 || *c == '"' || *c == '\\') ? 6 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*c;
+        }
+        else if (*c < 0x20) {
+            apr_snprintf(o, 7, "\\u%04x", *c);
+            o += 6;
+        }
+        else {
+            *o++ = (char)*c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void emit_json(request_rec *r, const snapshot_t *sn)
+{
+    apr_uint32_t i, k;
+    int j, first_proc;
+
+    ap_set_content_type(r, "application/json");
+    ap_rprintf(r, "{\"generation\": %u, \"pm_pid\": %d, \"pm_starts\": %u, "
+               "\"draining\": %s, \"total_procs\": %u, \"max_total\": %u, "
+               "\"waiting\": %u, \"pools\": [",
+               sn->hdr.generation, (int)sn->hdr.pm_pid, sn->hdr.pm_starts,
+               sn->hdr.draining ? "true" : "false", sn->hdr.total_procs,
+               sn->hdr.max_total, sn->hdr.waiting);
+    for (i = 0; i < sn->hdr.used_pools; i++) {
+        const tf_pool_ent_t *p = &sn->pools[i];
+
+        ap_rprintf(r, "%s\n {\"name\": \"%s\", \"script\": \"%s\", "
+                   "\"vhost\": \"%s\", \"uid\": %d, \"gid\": %d, "
+                   "\"env\": \"%s\", \"min_procs\": %u, \"max_procs\": %u, "
+                   "\"procs\": %u, \"waiting\": %u, \"queued\": %"
+                   APR_UINT64_T_FMT ", \"queue_timeouts\": %" APR_UINT64_T_FMT
+                   ", \"longest_wait_ms\": %" APR_TIME_T_FMT ", \"requests\": %"
+                   APR_UINT64_T_FMT ", \"spawns\": %" APR_UINT64_T_FMT
+                   ", \"exits\": {",
+                   i ? "," : "", json_str(r->pool, p->name),
+                   json_str(r->pool, p->script), json_str(r->pool, p->vhost),
+                   (int)p->uid, (int)p->gid,
+                   json_str(r->pool, p->env_summary), p->lim.min_procs,
+                   p->lim.max_procs, p->n_procs, p->n_waiting, p->queued,
+                   p->queue_timeouts, apr_time_as_msec(p->longest_wait),
+                   p->requests, p->spawns);
+        for (j = 0; j < TF_EXIT_REASONS; j++) {
+            ap_rprintf(r, "%s\"%s\": %" APR_UINT64_T_FMT, j ? ", " : "",
+                       exit_names[j], p->exits[j]);
+        }
+        ap_rprintf(r, "}, \"last_error\": \"%s\", \"last_error_age_s\": %"
+                   APR_TIME_T_FMT ", \"processes\": [",
+                   json_str(r->pool, p->last_error),
+                   p->last_error_time
+                       ? apr_time_sec(sn->now - p->last_error_time)
+                       : -1);
+        first_proc = 1;
+        for (k = 0; k < sn->hdr.n_procs; k++) {
+            const tf_proc_ent_t *pr = &sn->procs[k];
+
+            if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
+                continue;
+            }
+            ap_rprintf(r, "%s\n  {\"pid\": %d, \"state\": \"%s\", "
+                       "\"conns\": %u, \"max_conns\": %u, \"requests\": %"
+                       APR_UINT64_T_FMT ", \"age_s\": %" APR_TIME_T_FMT
+                       ", \"idle_s\": %" APR_TIME_T_FMT "}",
+                       first_proc ? "" : ",", (int)pr->pid, proc_state(pr),
+                       pr->conns, pr->max_conns, pr->requests,
+                       apr_time_sec(sn->now - pr->started),
+                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used));
+            first_proc = 0;
+        }
+        ap_rputs("]}", r);
+    }
+    ap_rputs("\n]}\n", r);
+}
+
+static void emit_html(request_rec *r, const snapshot_t *sn)
+{
+    apr_uint32_t i, k;
+    int j;
+
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>mod_tracfcgi status"
+             "</title><style>body{font-family:sans-serif}"
+             "table{border-collapse:collapse;margin:0 0 1.5em 0}"
+             "td,th{border:1px solid #bbb;padding:2px 8px;text-align:left}"
+             "th{background:#eee}.err{color:#a00}</style></head><body>\n",
+             r);
+    ap_rprintf(r, "<h1>mod_tracfcgi</h1><p>Process manager pid %d "
+               "(started %u time(s)%s), %u of %u processes, %u request(s) "
+               "waiting. <a href=\"?json\">JSON</a></p>\n",
+               (int)sn->hdr.pm_pid, sn->hdr.pm_starts,
+               sn->hdr.draining ? ", draining" : "", sn->hdr.total_procs,
+               sn->hdr.max_total, sn->hdr.waiting);
+    for (i = 0; i < sn->hdr.used_pools; i++) {
+        const tf_pool_ent_t *p = &sn->pools[i];
+
+        ap_rprintf(r, "<h2>%s</h2><p>virtual host %s, uid %d gid %d, "
+                   "environment: %s<br>processes %u (min %u, max %u), "
+                   "waiting %u, requests %" APR_UINT64_T_FMT ", queued %"
+                   APR_UINT64_T_FMT ", queue timeouts %" APR_UINT64_T_FMT
+                   ", longest wait %" APR_TIME_T_FMT " ms, spawns %"
+                   APR_UINT64_T_FMT "<br>exits:",
+                   ap_escape_html(r->pool, p->script),
+                   ap_escape_html(r->pool, p->vhost), (int)p->uid,
+                   (int)p->gid, ap_escape_html(r->pool, p->env_summary),
+                   p->n_procs, p->lim.min_procs, p->lim.max_procs,
+                   p->n_waiting, p->requests, p->queued, p->queue_timeouts,
+                   apr_time_as_msec(p->longest_wait), p->spawns);
+        for (j = 0; j < TF_EXIT_REASONS; j++) {
+            ap_rprintf(r, " %s %" APR_UINT64_T_FMT, exit_names[j],
+                       p->exits[j]);
+        }
+        if (p->last_error[0]) {
+            ap_rprintf(r, "<br><span class=\"err\">last error (%"
+                       APR_TIME_T_FMT " s ago): %s</span>",
+                       apr_time_sec(sn->now - p->last_error_time),
+                       ap_escape_html(r->pool, p->last_error));
+        }
+        ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
+                 "<th>connections</th><th>requests</th><th>age (s)</th>"
+                 "<th>idle (s)</th></tr>\n", r);
+        for (k = 0; k < sn->hdr.n_procs; k++) {
+            const tf_proc_ent_t *pr = &sn->procs[k];
+
+            if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
+                continue;
+            }
+            ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%u/%u</td><td>%"
+                       APR_UINT64_T_FMT "</td><td>%" APR_TIME_T_FMT
+                       "</td><td>%" APR_TIME_T_FMT "</td></tr>\n",
+                       (int)pr->pid, proc_state(pr), pr->conns,
+                       pr->max_conns, pr->requests,
+                       apr_time_sec(sn->now - pr->started),
+                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used));
+        }
+        ap_rputs("</table>\n", r);
+    }
+    ap_rputs("</body></html>\n", r);
+}
+
+int tf_status_handle(request_rec *r, tf_shm_t *shm)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+    snapshot_t sn;
+
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return r->method_number == M_OPTIONS ? DECLINED
+                                             : HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (!shm) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    take_snapshot(r->pool, shm, &sn);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if ((r->args && strcmp(r->args, "json") == 0)
+        || (accept && ap_strstr_c(accept, "application/json"))) {
+        emit_json(r, &sn);
+    }
+    else {
+        emit_html(r, &sn);
+    }
+    return OK;
+}
+
+int tf_status_mod_status(request_rec *r, tf_shm_t *shm, int flags)
+{
+    snapshot_t sn;
+    apr_uint32_t k, busy = 0, idle = 0;
+
+    if (!shm) {
+        return OK;
+    }
+    take_snapshot(r->pool, shm, &sn);
+    for (k = 0; k < sn.hdr.n_procs; k++) {
+        if (sn.procs[k].state == TF_PROC_READY) {
+            if (sn.procs[k].conns) {
+                busy++;
+            }
+            else {
+                idle++;
+            }
+        }
+    }
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "TracFcgiPools: %u\nTracFcgiProcesses: %u\n"
+                   "TracFcgiBusy: %u\nTracFcgiIdle: %u\nTracFcgiWaiting: %u\n",
+                   sn.hdr.used_pools, sn.hdr.total_procs, busy, idle,
+                   sn.hdr.waiting);
+    }
+    else {
+        ap_rprintf(r, "<hr><h2>mod_tracfcgi</h2><p>%u pool(s), %u of %u "
+                   "process(es): %u busy, %u idle; %u request(s) waiting"
+                   "</p>\n", sn.hdr.used_pools, sn.hdr.total_procs,
+                   sn.hdr.max_total, busy, idle, sn.hdr.waiting);
+    }
+    return OK;
+}
