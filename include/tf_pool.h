@@ -77,6 +77,8 @@ typedef struct {
     apr_uint64_t queued;      /* shm: requests that had to wait */
     apr_uint64_t queue_timeouts;
     apr_interval_time_t longest_wait; /* microseconds */
+    apr_uint32_t fail_streak; /* startups failed or early deaths in a row */
+    apr_time_t backoff_until; /* no new process before this */
     apr_time_t created;
     char name[TF_POOL_NAME_LEN]; /* display: script, vhost */
     /* display only (status page), set by the request that created it: */
@@ -185,7 +187,8 @@ typedef enum {
     TF_ACQ_PROC = 0,   /* *ref is a ready process, one conn taken */
     TF_ACQ_SPAWN,      /* *ref is a STARTING slot: ask the PM to start it */
     TF_ACQ_WAIT,       /* queued as *waiter: sleep on the pool's cond */
-    TF_ACQ_QUEUE_FULL  /* no waiter entry left */
+    TF_ACQ_QUEUE_FULL, /* no waiter entry left */
+    TF_ACQ_BACKOFF     /* crash loop: no process to give, none to start */
 } tf_acq_e;
 
 /**
@@ -214,6 +217,13 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 /** Flags returned by release and PM calls: what the caller must do. */
 #define TF_WAKE_WAITERS 1 /* broadcast the pool's cond */
 #define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */
+#define TF_BACKOFF 4      /* the pool entered (or extended) a back-off */
+
+/* Crash-loop back-off: 1 s after the second failure in a row, doubling,
+ * at most 60 s. A process "fails" when it dies before it was ready, or
+ * dies on its own within TF_EARLY_DEATH_SEC without serving a request. */
+#define TF_BACKOFF_MAX_SEC 60
+#define TF_EARLY_DEATH_SEC 10
 
 /**
  * Give back one connection of @p ref.
@@ -226,6 +236,20 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
 
 /** @return 1 while @p ref still names the same slot incarnation. */
 int tf_pool_ref_valid(const tf_table_t *t, tf_proc_ref_t ref);
+
+/**
+ * PM: reserve a STARTING slot for a process nobody waits for yet
+ * (TracFcgiMinProcesses). @return 0 with @p ref set, or -1 when the pool
+ * may not grow or is backing off.
+ */
+int tf_pool_pm_reserve(tf_table_t *t, int pool, apr_time_t now,
+                       tf_proc_ref_t *ref);
+
+/**
+ * PM: let waiters start processes where the limits and a finished
+ * back-off now allow it. @return TF_WAKE_* flags.
+ */
+int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now);
 
 /** PM: the STARTING slot got a process (@p pid). */
 void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,

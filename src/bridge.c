@@ -234,6 +234,20 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     l->pool = pool;
     spec->key = key;
     a = tf_pool_req_acquire(t, pool, self, now, &l->ref, &waiter, &limit);
+    if (a == TF_ACQ_BACKOFF) {
+        apr_time_t left = t->pools[pool].backoff_until - now;
+
+        tf_shm_unlock(rt_shm);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00406)
+                      "pool %s: its backends keep failing at startup "
+                      "(crash-loop back-off for %" APR_TIME_T_FMT " more "
+                      "s); answering 503", spec->name,
+                      apr_time_sec(left) + 1);
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
+                                    apr_time_sec(left) + 1));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     if (a == TF_ACQ_QUEUE_FULL) {
         tf_shm_unlock(rt_shm);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00404)

@@ -78,6 +78,9 @@ typedef struct {
 
     int keep_root;         /* saved uid 0, to signal suexec'd backends */
     pthread_mutex_t priv_mu; /* held while euid is 0, and across fork */
+    pthread_mutex_t spec_mu;   /* guards specs and spec_pool */
+    tf_spawn_spec_t **specs;   /* by pool index: see remember_spec() */
+    apr_pool_t *spec_pool;
     pthread_mutex_t mu;    /* guards the two rings below */
     struct {
         int fd;
@@ -226,8 +229,63 @@ static int process_alive(pid_t pid)
 
 typedef struct {
     pm_t *pm;
-    int fd;
+    int fd;               /* a request's connection, or -1: the PM's own
+                           * spawn (TracFcgiMinProcesses) */
+    tf_proc_ref_t ref;    /* with fd == -1: the slot reserved */
+    int pool;
 } spawn_job_t;
+
+/* Specs of the pools seen, by pool index, so that the manager can keep
+ * TracFcgiMinProcesses running without a request asking. Deep copies in
+ * spec_pool, guarded by spec_mu. */
+static tf_spawn_spec_t *copy_spec(apr_pool_t *p, const tf_spawn_spec_t *in)
+{
+    tf_spawn_spec_t *out = apr_pmemdup(p, in, sizeof(*in));
+    const char **v;
+    int n, i;
+
+    out->name = apr_pstrdup(p, in->name);
+    out->cwd = apr_pstrdup(p, in->cwd);
+    for (n = 0; in->argv[n]; n++) {
+    }
+    v = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        v[i] = apr_pstrdup(p, in->argv[i]);
+    }
+    out->argv = v;
+    for (n = 0; in->env[n]; n++) {
+    }
+    v = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        v[i] = apr_pstrdup(p, in->env[i]);
+    }
+    out->env = v;
+    return out;
+}
+
+static void remember_spec(pm_t *pm, const tf_spawn_spec_t *spec)
+{
+    if (spec->pool < 0 || (apr_uint32_t)spec->pool >= pm->t->hdr->n_pools) {
+        return;
+    }
+    pthread_mutex_lock(&pm->spec_mu);
+    if (!pm->specs[spec->pool] || pm->specs[spec->pool]->key != spec->key) {
+        pm->specs[spec->pool] = copy_spec(pm->spec_pool, spec);
+    }
+    pthread_mutex_unlock(&pm->spec_mu);
+}
+
+static const tf_spawn_spec_t *known_spec(pm_t *pm, int pool, apr_pool_t *p)
+{
+    const tf_spawn_spec_t *spec = NULL;
+
+    pthread_mutex_lock(&pm->spec_mu);
+    if (pm->specs[pool]) {
+        spec = copy_spec(p, pm->specs[pool]);
+    }
+    pthread_mutex_unlock(&pm->spec_mu);
+    return spec;
+}
 
 static void pass_pipe(pm_t *pm, int fd, pid_t pid)
 {
@@ -249,6 +307,26 @@ static void pass_pipe(pm_t *pm, int fd, pid_t pid)
     }
 }
 
+/* One warn line per back-off step: why, and for how long. */
+static void log_backoff(pm_t *pm, int pool)
+{
+    char name[TF_POOL_NAME_LEN];
+    apr_uint32_t streak;
+    apr_time_t until;
+
+    tf_shm_lock(pm->shm);
+    apr_cpystrn(name, pm->t->pools[pool].name, sizeof(name));
+    streak = pm->t->pools[pool].fail_streak;
+    until = pm->t->pools[pool].backoff_until;
+    tf_shm_unlock(pm->shm);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00119)
+                 "pool %s: its backends keep failing (%u in a row, each "
+                 "dying before it served a request); starting none for %"
+                 APR_TIME_T_FMT " s, requests meanwhile get 503 (crash-loop "
+                 "back-off)", name, streak,
+                 apr_time_sec(until - apr_time_now() + apr_time_from_msec(500)));
+}
+
 static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
                        const char *why)
 {
@@ -261,6 +339,9 @@ static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
         tf_shm_broadcast(pm->shm, spec->pool);
     }
     tf_shm_unlock(pm->shm);
+    if (flags & TF_BACKOFF) {
+        log_backoff(pm, spec->pool);
+    }
 }
 
 /* Start one backend for @spec and fill @reply. */
@@ -397,48 +478,103 @@ static void *spawn_thread(void *data)
         return NULL;
     }
     memset(&reply, 0, sizeof(reply));
-    rv = tf_ipc_spawn_read(job->fd, p, &spec);
-    if (rv != APR_SUCCESS) {
+    if (job->fd < 0) {
+        const tf_spawn_spec_t *known = known_spec(pm, job->pool, p);
+
+        if (known) {
+            spec = *known;
+            spec.ref = job->ref;
+            do_spawn(pm, p, &spec, &reply);
+        }
+    }
+    else if ((rv = tf_ipc_spawn_read(job->fd, p, &spec)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00105)
                      "malformed request on the control socket");
     }
     else {
+        remember_spec(pm, &spec);
         do_spawn(pm, p, &spec, &reply);
         tf_ipc_reply_write(job->fd, &reply);
     }
-    close(job->fd);
+    if (job->fd >= 0) {
+        close(job->fd);
+    }
     free(job); /* malloc'd by the main thread: see accept_spawn() */
     apr_pool_destroy(p);
     return NULL;
 }
 
-static void accept_spawn(pm_t *pm)
+/* Run one spawn on a thread of its own. @return 0, or -1 (job freed). */
+static int start_job(pm_t *pm, int fd, int pool, tf_proc_ref_t ref)
 {
     pthread_attr_t attr;
     pthread_t th;
     spawn_job_t *job;
-    int fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+    int rc = 0;
 
-    if (fd < 0) {
-        return;
-    }
     /* plain malloc: the job crosses threads, and APR pools may not */
     job = malloc(sizeof(*job));
     if (!job) {
-        close(fd);
-        return;
+        return -1;
     }
     job->pm = pm;
     job->fd = fd;
+    job->pool = pool;
+    job->ref = ref;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&th, &attr, spawn_thread, job) != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, pm->s, TFLOGNO(00106)
                      "cannot create a spawn thread");
-        close(fd);
         free(job);
+        rc = -1;
     }
     pthread_attr_destroy(&attr);
+    return rc;
+}
+
+static void accept_spawn(pm_t *pm)
+{
+    tf_proc_ref_t none = {-1, 0};
+    int fd = accept4(pm->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd >= 0 && start_job(pm, fd, -1, none) < 0) {
+        close(fd);
+    }
+}
+
+/* Keep each pool at its TracFcgiMinProcesses, and let waiters of pools
+ * whose back-off has ended start processes. Main thread. */
+static void keep_minimum(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    apr_time_t now = apr_time_now();
+    apr_uint32_t i;
+
+    for (i = 0; i < t->hdr->used_pools; i++) {
+        tf_proc_ref_t ref;
+        int have, want = 0;
+
+        tf_shm_lock(pm->shm);
+        if (t->pools[i].n_waiting
+            && (tf_pool_pm_grant(t, (int)i, now) & TF_WAKE_WAITERS)) {
+            tf_shm_broadcast(pm->shm, (int)i);
+        }
+        pthread_mutex_lock(&pm->spec_mu);
+        have = pm->specs[i] != NULL;
+        pthread_mutex_unlock(&pm->spec_mu);
+        if (have && !t->hdr->draining
+            && t->pools[i].n_procs < t->pools[i].lim.min_procs
+            && tf_pool_pm_reserve(t, (int)i, now, &ref) == 0) {
+            want = 1;
+        }
+        tf_shm_unlock(pm->shm);
+        if (want && start_job(pm, -1, (int)i, ref) < 0) {
+            tf_shm_lock(pm->shm);
+            tf_pool_pm_spawn_failed(t, ref, now);
+            tf_shm_unlock(pm->shm);
+        }
+    }
 }
 
 /* --- Backend output ------------------------------------------------------ */
@@ -559,6 +695,9 @@ static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
     if (idx < 0 || state == TF_PROC_STARTING) {
         /* its spawn thread reports it */
         return;
+    }
+    if (flags & TF_BACKOFF) {
+        log_backoff(pm, pool);
     }
     if (sock[0]) {
         unlink(sock);
@@ -855,6 +994,11 @@ static int pm_main(pm_parent_t *pp)
     pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
     pthread_mutex_init(&pm.mu, NULL);
     pthread_mutex_init(&pm.priv_mu, NULL);
+    pthread_mutex_init(&pm.spec_mu, NULL);
+    apr_pool_create(&pm.spec_pool, pm.pool);
+    apr_pool_tag(pm.spec_pool, "tf_pm_specs");
+    pm.specs = apr_pcalloc(pm.pool, sizeof(tf_spawn_spec_t *)
+                                        * pm.t->hdr->n_pools);
 
     ap_close_listeners();
     if (drop_privileges(&pm) != OK) {
@@ -929,6 +1073,7 @@ static int pm_main(pm_parent_t *pp)
         }
         if (usr2 || apr_time_now() >= next_scan) {
             scan(&pm);
+            keep_minimum(&pm);
             next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
         }
         if (draining && (drained(&pm) || apr_time_now() >= drain_until)) {

@@ -246,6 +246,7 @@ static int can_grow(const tf_table_t *t, const tf_pool_ent_t *p,
 {
     tf_limit_e l = TF_LIMIT_NONE;
 
+
     if (p->n_procs >= p->lim.max_procs) {
         l = TF_LIMIT_POOL;
     }
@@ -259,6 +260,23 @@ static int can_grow(const tf_table_t *t, const tf_pool_ent_t *p,
         *limit = l;
     }
     return l == TF_LIMIT_NONE;
+}
+
+/* One more failure in a row: @return TF_BACKOFF when it starts a pause. */
+static int note_failure(tf_pool_ent_t *p, apr_time_t now)
+{
+    apr_uint32_t secs;
+
+    if (++p->fail_streak < 2) {
+        return 0;
+    }
+    secs = p->fail_streak - 2 < 6 ? 1u << (p->fail_streak - 2)
+                                  : TF_BACKOFF_MAX_SEC;
+    if (secs > TF_BACKOFF_MAX_SEC) {
+        secs = TF_BACKOFF_MAX_SEC;
+    }
+    p->backoff_until = now + apr_time_from_sec(secs);
+    return TF_BACKOFF;
 }
 
 /* --- The FIFO of waiters ------------------------------------------------- */
@@ -317,7 +335,8 @@ static int grant_spawns(tf_table_t *t, int first_pool, apr_time_t now)
 
         pi = (apr_int32_t)((first_pool + n) % t->hdr->used_pools);
         p = &t->pools[pi];
-        while (p->wait_head != NIL && can_grow(t, p, NULL)) {
+        while (p->wait_head != NIL && now >= p->backoff_until
+               && can_grow(t, p, NULL)) {
             w = fifo_pop(t, p);
             idx = slot_alloc(t, pi, 0, now);
             t->waiters[w].state = TF_WAIT_GRANTED_SPAWN;
@@ -344,8 +363,17 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
     if (idx != NIL && t->procs[idx].conns == 0 && p->wait_head == NIL) {
         goto take;
     }
-    /* 2. a new process while the pool and the server may grow */
-    if (p->wait_head == NIL && can_grow(t, p, limit)) {
+    /* 2. a new process while the pool and the server may grow, unless
+     * the pool is backing off from a crash loop */
+    if (now < p->backoff_until) {
+        if (idx != NIL && p->wait_head == NIL) {
+            goto take;
+        }
+        if (p->n_procs == 0) {
+            return TF_ACQ_BACKOFF;
+        }
+    }
+    else if (p->wait_head == NIL && can_grow(t, p, limit)) {
         idx = slot_alloc(t, pool, holder, now);
         ref->idx = idx;
         ref->seq = t->procs[idx].seq;
@@ -476,6 +504,7 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
     if (!broken) {
         pr->requests++;
         p->requests++;
+        p->fail_streak = 0;
     }
     if (pr->state == TF_PROC_STARTING) {
         /* the reserver gave up before the process was ready */
@@ -507,6 +536,27 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
 }
 
 /* --- Process-manager side ------------------------------------------------ */
+
+int tf_pool_pm_reserve(tf_table_t *t, int pool, apr_time_t now,
+                       tf_proc_ref_t *ref)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+    apr_int32_t idx;
+
+    if (t->hdr->draining || now < p->backoff_until || !can_grow(t, p, NULL)) {
+        return -1;
+    }
+    idx = slot_alloc(t, pool, 0, now);
+    t->procs[idx].conns = 0; /* nobody holds it: idle once ready */
+    ref->idx = idx;
+    ref->seq = t->procs[idx].seq;
+    return 0;
+}
+
+int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now)
+{
+    return grant_spawns(t, pool, now);
+}
 
 void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
                        apr_time_t now)
@@ -542,7 +592,7 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
 
 int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
 {
-    int pool;
+    int pool, flags;
 
     if (!tf_pool_ref_valid(t, ref)) {
         return 0;
@@ -550,14 +600,15 @@ int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
     pool = t->procs[ref.idx].pool;
     t->pools[pool].exits[TF_EXIT_STARTUP]++;
     slot_free(t, ref.idx);
-    return grant_spawns(t, pool, now);
+    flags = note_failure(&t->pools[pool], now);
+    return flags | grant_spawns(t, pool, now);
 }
 
 int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
                       apr_time_t now)
 {
     tf_proc_ent_t *pr = &t->procs[idx];
-    int pool = pr->pool;
+    int pool = pr->pool, flags = 0;
 
     if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
         || pr->state == TF_PROC_EXITED) {
@@ -568,14 +619,18 @@ int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
         why = (tf_exit_reason_e)pr->exit_reason;
     }
     t->pools[pool].exits[why]++;
+    if (why == TF_EXIT_DIED && pr->requests == 0
+        && now - pr->started < apr_time_from_sec(TF_EARLY_DEATH_SEC)) {
+        flags = note_failure(&t->pools[pool], now);
+    }
     pr->pid = 0;
     if (pr->conns > 0) {
         avail_remove(t, pr);
         pr->state = TF_PROC_EXITED;
-        return 0;
+        return flags;
     }
     slot_free(t, idx);
-    return grant_spawns(t, pool, now);
+    return flags | grant_spawns(t, pool, now);
 }
 
 int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)

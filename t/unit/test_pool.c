@@ -183,14 +183,64 @@ static void test_broken_and_exits(void)
 
     /* died while busy: the slot waits for its request */
     b = spawn_ready(p, 1001, 1);
-    TF_CHECK("exit while busy",
-             tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == 0);
+    /* the second failure in a row (a startup failure, then a death
+     * before serving anything) starts a back-off */
+    TF_CHECK("exit while busy, early: back-off",
+             tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == TF_BACKOFF);
     TF_CHECK("exited state", t.procs[b.idx].state == TF_PROC_EXITED);
     TF_CHECK("sane", tf_table_check(&t));
     tf_pool_req_release(&t, b, 1, 5);
     TF_CHECK("freed on release", t.procs[b.idx].state == TF_PROC_FREE);
     TF_CHECK("stale ref is ignored", tf_pool_req_release(&t, b, 0, 6) == 0
                                          && !tf_pool_ref_valid(&t, b));
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+static void test_backoff(void)
+{
+    tf_proc_ref_t a, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    apr_time_t now = apr_time_from_sec(1000);
+    int p, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(21, 2, 0);
+    TF_CHECK("spawn 1", tf_pool_req_acquire(&t, p, 1, now, &a, &w, &lim)
+                            == TF_ACQ_SPAWN);
+    TF_CHECK("first failure: no pause",
+             tf_pool_pm_spawn_failed(&t, a, now) == 0);
+    TF_CHECK("spawn 2", tf_pool_req_acquire(&t, p, 1, now, &a, &w, &lim)
+                            == TF_ACQ_SPAWN);
+    flags = tf_pool_pm_spawn_failed(&t, a, now);
+    TF_CHECK("second failure: back-off 1 s", flags == TF_BACKOFF
+                  && t.pools[p].backoff_until == now + apr_time_from_sec(1));
+    TF_CHECK("no process and backing off: refused at once",
+             tf_pool_req_acquire(&t, p, 1, now + 10, &got, &w, &lim)
+                 == TF_ACQ_BACKOFF);
+    TF_CHECK("after the pause: spawn",
+             tf_pool_req_acquire(&t, p, 1, now + apr_time_from_sec(1), &a, &w,
+                                 &lim)
+                 == TF_ACQ_SPAWN);
+    flags = tf_pool_pm_spawn_failed(&t, a, now + apr_time_from_sec(1));
+    TF_CHECK("third failure doubles", flags == TF_BACKOFF
+                  && t.pools[p].backoff_until
+                         == now + apr_time_from_sec(3));
+    now += apr_time_from_sec(3);
+    TF_CHECK("spawn 4", tf_pool_req_acquire(&t, p, 1, now, &a, &w, &lim)
+                            == TF_ACQ_SPAWN);
+    tf_pool_pm_forked(&t, a, 77, now);
+    tf_pool_pm_ready(&t, a, 1, now);
+    tf_pool_req_release(&t, a, 0, now);
+    TF_CHECK("a served request ends the streak", t.pools[p].fail_streak == 0);
+    /* the minimum is kept by the PM: a reservation nobody holds */
+    TF_CHECK("reserve", tf_pool_pm_reserve(&t, p, now, &got) == 0
+                            && t.procs[got.idx].conns == 0);
+    tf_pool_pm_ready(&t, got, 1, now);
+    TF_CHECK("reserved process is idle", t.procs[got.idx].listed
+                                             && t.procs[got.idx].conns == 0);
+    TF_CHECK("pool full: no reservation",
+             tf_pool_pm_reserve(&t, p, now, &got) == -1);
     TF_CHECK("sane", tf_table_check(&t));
 }
 
@@ -377,6 +427,7 @@ int main(void)
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
+    test_backoff();
     test_retire_and_reserver_gone();
     test_multi_conn();
     test_limits();
