@@ -36,6 +36,8 @@ typedef struct {
     int max_requests;    /* TracFcgiMaxRequestsPerProcess, 0 = no limit */
     int lifetime;        /* TracFcgiProcessLifetime seconds, 0 = none */
     int pass_auth;       /* TracFcgiPassAuthorization, default off */
+    int conns;           /* TracFcgiConnsPerProcess N, or 0 = auto */
+    int conns_cap;       /* with auto: at most this many, default 16 */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
 } tf_dir_conf_t;

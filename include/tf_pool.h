@@ -56,7 +56,9 @@ typedef enum {
 typedef struct {
     apr_uint32_t min_procs;       /* TracFcgiMinProcesses */
     apr_uint32_t max_procs;       /* TracFcgiMaxProcesses */
-    apr_uint32_t max_conns;       /* connections a process takes (>= 1) */
+    apr_uint32_t max_conns;       /* connections a process takes (>= 1);
+                                   * with conns_auto, the cap */
+    apr_uint32_t conns_auto;      /* 1: ask the process (FCGI_MAX_CONNS) */
     apr_uint32_t idle_timeout;    /* seconds */
     apr_uint32_t max_requests;    /* 0 = unlimited */
     apr_uint32_t lifetime;        /* seconds, 0 = unlimited */

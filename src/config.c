@@ -26,6 +26,7 @@
 #define DEFAULT_IO_TIMEOUT 60
 #define DEFAULT_STARTUP_TIMEOUT 30
 #define DEFAULT_MAX_TOTAL 64
+#define DEFAULT_CONNS_CAP 16
 #define DEFAULT_BODY_IN_MEMORY (256 * 1024)
 
 /* The longest socket name we append to the directory:
@@ -41,6 +42,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->idle_timeout = c->queue_timeout = DEF_VAL;
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
+    c->conns = c->conns_cap = DEF_VAL;
     c->body_in_memory = DEF_VAL;
     return c;
 }
@@ -95,6 +97,8 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_requests);
     MERGE_INT(lifetime);
     MERGE_INT(pass_auth);
+    MERGE_INT(conns);
+    MERGE_INT(conns_cap);
     MERGE_INT(body_in_memory);
     return c;
 }
@@ -132,6 +136,8 @@ void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
     RESOLVE(max_requests, 0);
     RESOLVE(lifetime, 0);
     RESOLVE(pass_auth, 0);
+    RESOLVE(conns, 0);
+    RESOLVE(conns_cap, DEFAULT_CONNS_CAP);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
     if (out->min_procs > out->max_procs) {
         out->min_procs = out->max_procs;
@@ -213,6 +219,26 @@ static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
     }
     *(int *)((char *)dconf + offset) = v;
     return NULL;
+}
+
+/* TracFcgiConnsPerProcess N | auto [CAP] */
+static const char *set_conns(cmd_parms *cmd, void *dconf, const char *arg,
+                             const char *cap)
+{
+    tf_dir_conf_t *c = dconf;
+    const char *err;
+
+    if (ap_cstr_casecmp(arg, "auto") == 0) {
+        c->conns = 0;
+        if (cap && (err = parse_count(cmd, cap, 1, &c->conns_cap)) != NULL) {
+            return err;
+        }
+        return NULL;
+    }
+    if (cap) {
+        return "TracFcgiConnsPerProcess: a cap goes with auto only";
+    }
+    return parse_count(cmd, arg, 1, &c->conns);
 }
 
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
@@ -456,6 +482,10 @@ const command_rec tf_config_cmds[] = {
                   "retire a process after this many requests (0: never)"),
     AP_INIT_TAKE1("TracFcgiProcessLifetime", set_int, OFF(lifetime), DIR_CTX,
                   "retire a process after this many seconds (0: never)"),
+    AP_INIT_TAKE12("TracFcgiConnsPerProcess", set_conns, NULL, DIR_CTX,
+                   "N | auto [CAP]: concurrent connections one process "
+                   "takes; auto asks it (FCGI_MAX_CONNS), at most CAP "
+                   "(default auto 16)"),
     AP_INIT_TAKE1("TracFcgiIdleTimeout", set_timeout, OFF(idle_timeout),
                   DIR_CTX, "seconds before an idle process above the "
                   "minimum is stopped (default 300)"),

@@ -444,7 +444,10 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         spawn_fail(pm, spec, reply->msg);
         return;
     }
-    if (spec->lim.max_conns && conns > spec->lim.max_conns) {
+    if (!spec->lim.conns_auto) {
+        conns = spec->lim.max_conns; /* configured: the answer is moot */
+    }
+    else if (conns > spec->lim.max_conns) {
         conns = spec->lim.max_conns;
     }
     tf_shm_lock(pm->shm);

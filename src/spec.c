@@ -183,7 +183,9 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                                   : 0u);
     spec->lim.min_procs = (apr_uint32_t)dc->min_procs;
     spec->lim.max_procs = (apr_uint32_t)dc->max_procs;
-    spec->lim.max_conns = 1;
+    spec->lim.conns_auto = dc->conns == 0;
+    spec->lim.max_conns = (apr_uint32_t)(dc->conns ? dc->conns
+                                                   : dc->conns_cap);
     spec->lim.idle_timeout = (apr_uint32_t)dc->idle_timeout;
     spec->lim.max_requests = (apr_uint32_t)dc->max_requests;
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;
