@@ -62,10 +62,12 @@ fuzz:
 	./t/fuzz/$(FUZZ) -max_total_time=$(SECONDS) t/fuzz/corpus/$(FUZZ)
 
 # --- test backends --------------------------------------------------------
-APPS := t/apps/responder.fcgi
+APPS := t/apps/responder.fcgi t/apps/tracapp.fcgi
 apps: $(APPS)
 t/apps/responder.fcgi: t/apps/responder.c
 	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -o $@ $< -lfcgi
+t/apps/tracapp.fcgi: t/apps/tracapp.c
+	$(CC) -std=gnu99 -O2 -g -Wall -Wextra -Werror -o $@ $< -lfcgi -lsqlite3
 
 # --- integration ----------------------------------------------------------
 integration: mod_tracfcgi.so apps

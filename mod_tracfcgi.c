@@ -38,17 +38,13 @@ static tf_shm_t *table_shm;
 
 static int preflight(apr_pool_t *pconf, server_rec *s)
 {
-    tf_srv_conf_t *sc = tf_config_srv_get(s);
-    int problems;
+    int strict = 0;
 
-    if (sc->check_env == TF_CHECK_OFF) {
-        return OK;
-    }
-    problems = tf_preflight_run(pconf, s);
-    if (problems && sc->check_env == TF_CHECK_STRICT) {
+    tf_preflight_run(pconf, s, &strict);
+    if (strict) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
                      TFLOGNO(00005) "TracFcgiCheckEnv Strict: %d problem(s) "
-                     "with the Trac environments above", problems);
+                     "with the Trac environments above", strict);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

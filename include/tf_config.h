@@ -38,6 +38,7 @@ typedef struct {
     int pass_auth;       /* TracFcgiPassAuthorization, default off */
     int conns;           /* TracFcgiConnsPerProcess N, or 0 = auto */
     int conns_cap;       /* with auto: at most this many, default 16 */
+    int check_env;       /* TracFcgiCheckEnv (tf_check_env_e), -1 unset */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
 } tf_dir_conf_t;
@@ -52,7 +53,6 @@ typedef enum {
 typedef struct {
     const char *socket_dir; /* TracFcgiSocketDir, resolved absolute */
     int max_total;          /* TracFcgiMaxProcessesTotal, default 64 */
-    int check_env;          /* TracFcgiCheckEnv (tf_check_env_e) */
 } tf_srv_conf_t;
 
 /** A Trac environment named by the configuration, for the preflight. */
@@ -61,7 +61,16 @@ typedef struct {
     int parent_dir;         /* 1: TracEnvParentDir */
     server_rec *s;          /* where it was configured */
     const char *where;      /* file:line, for messages */
+    const tf_dir_conf_t *dconf; /* its section's configuration, read at
+                                 * check time (TracFcgiCheckEnv may follow
+                                 * TracEnv in the section) */
 } tf_trac_env_t;
+
+/**
+ * @return the TracFcgiCheckEnv mode that applies to @p te: its section's,
+ *         else its virtual host's, else the main server's, else Warn.
+ */
+int tf_config_check_mode(const tf_trac_env_t *te, server_rec *main_server);
 
 /**
  * @return every TracEnv / TracEnvParentDir of the configuration being

@@ -216,6 +216,14 @@ tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
 /** Leave the FIFO after a timeout (the entry must still be WAITING). */
 void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 
+/**
+ * A request of @p pool waits because the server-wide cap is reached: stop
+ * the longest-idle process of another pool (above its minimum) to make
+ * room, unless enough processes are already stopping.
+ * @return TF_WAKE_PM when one was marked, else 0.
+ */
+int tf_pool_req_evict(tf_table_t *t, int pool);
+
 /** Flags returned by release and PM calls: what the caller must do. */
 #define TF_WAKE_WAITERS 1 /* broadcast the pool's cond */
 #define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */

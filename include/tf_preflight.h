@@ -14,9 +14,10 @@
  * VERSION file, db/trac.db readable as SQLite (system.database_version),
  * db/ and the database writable by the backend's user (the suexec user of
  * the virtual host, else User). Each problem is one warn-level line with
- * the fix.
+ * the fix. Environments whose TracFcgiCheckEnv is Off are skipped.
+ * @param[out] strict  problems found in environments checked Strict.
  * @return the number of problems found.
  */
-int tf_preflight_run(apr_pool_t *p, server_rec *main_server);
+int tf_preflight_run(apr_pool_t *p, server_rec *main_server, int *strict);
 
 #endif /* TF_PREFLIGHT_H */

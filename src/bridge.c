@@ -257,6 +257,12 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         return unavailable(r);
     }
     if (a == TF_ACQ_WAIT) {
+        if ((limit == TF_LIMIT_TOTAL || limit == TF_LIMIT_SLOTS)
+            && (tf_pool_req_evict(t, pool) & TF_WAKE_PM)) {
+            /* an idle process of another pool gives way; its slot comes
+             * to this pool's FIFO when the manager has stopped it */
+            tf_ipc_wake_pm(t->hdr->pm_pid);
+        }
         deadline = now + apr_time_from_sec(dc->queue_timeout);
         for (;;) {
             apr_status_t rv = tf_shm_wait(rt_shm, pool, deadline);

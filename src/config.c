@@ -42,7 +42,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->idle_timeout = c->queue_timeout = DEF_VAL;
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
-    c->conns = c->conns_cap = DEF_VAL;
+    c->conns = c->conns_cap = c->check_env = DEF_VAL;
     c->body_in_memory = DEF_VAL;
     return c;
 }
@@ -99,6 +99,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(pass_auth);
     MERGE_INT(conns);
     MERGE_INT(conns_cap);
+    MERGE_INT(check_env);
     MERGE_INT(body_in_memory);
     return c;
 }
@@ -110,7 +111,6 @@ void *tf_config_srv_create(apr_pool_t *p, server_rec *s)
     /* set by apr_pcalloc(): socket_dir = NULL (default under
      * DefaultRuntimeDir, resolved in tf_config_post) */
     c->max_total = DEF_VAL;
-    c->check_env = DEF_VAL;
     return c;
 }
 
@@ -155,9 +155,6 @@ const char *tf_config_post(apr_pool_t *p, server_rec *s)
 
     if (c->max_total == DEF_VAL) {
         c->max_total = DEFAULT_MAX_TOTAL;
-    }
-    if (c->check_env == DEF_VAL) {
-        c->check_env = TF_CHECK_WARN;
     }
     if (!c->socket_dir) {
         c->socket_dir = ap_runtime_dir_relative(p, "tracfcgi");
@@ -384,6 +381,7 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
         e->path = path;
         e->parent_dir = strcmp(var, "TRAC_ENV_PARENT_DIR") == 0;
         e->s = cmd->server;
+        e->dconf = c;
         e->where = cmd->directive && cmd->directive->filename
                        ? apr_psprintf(cmd->pool, "%s:%d",
                                       cmd->directive->filename,
@@ -396,12 +394,8 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
 static const char *set_check_env(cmd_parms *cmd, void *dconf,
                                  const char *arg)
 {
-    tf_srv_conf_t *c = tf_config_srv_get(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    tf_dir_conf_t *c = dconf;
 
-    if (err) {
-        return err;
-    }
     if (ap_cstr_casecmp(arg, "off") == 0) {
         c->check_env = TF_CHECK_OFF;
     }
@@ -415,6 +409,22 @@ static const char *set_check_env(cmd_parms *cmd, void *dconf,
         return "TracFcgiCheckEnv: expected Off, Warn or Strict";
     }
     return NULL;
+}
+
+int tf_config_check_mode(const tf_trac_env_t *te, server_rec *main_server)
+{
+    const tf_dir_conf_t *vh, *top;
+
+    if (te->dconf->check_env != DEF_VAL) {
+        return te->dconf->check_env;
+    }
+    vh = ap_get_module_config(te->s->lookup_defaults, &tracfcgi_module);
+    if (vh->check_env != DEF_VAL) {
+        return vh->check_env;
+    }
+    top = ap_get_module_config(main_server->lookup_defaults,
+                               &tracfcgi_module);
+    return top->check_env != DEF_VAL ? top->check_env : TF_CHECK_WARN;
 }
 
 static const char *set_socket_dir(cmd_parms *cmd, void *dconf,
@@ -470,7 +480,7 @@ const command_rec tf_config_cmds[] = {
                   "TRAC_ENV_INDEX_TEMPLATE", DIR_CTX,
                   "PATH: template of the project index "
                   "(TRAC_ENV_INDEX_TEMPLATE, trac.env_index_template)"),
-    AP_INIT_TAKE1("TracFcgiCheckEnv", set_check_env, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("TracFcgiCheckEnv", set_check_env, NULL, DIR_CTX,
                   "Off|Warn|Strict: check each TracEnv at startup and "
                   "configtest (default Warn)"),
     AP_INIT_TAKE1("TracFcgiMinProcesses", set_int, OFF(min_procs), DIR_CTX,

@@ -465,6 +465,33 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
     }
 }
 
+int tf_pool_req_evict(tf_table_t *t, int pool)
+{
+    apr_int32_t best = NIL;
+    apr_uint32_t k, stopping = 0;
+
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        const tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->state == TF_PROC_STOPPING) {
+            stopping++;
+        }
+        if (pr->state != TF_PROC_READY || pr->conns != 0
+            || pr->pool == pool
+            || t->pools[pr->pool].n_procs <= t->pools[pr->pool].lim.min_procs) {
+            continue;
+        }
+        if (best == NIL || pr->last_used < t->procs[best].last_used) {
+            best = (apr_int32_t)k;
+        }
+    }
+    if (best == NIL || stopping >= t->hdr->waiting) {
+        return 0;
+    }
+    tf_pool_pm_stop_idle(t, best, TF_EXIT_IDLE);
+    return TF_WAKE_PM;
+}
+
 int tf_pool_ref_valid(const tf_table_t *t, tf_proc_ref_t ref)
 {
     return ref.idx >= 0 && (apr_uint32_t)ref.idx < t->hdr->n_procs

@@ -141,15 +141,20 @@ static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
     return problems;
 }
 
-int tf_preflight_run(apr_pool_t *p, server_rec *main_server)
+int tf_preflight_run(apr_pool_t *p, server_rec *main_server, int *strict)
 {
     apr_array_header_t *envs = tf_config_trac_envs(p);
     int i, problems = 0;
 
+    *strict = 0;
     for (i = 0; envs && i < envs->nelts; i++) {
         const tf_trac_env_t *te = &APR_ARRAY_IDX(envs, i, tf_trac_env_t);
+        int mode = tf_config_check_mode(te, main_server), before = problems;
         identity_t id;
 
+        if (mode == TF_CHECK_OFF) {
+            continue;
+        }
         backend_identity(p, te->s, &id);
         if (!te->parent_dir) {
             problems += check_env(p, te->s, te, te->path, &id);
@@ -164,6 +169,7 @@ int tf_preflight_run(apr_pool_t *p, server_rec *main_server)
                              TFLOGNO(00504) "TracEnvParentDir %s (%s) "
                              "cannot be read", te->path, te->where);
                 problems++;
+                *strict += mode == TF_CHECK_STRICT;
                 continue;
             }
             while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)
@@ -188,6 +194,9 @@ int tf_preflight_run(apr_pool_t *p, server_rec *main_server)
                              "no Trac environment", te->path, te->where);
                 problems++;
             }
+        }
+        if (mode == TF_CHECK_STRICT) {
+            *strict += problems - before;
         }
     }
     return problems;
