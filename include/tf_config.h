@@ -39,6 +39,7 @@ typedef struct {
     int conns;           /* TracFcgiConnsPerProcess N, or 0 = auto */
     int conns_cap;       /* with auto: at most this many, default 16 */
     int check_env;       /* TracFcgiCheckEnv (tf_check_env_e), -1 unset */
+    int reload;          /* TracFcgiReloadOnChange, default off */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
 } tf_dir_conf_t;

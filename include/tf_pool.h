@@ -59,6 +59,7 @@ typedef struct {
     apr_uint32_t max_conns;       /* connections a process takes (>= 1);
                                    * with conns_auto, the cap */
     apr_uint32_t conns_auto;      /* 1: ask the process (FCGI_MAX_CONNS) */
+    apr_uint32_t reload;          /* TracFcgiReloadOnChange */
     apr_uint32_t idle_timeout;    /* seconds */
     apr_uint32_t max_requests;    /* 0 = unlimited */
     apr_uint32_t lifetime;        /* seconds, 0 = unlimited */
@@ -108,6 +109,7 @@ typedef struct {
     apr_uint32_t exit_reason; /* tf_exit_reason_e when STOPPING */
     apr_uint32_t adopted;     /* pm: started by an earlier manager */
     apr_uint32_t listed;      /* on its pool's available list */
+    apr_uint32_t retire;      /* stop when released (script changed) */
     apr_time_t stop_sent;     /* pm: when SIGTERM was sent, 0 = not yet */
     char sock[TF_SOCK_PATH_LEN]; /* pm: listening socket path */
 } tf_proc_ent_t;
@@ -295,6 +297,12 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
 /** Remember @p msg as the pool's last error (status page). */
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
                         apr_time_t now);
+
+/**
+ * PM: replace every process of @p pool: idle ones stop now, busy ones
+ * when their requests end. @return the number of processes affected.
+ */
+int tf_pool_pm_retire_all(tf_table_t *t, int pool);
 
 /**
  * Debug check of every invariant (lists, counters). @return 1 if sane.

@@ -42,7 +42,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->idle_timeout = c->queue_timeout = DEF_VAL;
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
-    c->conns = c->conns_cap = c->check_env = DEF_VAL;
+    c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = DEF_VAL;
     return c;
 }
@@ -100,6 +100,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(conns);
     MERGE_INT(conns_cap);
     MERGE_INT(check_env);
+    MERGE_INT(reload);
     MERGE_INT(body_in_memory);
     return c;
 }
@@ -138,6 +139,7 @@ void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
     RESOLVE(pass_auth, 0);
     RESOLVE(conns, 0);
     RESOLVE(conns_cap, DEFAULT_CONNS_CAP);
+    RESOLVE(reload, 0);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
     if (out->min_procs > out->max_procs) {
         out->min_procs = out->max_procs;
@@ -513,6 +515,9 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_FLAG("TracFcgiPassAuthorization", set_flag, OFF(pass_auth),
                  DIR_CTX, "On: pass the Authorization header as "
                  "HTTP_AUTHORIZATION (default Off)"),
+    AP_INIT_FLAG("TracFcgiReloadOnChange", set_flag, OFF(reload), DIR_CTX,
+                 "On: replace a pool's processes, without failing requests, "
+                 "when its script changes (default Off)"),
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 262144)"),

@@ -80,7 +80,9 @@ typedef struct {
     pthread_mutex_t priv_mu; /* held while euid is 0, and across fork */
     pthread_mutex_t spec_mu;   /* guards specs and spec_pool */
     tf_spawn_spec_t **specs;   /* by pool index: see remember_spec() */
+    apr_time_t *mtimes;        /* by pool index: the script's, when seen */
     apr_pool_t *spec_pool;
+    apr_pool_t *scratch;       /* main thread, cleared every tick */
     pthread_mutex_t mu;    /* guards the two rings below */
     struct {
         int fd;
@@ -263,6 +265,23 @@ static tf_spawn_spec_t *copy_spec(apr_pool_t *p, const tf_spawn_spec_t *in)
     return out;
 }
 
+/* The script a spec runs: argv[0], or under suexec cwd/argv[3]. */
+static apr_time_t script_mtime(apr_pool_t *p, const tf_spawn_spec_t *spec)
+{
+    char path[4096];
+    apr_finfo_t fi;
+
+    if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
+        && spec->argv[2] && spec->argv[3]) {
+        apr_snprintf(path, sizeof(path), "%s/%s", spec->cwd, spec->argv[3]);
+    }
+    else {
+        apr_cpystrn(path, spec->argv[0], sizeof(path));
+    }
+    return apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS ? fi.mtime
+                                                                  : 0;
+}
+
 static void remember_spec(pm_t *pm, const tf_spawn_spec_t *spec)
 {
     if (spec->pool < 0 || (apr_uint32_t)spec->pool >= pm->t->hdr->n_pools) {
@@ -271,6 +290,7 @@ static void remember_spec(pm_t *pm, const tf_spawn_spec_t *spec)
     pthread_mutex_lock(&pm->spec_mu);
     if (!pm->specs[spec->pool] || pm->specs[spec->pool]->key != spec->key) {
         pm->specs[spec->pool] = copy_spec(pm->spec_pool, spec);
+        pm->mtimes[spec->pool] = script_mtime(pm->spec_pool, spec);
     }
     pthread_mutex_unlock(&pm->spec_mu);
 }
@@ -546,6 +566,8 @@ static void accept_spawn(pm_t *pm)
     }
 }
 
+static void scan(pm_t *pm);
+
 /* Keep each pool at its TracFcgiMinProcesses, and let waiters of pools
  * whose back-off has ended start processes. Main thread. */
 static void keep_minimum(pm_t *pm)
@@ -556,7 +578,7 @@ static void keep_minimum(pm_t *pm)
 
     for (i = 0; i < t->hdr->used_pools; i++) {
         tf_proc_ref_t ref;
-        int have, want = 0;
+        int have, want = 0, changed = 0;
 
         tf_shm_lock(pm->shm);
         if (t->pools[i].n_waiting
@@ -565,6 +587,14 @@ static void keep_minimum(pm_t *pm)
         }
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
+        if (have && pm->specs[i]->lim.reload) {
+            apr_time_t m = script_mtime(pm->scratch, pm->specs[i]);
+
+            if (m && m != pm->mtimes[i]) {
+                pm->mtimes[i] = m;
+                changed = tf_pool_pm_retire_all(t, (int)i);
+            }
+        }
         pthread_mutex_unlock(&pm->spec_mu);
         if (have && !t->hdr->draining
             && t->pools[i].n_procs < t->pools[i].lim.min_procs
@@ -572,6 +602,13 @@ static void keep_minimum(pm_t *pm)
             want = 1;
         }
         tf_shm_unlock(pm->shm);
+        if (changed) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00120)
+                         "pool %s: its script changed; replacing its %d "
+                         "process(es) as their requests end",
+                         t->pools[i].name, changed);
+            scan(pm);
+        }
         if (want && start_job(pm, -1, (int)i, ref) < 0) {
             tf_shm_lock(pm->shm);
             tf_pool_pm_spawn_failed(t, ref, now);
@@ -715,13 +752,13 @@ static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
                      : reason == TF_EXIT_ORPHANED ? "holder vanished"
                                                  : "shutdown",
                      have_status ? ", " : "",
-                     have_status ? describe_status(pm->pool, status) : "");
+                     have_status ? describe_status(pm->scratch, status) : "");
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00109)
                      "pool %s: backend pid=%d exited on its own (%s) %s",
                      name, (int)pid,
-                     have_status ? describe_status(pm->pool, status)
+                     have_status ? describe_status(pm->scratch, status)
                                  : "no longer running",
                      conns ? "while serving a request" : "while idle");
     }
@@ -1000,8 +1037,11 @@ static int pm_main(pm_parent_t *pp)
     pthread_mutex_init(&pm.spec_mu, NULL);
     apr_pool_create(&pm.spec_pool, pm.pool);
     apr_pool_tag(pm.spec_pool, "tf_pm_specs");
+    apr_pool_create(&pm.scratch, pm.pool);
+    apr_pool_tag(pm.scratch, "tf_pm_scratch");
     pm.specs = apr_pcalloc(pm.pool, sizeof(tf_spawn_spec_t *)
                                         * pm.t->hdr->n_pools);
+    pm.mtimes = apr_pcalloc(pm.pool, sizeof(apr_time_t) * pm.t->hdr->n_pools);
 
     ap_close_listeners();
     if (drop_privileges(&pm) != OK) {
@@ -1033,6 +1073,7 @@ static int pm_main(pm_parent_t *pp)
         int chld = 0, usr2 = 0;
 
         take_pending_pipes(&pm);
+        apr_pool_clear(pm.scratch);
         apr_array_clear(pfds);
         pf = apr_array_push(pfds);
         pf->fd = pm.sig_r;

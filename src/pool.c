@@ -538,7 +538,8 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
         return 0;
     }
     if (pr->state == TF_PROC_READY) {
-        if (broken || retire_due(p, pr, now) || t->hdr->draining) {
+        if (broken || retire_due(p, pr, now) || t->hdr->draining
+            || pr->retire) {
             avail_remove(t, pr);
             pr->state = TF_PROC_STOPPING;
             pr->exit_reason = broken            ? TF_EXIT_BROKEN
@@ -671,6 +672,28 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
     pr->state = TF_PROC_STOPPING;
     pr->exit_reason = why;
     return 0;
+}
+
+int tf_pool_pm_retire_all(tf_table_t *t, int pool)
+{
+    apr_uint32_t k;
+    int n = 0;
+
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->pool != pool || pr->state != TF_PROC_READY) {
+            continue;
+        }
+        n++;
+        if (pr->conns == 0) {
+            tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
+        }
+        else {
+            pr->retire = 1;
+        }
+    }
+    return n;
 }
 
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,

@@ -187,6 +187,7 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     spec->lim.max_conns = (apr_uint32_t)(dc->conns ? dc->conns
                                                    : dc->conns_cap);
     spec->lim.idle_timeout = (apr_uint32_t)dc->idle_timeout;
+    spec->lim.reload = (apr_uint32_t)dc->reload;
     spec->lim.max_requests = (apr_uint32_t)dc->max_requests;
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;
     spec->startup_timeout = (apr_uint32_t)dc->startup_timeout;
