@@ -1,0 +1,132 @@
+"""SuEXEC: backends of a virtual host with SuexecUserGroup run as that user,
+started through httpd's own suexec binary (Debian's apache2-suexec-pristine,
+whose document root is /var/www), so suexec's checks apply.
+
+The scripts live in a fresh directory under suexec's document root, owned by
+the target user (nobody:nogroup), and are removed afterwards.
+"""
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import httpd as H
+
+SUEXEC = "/usr/lib/apache2/suexec"
+TARGET_USER, TARGET_GROUP = "nobody", "nogroup"
+
+
+def suexec_docroot():
+    out = subprocess.run([SUEXEC, "-V"], capture_output=True, text=True)
+    m = re.search(r'AP_DOC_ROOT="([^"]+)"', out.stdout + out.stderr)
+    assert m, "cannot read suexec's document root: %r" % (out.stderr,)
+    return Path(m.group(1))
+
+
+@pytest.fixture
+def suexec_tree():
+    """A directory under suexec's docroot with a copy of the responder owned
+    by nobody:nogroup (accepted), and one owned by root (refused)."""
+    assert os.path.exists(SUEXEC), \
+        "httpd's suexec is missing: apt-get install apache2-suexec-pristine"
+    root = suexec_docroot()
+    root.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="tracfcgi-suexec-", dir=str(root)))
+    uid = pwd.getpwnam(TARGET_USER).pw_uid
+    gid = grp.getgrnam(TARGET_GROUP).gr_gid
+    os.chmod(d, 0o755)
+    os.chown(d, uid, gid)
+    good = d / "app.fcgi"
+    shutil.copyfile(str(H.APPS / "responder.fcgi"), str(good))
+    os.chmod(good, 0o755)
+    os.chown(good, uid, gid)
+    bad = d / "rootowned.fcgi"
+    shutil.copyfile(str(H.APPS / "responder.fcgi"), str(bad))
+    os.chmod(bad, 0o755)          # owned by root: suexec refuses it
+    yield d, uid, gid
+    shutil.rmtree(str(d), ignore_errors=True)
+
+
+def conf(d):
+    return """
+ScriptAlias /plain @APPS@/responder.fcgi/
+<Directory "%(d)s">
+    Require all granted
+</Directory>
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName suexec.test
+    SuexecUserGroup %(u)s %(g)s
+    TracFcgiCheckEnv Off
+    TracEnv /srv/trac/projects/suexec
+    TracFcgiInitEnv SEEN_BY_BACKEND yes
+    ScriptAlias /app %(d)s/app.fcgi/
+    ScriptAlias /refused %(d)s/rootowned.fcgi/
+    <Location /tfstatus>
+        SetHandler tracfcgi-status
+    </Location>
+</VirtualHost>
+""" % {"d": d, "u": TARGET_USER, "g": TARGET_GROUP}
+
+
+def lines(body, prefix):
+    return dict(l[len(prefix):].split("=", 1) for l in
+                body.decode("latin-1").splitlines() if l.startswith(prefix)
+                and "=" in l)
+
+
+def field(body, name):
+    m = re.search(r"^%s:(\d+)$" % name, body.decode("latin-1"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_suexec_identity_and_params(httpd, suexec_tree):
+    d, uid, gid = suexec_tree
+    h = httpd(conf(d), nports=2, extra_modules=[("suexec_module",
+                                                 "mod_suexec.so")])
+    r = h.get("/app/wiki/Start?env", port=h.ports[1])
+    assert r.status == 200, r.body
+    assert (field(r.body, "uid"), field(r.body, "gid")) == (uid, gid)
+    params = lines(r.body, "param:")
+    environ = lines(r.body, "environ:")
+    # suexec keeps only its safe list: TRAC_ENV is gone from the process
+    # environment, and the FastCGI param is what carries it to Trac
+    assert params.get("trac.env_path") == "/srv/trac/projects/suexec"
+    assert "TRAC_ENV" not in environ
+    assert "SEEN_BY_BACKEND" not in environ
+    assert params["SCRIPT_NAME"] == "/app"
+    assert params["PATH_INFO"] == "/wiki/Start"
+    suexec_pid = field(r.body, "pid")
+
+    # the main server has no suexec identity: www-data, another pool
+    r2 = h.get("/plain/?env")
+    assert r2.status == 200
+    www = pwd.getpwnam("www-data")
+    assert (field(r2.body, "uid"), field(r2.body, "gid")) == \
+        (www.pw_uid, www.pw_gid)
+    assert field(r2.body, "pid") != suexec_pid
+
+    # the status page shows the identity of each pool
+    import json
+    st = json.loads(h.get("/tfstatus?json", port=h.ports[1]).body)
+    ids = {(p["uid"], p["gid"]) for p in st["pools"]}
+    assert (uid, gid) in ids and (www.pw_uid, www.pw_gid) in ids
+
+
+def test_suexec_refusal_is_reported(httpd, suexec_tree):
+    d, uid, gid = suexec_tree
+    h = httpd(conf(d), nports=2, extra_modules=[("suexec_module",
+                                                 "mod_suexec.so")])
+    r = h.get("/refused/?pid", port=h.ports[1])
+    assert r.status == 503
+    line = h.wait_log(r"suexec refused to run \S*rootowned\.fcgi as "
+                      r"nobody:nogroup .*suexec\.log", timeout=5)
+    assert line
+    # the accepted script of the same host still works
+    assert h.get("/app/?pid", port=h.ports[1]).status == 200
