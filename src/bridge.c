@@ -825,7 +825,10 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         if (ret != OK) {
             goto failed;
         }
-        if (x->redirect || x->discard) {
+        if (x->redirect || x->discard || ended) {
+            /* at the end, what is gathered goes out with the EOS in one
+             * brigade: a small answer then gets a Content-Length and a
+             * single write instead of a flush and a final chunk */
             continue;
         }
         if (flush_client(x, got < IOBUF) < 0) {
