@@ -20,7 +20,7 @@ endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
 .PHONY: all install unit fuzz apps test integration check-headers \
-        check-logtags clean clean-unit format-check
+        check-logtags clean clean-unit
 all: mod_tracfcgi.so
 
 mod_tracfcgi.so: $(MOD_SRC) $(HEADERS)
@@ -85,9 +85,6 @@ check-logtags:
 	@! grep -n 'TFLOGNO()' mod_tracfcgi.c src/*.c
 	@dups=$$(grep -oh 'TFLOGNO([0-9]*)' mod_tracfcgi.c src/*.c | sort | uniq -d); \
 	    if [ -n "$$dups" ]; then echo "duplicate log tags: $$dups"; exit 1; fi
-
-format-check:
-	clang-format --dry-run --Werror mod_tracfcgi.c src/*.c include/*.h
 
 clean-unit:
 	rm -f $(UNIT_BINS) t/fuzz/replay_*

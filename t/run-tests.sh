@@ -17,5 +17,5 @@ make -s clean-unit
 make -s unit SANITIZER=address
 make -s clean-unit
 make -s unit
-make -s mod_tracfcgi.so apps
+make -s mod_tracfcgi.so apps check-headers check-logtags
 $PYTHON -m pytest -ra -p no:cacheprovider t/
