@@ -501,6 +501,8 @@ static void log_stderr(xchg_t *x, const unsigned char *data, apr_size_t len)
     }
 }
 
+static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len);
+
 /* The backend's header block is complete in x->hdr: parse it like mod_cgi. */
 static int parse_headers(xchg_t *x)
 {
@@ -557,15 +559,18 @@ static int parse_headers(xchg_t *x)
         }
         return OK;
     }
-    /* the rest of the brigade is the start of the body */
+    /* the rest of the block is the start of the body: it counts against
+     * the announced length like everything after it */
     if (!APR_BRIGADE_EMPTY(hb)) {
-        apr_bucket *e;
+        char *rest;
+        apr_size_t len;
 
-        for (e = APR_BRIGADE_FIRST(hb); e != APR_BRIGADE_SENTINEL(hb);
-             e = APR_BUCKET_NEXT(e)) {
-            apr_bucket_setaside(e, r->pool);
+        if (apr_brigade_pflatten(hb, &rest, &len, r->pool) != APR_SUCCESS) {
+            x->status = HTTP_INTERNAL_SERVER_ERROR;
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
-        APR_BRIGADE_CONCAT(x->bb, hb);
+        apr_brigade_cleanup(hb);
+        return on_stdout(x, (const unsigned char *)rest, len);
     }
     return OK;
 }
