@@ -233,7 +233,8 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
 
 /* Crash-loop back-off: 1 s after the second failure in a row, doubling,
  * at most 60 s. A process "fails" when it dies before it was ready, or
- * dies on its own within TF_EARLY_DEATH_SEC without serving a request. */
+ * dies on its own, idle, within TF_EARLY_DEATH_SEC without serving a
+ * request. */
 #define TF_BACKOFF_MAX_SEC 60
 #define TF_EARLY_DEATH_SEC 10
 

@@ -105,6 +105,8 @@ typedef struct {
     const char *sock_dir;
     const char *ctl_path;
     apr_uint32_t gen;
+    int ctl_fd;            /* listening control socket, bound by the parent
+                            * and inherited by each manager it forks */
     apr_proc_t *proc;      /* the current manager process */
     int draining;          /* its generation is over */
 } pm_parent_t;
@@ -977,23 +979,6 @@ static void shutdown_all(pm_t *pm)
 
 /* --- Main loop ----------------------------------------------------------- */
 
-static int open_control(pm_t *pm)
-{
-    struct sockaddr_un sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    apr_cpystrn(sa.sun_path, pm->ctl_path, sizeof(sa.sun_path));
-    unlink(pm->ctl_path);
-    pm->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (pm->ctl_fd < 0
-        || bind(pm->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-        || chmod(pm->ctl_path, 0600) < 0 || listen(pm->ctl_fd, 511) < 0) {
-        return errno;
-    }
-    return 0;
-}
-
 static void setup_signals(void)
 {
     struct sigaction sa;
@@ -1018,7 +1003,7 @@ static void setup_signals(void)
 static int pm_main(pm_parent_t *pp)
 {
     pm_t pm;
-    int sp[2], rc, i, n, stopping = 0, draining = 0;
+    int sp[2], i, n, stopping = 0, draining = 0;
     apr_time_t next_scan = 0, drain_until = 0;
     apr_array_header_t *pfds;
 
@@ -1055,11 +1040,9 @@ static int pm_main(pm_parent_t *pp)
     pm.sig_r = sp[0];
     pm.sig_w = sig_fd = sp[1];
     setup_signals();
-    if ((rc = open_control(&pm)) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ALERT, rc, pm.s, TFLOGNO(00112)
-                     "process manager cannot listen on %s", pm.ctl_path);
-        return PM_STARTUP_ERROR;
-    }
+    /* the control socket was bound by the parent: requests that come
+     * before we got here wait in its backlog instead of failing */
+    pm.ctl_fd = pp->ctl_fd;
     adopt(&pm);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm.s, TFLOGNO(00113)
                  "process manager pid=%d started (sockets in %s)",
@@ -1124,7 +1107,6 @@ static int pm_main(pm_parent_t *pp)
             break;
         }
     }
-    close(pm.ctl_fd);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm.s, TFLOGNO(00114)
                  "process manager pid=%d stopping its backends",
                  (int)getpid());
@@ -1249,11 +1231,53 @@ static apr_status_t fork_pm(pm_parent_t *pp)
     return APR_SUCCESS;
 }
 
+static apr_status_t close_control(void *data)
+{
+    pm_parent_t *pp = data;
+
+    if (pp->ctl_fd >= 0) {
+        close(pp->ctl_fd);
+        pp->ctl_fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+/* Bind the control socket in the parent, before any manager or child
+ * exists: owned by User, mode 0600, in the 0700 socket directory. */
+static apr_status_t open_control(pm_parent_t *pp)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    apr_cpystrn(sa.sun_path, pp->ctl_path, sizeof(sa.sun_path));
+    unlink(pp->ctl_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+        || chmod(pp->ctl_path, 0600) < 0
+        || (geteuid() == 0
+            && chown(pp->ctl_path, ap_unixd_config.user_id,
+                     ap_unixd_config.group_id) < 0)
+        || listen(fd, 511) < 0) {
+        apr_status_t rv = errno;
+
+        close(fd);
+        return rv;
+    }
+    pp->ctl_fd = fd;
+    return APR_SUCCESS;
+}
+
 apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
                          const char *sock_dir, const char *ctl_path,
                          apr_uint32_t generation)
 {
     pm_parent_t *pp = apr_pcalloc(s->process->pool, sizeof(*pp));
+    apr_status_t rv;
 
     pp->pconf = pconf;
     pp->s = s;
@@ -1261,6 +1285,16 @@ apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
     pp->sock_dir = sock_dir;
     pp->ctl_path = ctl_path;
     pp->gen = generation;
+    pp->ctl_fd = -1;
+    if ((rv = open_control(pp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
+                     TFLOGNO(00112) "cannot listen on the control socket %s",
+                     ctl_path);
+        return rv;
+    }
+    /* registered first, so run last: after the manager was told */
+    apr_pool_cleanup_register(pconf, pp, close_control,
+                              apr_pool_cleanup_null);
     apr_pool_cleanup_register(pconf, pp, pm_pconf_cleanup,
                               apr_pool_cleanup_null);
     return fork_pm(pp);

@@ -647,7 +647,10 @@ int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
         why = (tf_exit_reason_e)pr->exit_reason;
     }
     t->pools[pool].exits[why]++;
-    if (why == TF_EXIT_DIED && pr->requests == 0
+    /* a crash loop is a process that dies by itself before it serves:
+     * one that dies while serving was killed by its request, and a poison
+     * request must not stop the pool */
+    if (why == TF_EXIT_DIED && pr->requests == 0 && pr->conns == 0
         && now - pr->started < apr_time_from_sec(TF_EARLY_DEATH_SEC)) {
         flags = note_failure(&t->pools[pool], now);
     }

@@ -183,10 +183,10 @@ static void test_broken_and_exits(void)
 
     /* died while busy: the slot waits for its request */
     b = spawn_ready(p, 1001, 1);
-    /* the second failure in a row (a startup failure, then a death
-     * before serving anything) starts a back-off */
-    TF_CHECK("exit while busy, early: back-off",
-             tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == TF_BACKOFF);
+    /* died while serving: its request killed it; a poison request is no
+     * crash loop and must not pause the pool */
+    TF_CHECK("exit while busy: no back-off",
+             tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == 0);
     TF_CHECK("exited state", t.procs[b.idx].state == TF_PROC_EXITED);
     TF_CHECK("sane", tf_table_check(&t));
     tf_pool_req_release(&t, b, 1, 5);
@@ -241,6 +241,19 @@ static void test_backoff(void)
                                              && t.procs[got.idx].conns == 0);
     TF_CHECK("pool full: no reservation",
              tf_pool_pm_reserve(&t, p, now, &got) == -1);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* processes that die idle, soon after start, without serving: the
+     * second such death in a row pauses the pool */
+    TF_CHECK("early idle death 1",
+             tf_pool_pm_exited(&t, got.idx, TF_EXIT_DIED, now) == 0);
+    TF_CHECK("reserve again", tf_pool_pm_reserve(&t, p, now, &got) == 0);
+    tf_pool_pm_forked(&t, got, 78, now);
+    tf_pool_pm_ready(&t, got, 1, now);
+    TF_CHECK("early idle death 2: back-off",
+             tf_pool_pm_exited(&t, got.idx, TF_EXIT_DIED,
+                               now + apr_time_from_sec(1))
+                 & TF_BACKOFF);
     TF_CHECK("sane", tf_table_check(&t));
 }
 
