@@ -532,6 +532,16 @@ static int parse_headers(xchg_t *x)
         x->status = HTTP_BAD_GATEWAY;
         return HTTP_BAD_GATEWAY;
     }
+    if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
+                      "backend pid=%d sent an invalid Status header (%.40s); "
+                      "answering 502", (int)x->pid,
+                      r->status_line ? r->status_line : "");
+        r->status = HTTP_OK;
+        r->status_line = NULL;
+        x->status = HTTP_BAD_GATEWAY;
+        return HTTP_BAD_GATEWAY;
+    }
     /* never trust the backend's framing: httpd frames the answer itself;
      * a Content-Length is kept, but checked against what really comes */
     apr_table_unset(r->headers_out, "Transfer-Encoding");

@@ -305,21 +305,23 @@ static void waiter_free(tf_table_t *t, apr_int32_t w)
     t->hdr->free_waiter = w;
 }
 
-/* Hand one connection of @idx to the oldest waiter. */
+/* Hand the spare connections of @idx to the oldest waiters, one each. */
 static int grant_proc(tf_table_t *t, tf_pool_ent_t *p, apr_int32_t idx)
 {
-    apr_int32_t w = fifo_pop(t, p);
     tf_proc_ent_t *pr = &t->procs[idx];
+    int flags = 0;
+    apr_int32_t w;
 
-    if (w == NIL) {
-        return 0;
+    while (pr->state == TF_PROC_READY && pr->conns < pr->max_conns
+           && (w = fifo_pop(t, p)) != NIL) {
+        pr->conns++;
+        t->waiters[w].state = TF_WAIT_GRANTED_PROC;
+        t->waiters[w].proc = idx;
+        t->waiters[w].seq = pr->seq;
+        flags = TF_WAKE_WAITERS;
     }
-    pr->conns++;
     avail_insert(t, idx);
-    t->waiters[w].state = TF_WAIT_GRANTED_PROC;
-    t->waiters[w].proc = idx;
-    t->waiters[w].seq = pr->seq;
-    return TF_WAKE_WAITERS;
+    return flags;
 }
 
 /* A slot was freed: waiters of any pool blocked by the totals may now be
@@ -547,7 +549,6 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
                                                  : TF_EXIT_RETIRED;
         }
         else {
-            avail_insert(t, ref.idx);
             return grant_proc(t, p, ref.idx);
         }
     }
@@ -609,13 +610,9 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
     pr->state = TF_PROC_READY;
     pr->max_conns = max_conns ? max_conns : 1;
     pr->last_used = now;
-    if (pr->conns == 0) {
-        /* its reserver left: it is idle, or the next waiter's */
-        avail_insert(t, ref.idx);
-        return grant_proc(t, &t->pools[pr->pool], ref.idx);
-    }
-    avail_insert(t, ref.idx);
-    return 0;
+    /* connections its reserver does not use (all, if it left, or the
+     * spare ones of a threaded app) go to the requests queued meanwhile */
+    return grant_proc(t, &t->pools[pr->pool], ref.idx);
 }
 
 int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)

@@ -313,6 +313,37 @@ static void test_multi_conn(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* Requests queued while a threaded process starts get its spare
+ * connections the moment it is ready, not one per release. */
+static void test_ready_grants_spare(void)
+{
+    tf_proc_ref_t a, got;
+    apr_int32_t w[4];
+    tf_limit_e lim;
+    int p, i, granted = 0;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(17, 1, 0);
+    TF_CHECK("spawn", tf_pool_req_acquire(&t, p, 1, 0, &a, &w[0], &lim)
+                          == TF_ACQ_SPAWN);
+    for (i = 0; i < 4; i++) {
+        TF_CHECK("queued while starting",
+                 tf_pool_req_acquire(&t, p, 1, 0, &got, &w[i], &lim)
+                     == TF_ACQ_WAIT);
+    }
+    tf_pool_pm_forked(&t, a, 99, 0);
+    TF_CHECK("ready wakes waiters",
+             tf_pool_pm_ready(&t, a, 4, 0) == TF_WAKE_WAITERS);
+    for (i = 0; i < 4; i++) {
+        granted += tf_pool_req_wait_check(&t, p, w[i], 1, &got)
+                   == TF_WAIT_GRANTED_PROC;
+    }
+    TF_CHECK("three spare connections granted at once", granted == 3);
+    TF_CHECK("process full", t.procs[a.idx].conns == 4);
+    TF_CHECK("one still waits", t.pools[p].n_waiting == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_limits(void)
 {
     tf_proc_ref_t got;
@@ -443,6 +474,7 @@ int main(void)
     test_backoff();
     test_retire_and_reserver_gone();
     test_multi_conn();
+    test_ready_grants_spare();
     test_limits();
     test_random_walk();
     free(mem);
