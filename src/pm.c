@@ -784,9 +784,19 @@ static void scan(pm_t *pm)
     apr_time_t now = apr_time_now();
     pid_t term[64], killp[64], gone[64];
     int n_term = 0, n_kill = 0, n_gone = 0, i;
-    apr_uint32_t k;
+    apr_uint32_t k, *kept;
 
     tf_shm_lock(pm->shm);
+    /* processes each pool keeps (neither stopping nor gone): the idle
+     * timeout never takes a pool below TracFcgiMinProcesses */
+    kept = apr_pcalloc(pm->scratch, sizeof(apr_uint32_t)
+                                        * (t->hdr->used_pools + 1));
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].state == TF_PROC_READY
+            || t->procs[k].state == TF_PROC_STARTING) {
+            kept[t->procs[k].pool]++;
+        }
+    }
     for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
         tf_pool_ent_t *p;
@@ -801,10 +811,11 @@ static void scan(pm_t *pm)
             continue;
         }
         if (pr->state == TF_PROC_READY && pr->conns == 0) {
-            if (p->n_procs > p->lim.min_procs && p->lim.idle_timeout
+            if (kept[pr->pool] > p->lim.min_procs && p->lim.idle_timeout
                 && now - pr->last_used
                        >= apr_time_from_sec(p->lim.idle_timeout)) {
                 tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_IDLE);
+                kept[pr->pool]--;
             }
             else if (p->lim.lifetime
                      && now - pr->started
