@@ -365,6 +365,8 @@ typedef struct {
     apr_bucket_brigade *bb;
     const char *redirect; /* local redirect target */
     int status;           /* with X_FAILED, or 302/304 after headers */
+    char *errline;        /* STDERR line being gathered */
+    apr_size_t errlen;
     int broken;           /* the backend must not serve again */
 } xchg_t;
 
@@ -480,24 +482,55 @@ static apr_status_t write_some(xchg_t *x)
     return APR_SUCCESS;
 }
 
+#define STDERR_LINE_MAX 8192 /* a longer line is logged in pieces */
+
+static void log_stderr_line(xchg_t *x, const char *s, apr_size_t n)
+{
+    if (n && s[n - 1] == '\r') {
+        n--;
+    }
+    if (n) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00410)
+                      "backend pid=%d stderr: %.*s", (int)x->pid, (int)n, s);
+    }
+}
+
+/* STDERR arrives in pieces of any size, across records: log whole lines. */
 static void log_stderr(xchg_t *x, const unsigned char *data, apr_size_t len)
 {
     const char *s = (const char *)data, *end = s + len, *nl;
 
     while (s < end) {
-        apr_size_t n;
+        apr_size_t n, room;
 
         nl = memchr(s, '\n', (apr_size_t)(end - s));
         n = nl ? (apr_size_t)(nl - s) : (apr_size_t)(end - s);
-        if (n && s[n - 1] == '\r') {
-            n--;
+        if (!x->errline) {
+            x->errline = apr_palloc(x->r->pool, STDERR_LINE_MAX);
         }
-        if (n) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00410)
-                          "backend pid=%d stderr: %.*s", (int)x->pid,
-                          (int)n, s);
+        room = STDERR_LINE_MAX - x->errlen;
+        if (n > room) {
+            n = room;
+            nl = NULL;
         }
-        s = nl ? nl + 1 : end;
+        memcpy(x->errline + x->errlen, s, n);
+        x->errlen += n;
+        s += n;
+        if (nl) {
+            s++;
+        }
+        if (nl || x->errlen == STDERR_LINE_MAX) {
+            log_stderr_line(x, x->errline, x->errlen);
+            x->errlen = 0;
+        }
+    }
+}
+
+static void flush_stderr(xchg_t *x)
+{
+    if (x->errlen) {
+        log_stderr_line(x, x->errline, x->errlen);
+        x->errlen = 0;
     }
 }
 
@@ -609,6 +642,13 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
             return OK;
         }
         if (x->cl >= 0 && x->body_sent + (apr_off_t)len > x->cl) {
+            if (!x->broken) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00438)
+                              "backend pid=%d sent more than its "
+                              "Content-Length %" APR_OFF_T_FMT "; the rest "
+                              "is dropped and the backend stopped",
+                              (int)x->pid, x->cl);
+            }
             len = (apr_size_t)(x->cl - x->body_sent);
             x->broken = 1; /* more than it announced: stream suspect */
         }
@@ -969,6 +1009,7 @@ int tf_bridge_handle(request_rec *r)
         x.redirect = NULL;
         x.body_sent = 0;
         res = exchange(&x, l.sock);
+        flush_stderr(&x);
         apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
         release(&l, x.broken);
         if (res != X_REPLAY) {
