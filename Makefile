@@ -16,16 +16,20 @@ HEADERS   := $(wildcard include/*.h)
 
 ifneq ($(SANITIZER),)
 SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+# the module is compiled with it; httpd gets the runtime preloaded (its
+# symbols resolve the module's at load time)
+MOD_SAN   := $(addprefix -Wc$(comma),$(SAN_FLAGS))
+SAN_RT    := $(shell $(CC) -print-file-name=lib$(if $(filter address,$(SANITIZER)),asan,ubsan).so)
 endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz apps test integration check-headers \
+.PHONY: all install unit fuzz apps test test-sanitized integration check-headers \
         check-logtags clean clean-unit
 all: mod_tracfcgi.so
 
 mod_tracfcgi.so: $(MOD_SRC) $(HEADERS)
 	$(APXS) -c -o mod_tracfcgi.la -Iinclude \
-	    -Wc,-std=gnu99 $(addprefix -Wc$(comma),$(WARN)) \
+	    -Wc,-std=gnu99 $(addprefix -Wc$(comma),$(WARN)) $(MOD_SAN) \
 	    -Wl,-export-symbols-regex -Wl,tracfcgi_module -lsqlite3 $(MOD_SRC)
 	@# a new inode: a running httpd keeps its mapping of the old file
 	cp .libs/mod_tracfcgi.so $@.tmp && mv -f $@.tmp $@
@@ -74,6 +78,16 @@ integration: mod_tracfcgi.so apps
 	$(PYTHON) -m pytest -ra t/
 
 test: unit integration
+
+# The integration suite against the module built with a sanitizer, loaded
+# into the stock httpd with the runtime preloaded:
+#   make test-sanitized SANITIZER=address   (or undefined)
+test-sanitized:
+	@test -n "$(SANITIZER)" || { echo "set SANITIZER=address|undefined"; exit 1; }
+	rm -f mod_tracfcgi.so mod_tracfcgi.la *.lo src/*.lo src/*.o src/.libs/*.o .libs/*.o
+	$(MAKE) mod_tracfcgi.so apps SANITIZER=$(SANITIZER)
+	TRACFCGI_HTTPD_PRELOAD=$(SAN_RT) $(PYTHON) -m pytest -ra -p no:cacheprovider t/; \
+	    rc=$$?; rm -f mod_tracfcgi.so src/*.lo *.lo; exit $$rc
 
 check-headers:
 	@set -e; for h in $(HEADERS); do \

@@ -91,6 +91,14 @@ def httpd(request, mpm):
             if was_running or h.proc is not None:
                 problems += ["%s: %s" % (h.tmp, p)
                              for p in h.check_clean_after_stop()]
+            # a sanitizer report anywhere in the instance's output fails
+            # the test (make test-sanitized)
+            out = h.error_log() + (H._read(h.tmp / "stdout", "r") or "")
+            for marker in ("ERROR: AddressSanitizer", "runtime error:"):
+                if marker in out:
+                    i = out.index(marker)
+                    problems.append("%s: sanitizer: %s" % (
+                        h.tmp, out[max(0, i - 200):i + 1500]))
         except Exception as e:     # noqa: BLE001 - report, keep cleaning
             problems.append("%s: stop failed: %s" % (h.tmp, e))
         finally:

@@ -439,6 +439,13 @@ class Httpd:
             env.update({"LANG": "C", MARKER_ENV: str(self.tmp),
                         "TMPDIR": str(self.tmp / "tmp")})
             env.update(self.env)
+            # make test-sanitized: the module is built with a sanitizer and
+            # httpd runs with its runtime preloaded
+            preload = os.environ.get("TRACFCGI_HTTPD_PRELOAD")
+            if preload:
+                env["LD_PRELOAD"] = preload
+                env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+                env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
             self._stdout = open(self.tmp / "stdout", "ab")
             self.proc = subprocess.Popen(
                 [APACHE, "-f", str(self.conf), "-DFOREGROUND"],
