@@ -23,7 +23,7 @@ SAN_RT    := $(shell $(CC) -print-file-name=lib$(if $(filter address,$(SANITIZER
 endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz apps test test-sanitized integration check-headers \
+.PHONY: all install unit fuzz apps test test-sanitized soak integration check-headers \
         check-logtags clean clean-unit
 all: mod_tracfcgi.so
 
@@ -78,6 +78,11 @@ integration: mod_tracfcgi.so apps
 	$(PYTHON) -m pytest -ra t/
 
 test: unit integration
+
+# Long runs, not in the default test command.
+SOAK_REQUESTS ?= 1000000
+soak: mod_tracfcgi.so apps
+	$(PYTHON) t/soak.py --requests $(SOAK_REQUESTS)
 
 # The integration suite against the module built with a sanitizer, loaded
 # into the stock httpd with the runtime preloaded:
