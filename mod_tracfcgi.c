@@ -4,6 +4,7 @@
  *
  *   post_config  creates the socket directory, the shared process table
  *                and the process manager (src/shm.c, src/pm.c)
+ *   child_init   registers the child with its generation's table
  *   handler      serves tracfcgi-script and .fcgi targets of ScriptAlias
  *                (src/bridge.c), and tracfcgi-status (src/status.c)
  *   status_hook  a section on mod_status's page (src/status.c)
@@ -163,6 +164,13 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static void tf_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (table_shm) {
+        tf_shm_child_attach(table_shm, pchild);
+    }
+}
+
 static int tf_handler(request_rec *r)
 {
     if (r->handler && strcmp(r->handler, "tracfcgi-status") == 0) {
@@ -186,6 +194,7 @@ static void tf_register_hooks(apr_pool_t *p)
 
     ap_hook_check_config(tf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(tf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(tf_handler, NULL, succ, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, tf_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -110,6 +110,8 @@ typedef struct {
     apr_uint32_t adopted;     /* pm: started by an earlier manager */
     apr_uint32_t listed;      /* on its pool's available list */
     apr_uint32_t retire;      /* stop when released (script changed) */
+    pid_t spawner;            /* pm: the manager that read its spawn
+                               * request (0: still in the backlog) */
     apr_time_t stop_sent;     /* pm: when SIGTERM was sent, 0 = not yet */
     char sock[TF_SOCK_PATH_LEN]; /* pm: listening socket path */
 } tf_proc_ent_t;
@@ -152,6 +154,9 @@ typedef struct {
     tf_proc_ent_t *procs;
     tf_waiter_t *waiters;
     apr_int32_t *buckets;
+    pid_t *children;  /* httpd children attached to this table (as many
+                       * entries as waiters: at least one per child);
+                       * 0 = free */
 } tf_table_t;
 
 /** A slot as a request holds it: the seq detects reuse of the slot. */
@@ -298,6 +303,23 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
 /** Remember @p msg as the pool's last error (status page). */
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
                         apr_time_t now);
+
+/**
+ * An httpd child starts using the table (child_init).
+ * @return its entry, for tf_table_child_detach(), or -1 if none is free.
+ */
+int tf_table_child_attach(tf_table_t *t, pid_t pid);
+
+/** The child of entry @p idx is done with the table. */
+void tf_table_child_detach(tf_table_t *t, int idx, pid_t pid);
+
+/**
+ * PM: reserve-free a STARTING slot whose spawn was cut short through no
+ * fault of its process (a manager died mid-spawn, the manager was not
+ * reachable): unlike tf_pool_pm_spawn_failed() it does not count toward
+ * the crash-loop back-off. @return TF_WAKE_* flags.
+ */
+int tf_pool_spawn_abandoned(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now);
 
 /**
  * PM: replace every process of @p pool: idle ones stop now, busy ones

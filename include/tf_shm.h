@@ -43,6 +43,13 @@ apr_status_t tf_shm_wait(tf_shm_t *shm, int pool, apr_time_t deadline);
 /** With the lock held: wake every waiter of @p pool. */
 void tf_shm_broadcast(tf_shm_t *shm, int pool);
 
+/**
+ * child_init: record this httpd child as a user of the table until
+ * @p pchild is destroyed, so that a draining manager of this generation
+ * waits for it.
+ */
+void tf_shm_child_attach(tf_shm_t *shm, apr_pool_t *pchild);
+
 /** With the lock held: after tf_pool_create() set up its condition. */
 apr_status_t tf_shm_pool_init(tf_shm_t *shm, int pool);
 

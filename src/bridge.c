@@ -147,7 +147,8 @@ static void abandon_spawn(lease_t *l, int pm_saw_it)
                                     apr_time_now());
     }
     else {
-        flags = tf_pool_pm_spawn_failed(tf_shm_table(rt_shm), l->ref,
+        /* not the backend's fault: no crash-loop back-off */
+        flags = tf_pool_spawn_abandoned(tf_shm_table(rt_shm), l->ref,
                                         apr_time_now());
     }
     if (flags & TF_WAKE_WAITERS) {

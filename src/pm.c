@@ -383,6 +383,9 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
     valid = tf_pool_ref_valid(pm->t, spec->ref)
             && pm->t->procs[spec->ref.idx].state == TF_PROC_STARTING
             && pm->t->pools[spec->pool].key == spec->key;
+    if (valid) {
+        pm->t->procs[spec->ref.idx].spawner = getpid();
+    }
     tf_shm_unlock(pm->shm);
     if (!valid) {
         reply->status = APR_EINVAL;
@@ -883,12 +886,19 @@ static void adopt(pm_t *pm)
             continue;
         }
         if (pr->state == TF_PROC_STARTING) {
+            if (!pr->spawner) {
+                /* its spawn request waits in the control socket's
+                 * backlog (the parent bound it): ours to serve */
+                continue;
+            }
+            /* cut short by our predecessor's death; its requester was
+             * told. Not the backend's fault: no back-off */
             if (pr->pid > 0) {
                 pm_kill(pm, pr->pid, SIGKILL);
             }
             ref.idx = (apr_int32_t)k;
             ref.seq = pr->seq;
-            if (tf_pool_pm_spawn_failed(t, ref, apr_time_now())
+            if (tf_pool_spawn_abandoned(t, ref, apr_time_now())
                 & TF_WAKE_WAITERS) {
                 tf_shm_broadcast(pm->shm, pr->pool);
             }
@@ -927,12 +937,23 @@ static void start_drain(pm_t *pm)
                  "its backends as their requests end", (int)getpid());
 }
 
+/* Drained: no process, nobody queued, and no httpd child of our
+ * generation left that could still ask for one (a child that died
+ * without detaching is found by its pid). */
 static int drained(pm_t *pm)
 {
+    tf_table_t *t = pm->t;
+    apr_uint32_t i;
     int empty;
 
     tf_shm_lock(pm->shm);
-    empty = pm->t->hdr->total_procs == 0 && pm->t->hdr->waiting == 0;
+    empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
+    for (i = 0; empty && i < t->hdr->n_waiters; i++) {
+        if (t->children[i] && !process_alive(t->children[i])) {
+            t->children[i] = 0;
+        }
+        empty = t->children[i] == 0;
+    }
     tf_shm_unlock(pm->shm);
     return empty;
 }

@@ -50,6 +50,8 @@ static void layout(tf_table_t *t, void *base, apr_uint32_t n_pools,
     off = ALIGN_UP(off + sizeof(tf_waiter_t) * n_waiters);
     t->buckets = (apr_int32_t *)(void *)(p + off);
     off = ALIGN_UP(off + sizeof(apr_int32_t) * n_buckets);
+    t->children = (pid_t *)(void *)(p + off);
+    off = ALIGN_UP(off + sizeof(pid_t) * n_waiters);
     if (total) {
         *total = off;
     }
@@ -615,18 +617,52 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
     return grant_proc(t, &t->pools[pr->pool], ref.idx);
 }
 
-int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
+static int spawn_ended(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now,
+                       int count)
 {
-    int pool, flags;
+    int pool, flags = 0;
 
     if (!tf_pool_ref_valid(t, ref)) {
         return 0;
     }
     pool = t->procs[ref.idx].pool;
-    t->pools[pool].exits[TF_EXIT_STARTUP]++;
     slot_free(t, ref.idx);
-    flags = note_failure(&t->pools[pool], now);
+    if (count) {
+        t->pools[pool].exits[TF_EXIT_STARTUP]++;
+        flags = note_failure(&t->pools[pool], now);
+    }
     return flags | grant_spawns(t, pool, now);
+}
+
+int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
+{
+    return spawn_ended(t, ref, now, 1);
+}
+
+int tf_pool_spawn_abandoned(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now)
+{
+    return spawn_ended(t, ref, now, 0);
+}
+
+int tf_table_child_attach(tf_table_t *t, pid_t pid)
+{
+    apr_uint32_t i;
+
+    for (i = 0; i < t->hdr->n_waiters; i++) {
+        if (t->children[i] == 0) {
+            t->children[i] = pid;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+void tf_table_child_detach(tf_table_t *t, int idx, pid_t pid)
+{
+    if (idx >= 0 && (apr_uint32_t)idx < t->hdr->n_waiters
+        && t->children[idx] == pid) {
+        t->children[idx] = 0;
+    }
 }
 
 int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,

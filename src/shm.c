@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apr_shm.h"
 
@@ -120,4 +121,35 @@ apr_status_t tf_shm_wait(tf_shm_t *s, int pool, apr_time_t deadline)
 void tf_shm_broadcast(tf_shm_t *s, int pool)
 {
     pthread_cond_broadcast(&s->table.pools[pool].cond);
+}
+
+typedef struct {
+    tf_shm_t *shm;
+    int idx;
+    pid_t pid;
+} child_entry_t;
+
+static apr_status_t child_detach(void *data)
+{
+    child_entry_t *c = data;
+
+    tf_shm_lock(c->shm);
+    tf_table_child_detach(&c->shm->table, c->idx, c->pid);
+    tf_shm_unlock(c->shm);
+    return APR_SUCCESS;
+}
+
+void tf_shm_child_attach(tf_shm_t *s, apr_pool_t *pchild)
+{
+    child_entry_t *c = apr_palloc(pchild, sizeof(*c));
+
+    c->shm = s;
+    c->pid = getpid();
+    tf_shm_lock(s);
+    c->idx = tf_table_child_attach(&s->table, c->pid);
+    tf_shm_unlock(s);
+    if (c->idx >= 0) {
+        apr_pool_cleanup_register(pchild, c, child_detach,
+                                  apr_pool_cleanup_null);
+    }
 }
