@@ -26,6 +26,7 @@
 #include "tf_pm.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
+#include "tf_spec.h"
 #include "tf_status.h"
 #include "mod_status.h"
 
@@ -155,7 +156,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     table_shm = shm;
     tf_bridge_runtime_set(shm, ctl_path);
     rv = tf_pm_start(pconf, s, shm, sc->socket_dir, ctl_path,
-                     (apr_uint32_t)gen);
+                     (apr_uint32_t)gen, tf_spec_declared(pconf));
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
                      TFLOGNO(00004) "cannot start the process manager");

@@ -92,6 +92,24 @@ void *tf_config_srv_merge(apr_pool_t *p, void *base, void *add);
  */
 void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out);
 
+/** The same for a configuration at hand (e.g. a server's defaults). */
+void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out);
+
+/** A pool declared up front with TracFcgiServer. */
+typedef struct {
+    server_rec *s;          /* where it was declared */
+    const char *path;       /* the script */
+    apr_array_header_t *env;/* NAME=VALUE arguments (tf_env_t) */
+} tf_declared_t;
+
+/** @return @p base with @p add's variables set over it (tf_env_t). */
+apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
+                                        const apr_array_header_t *base,
+                                        const apr_array_header_t *add);
+
+/** @return every TracFcgiServer of the configuration, or NULL. */
+apr_array_header_t *tf_config_declared(apr_pool_t *pconf);
+
 /** @return the server-wide configuration, resolved. */
 tf_srv_conf_t *tf_config_srv_get(server_rec *s);
 

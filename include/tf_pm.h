@@ -11,6 +11,7 @@
 #include "apr_pools.h"
 
 #include "tf_shm.h"
+#include "apr_tables.h"
 
 /**
  * Fork the process manager and register it with httpd (other_child:
@@ -18,9 +19,12 @@
  * @param sock_dir  directory of the backend sockets (exists, owned by the
  *                  httpd User, mode 0700).
  * @param ctl_path  path of the PM's control socket.
+ * @param declared  pools of TracFcgiServer (tf_spec_declared_t): entered
+ *                  in the table now, their minimum started at once.
  */
 apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
                          const char *sock_dir, const char *ctl_path,
-                         apr_uint32_t generation);
+                         apr_uint32_t generation,
+                         apr_array_header_t *declared);
 
 #endif /* TF_PM_H */

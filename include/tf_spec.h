@@ -7,6 +7,7 @@
 #define TF_SPEC_H
 
 #include "httpd.h"
+#include "unixd.h"
 
 #include "tf_config.h"
 #include "tf_ipc.h"
@@ -21,10 +22,40 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
                    tf_spawn_spec_t *spec, apr_uint64_t *key);
 
 /**
+ * The same without a request: for @p filename served by @p s with the
+ * resolved configuration @p dc, run as @p ugid (NULL: User). A request for
+ * that script with the same configuration gets the same key.
+ */
+void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
+                       const char *filename, const ap_unix_identity_t *ugid,
+                       tf_spawn_spec_t *spec, apr_uint64_t *key);
+
+/**
+ * @return the suexec identity of virtual host @p s (SuexecUserGroup), or
+ *         NULL when suexec is off or the host has none.
+ */
+const ap_unix_identity_t *tf_spec_server_identity(apr_pool_t *p,
+                                                  server_rec *s);
+
+/**
  * @return a one-line summary of the spawn environment for the status page:
  *         TRAC_ENV or TRAC_ENV_PARENT_DIR when set, else the variable
  *         names.
  */
 const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc);
+
+/** A pool declared with TracFcgiServer, ready for the table. */
+typedef struct {
+    tf_spawn_spec_t spec;      /* key and limits set; pool not yet */
+    const char *script;
+    const char *vhost;
+    const char *env_summary;
+} tf_spec_declared_t;
+
+/**
+ * Build the spec of every TracFcgiServer of the configuration in @p pconf.
+ * @return an array of tf_spec_declared_t (maybe empty).
+ */
+apr_array_header_t *tf_spec_declared(apr_pool_t *pconf);
 
 #endif /* TF_SPEC_H */

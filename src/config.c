@@ -77,6 +77,13 @@ static apr_array_header_t *merge_env(apr_pool_t *p,
     return out;
 }
 
+apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
+                                        const apr_array_header_t *base,
+                                        const apr_array_header_t *add)
+{
+    return merge_env(p, base, add);
+}
+
 #define MERGE_INT(f) c->f = (add->f != DEF_VAL) ? add->f : base->f
 
 void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -125,8 +132,14 @@ void *tf_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
 
 void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
 {
-    *out = *(tf_dir_conf_t *)ap_get_module_config(r->per_dir_config,
-                                                  &tracfcgi_module);
+    tf_config_dir_resolve(ap_get_module_config(r->per_dir_config,
+                                               &tracfcgi_module),
+                          out);
+}
+
+void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
+{
+    *out = *in;
     RESOLVE(min_procs, 0);
     RESOLVE(max_procs, DEFAULT_MAX_PROCS);
     RESOLVE(idle_timeout, DEFAULT_IDLE_TIMEOUT);
@@ -393,6 +406,51 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+#define DECLARED_KEY "tracfcgi-declared"
+
+apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, DECLARED_KEY, pconf);
+    return v;
+}
+
+/* TracFcgiServer PATH [NAME=VALUE ...]: a pool known before any request,
+ * so that its TracFcgiMinProcesses start with httpd (mod_fastcgi's
+ * FastCgiServer). It runs with the server's (or virtual host's)
+ * configuration plus the given variables. */
+static const char *set_server(cmd_parms *cmd, void *dconf, const char *args)
+{
+    const char *path = ap_getword_conf(cmd->pool, &args), *w;
+    apr_array_header_t *all = tf_config_declared(cmd->pool);
+    tf_declared_t *d;
+
+    if (!*path || *path != '/') {
+        return "TracFcgiServer: expected the absolute path of a script";
+    }
+    if (!all) {
+        all = apr_array_make(cmd->pool, 4, sizeof(tf_declared_t));
+        apr_pool_userdata_set(all, DECLARED_KEY, apr_pool_cleanup_null,
+                              cmd->pool);
+    }
+    d = apr_array_push(all);
+    d->s = cmd->server;
+    d->path = path;
+    d->env = NULL;
+    while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        char *eq = strchr(w, '=');
+
+        if (!eq || eq == w) {
+            return apr_psprintf(cmd->pool, "TracFcgiServer: '%s' is not "
+                                "NAME=VALUE", w);
+        }
+        *eq = '\0';
+        env_set(cmd->pool, &d->env, w, eq + 1);
+    }
+    return NULL;
+}
+
 static const char *set_check_env(cmd_parms *cmd, void *dconf,
                                  const char *arg)
 {
@@ -521,6 +579,10 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 262144)"),
+    AP_INIT_RAW_ARGS("TracFcgiServer", set_server, NULL, RSRC_CONF,
+                     "PATH [NAME=VALUE ...]: a pool started with httpd "
+                     "(its TracFcgiMinProcesses), in this server's or "
+                     "virtual host's configuration"),
     AP_INIT_TAKE1("TracFcgiSocketDir", set_socket_dir, NULL, RSRC_CONF,
                   "directory of the backend sockets (default: tracfcgi "
                   "under DefaultRuntimeDir)"),

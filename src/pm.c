@@ -45,6 +45,7 @@
 #include "tf_pm.h"
 #include "tf_private.h"
 #include "tf_spawn.h"
+#include "tf_spec.h"
 
 /* Exit code for a PM that cannot start at all: other_child then does not
  * restart it in a loop (mod_cgid's DAEMON_STARTUP_ERROR). */
@@ -109,6 +110,7 @@ typedef struct {
                             * and inherited by each manager it forks */
     apr_proc_t *proc;      /* the current manager process */
     int draining;          /* its generation is over */
+    apr_array_header_t *declared; /* tf_spec_declared_t */
 } pm_parent_t;
 
 static int sig_fd = -1; /* write end of the self-pipe, for handlers */
@@ -582,8 +584,8 @@ static void keep_minimum(pm_t *pm)
     apr_uint32_t i;
 
     for (i = 0; i < t->hdr->used_pools; i++) {
-        tf_proc_ref_t ref;
-        int have, want = 0, changed = 0;
+        tf_proc_ref_t ref[16];
+        int have, want = 0, changed = 0, j;
 
         tf_shm_lock(pm->shm);
         if (t->pools[i].n_waiting
@@ -601,10 +603,11 @@ static void keep_minimum(pm_t *pm)
             }
         }
         pthread_mutex_unlock(&pm->spec_mu);
-        if (have && !t->hdr->draining
-            && t->pools[i].n_procs < t->pools[i].lim.min_procs
-            && tf_pool_pm_reserve(t, (int)i, now, &ref) == 0) {
-            want = 1;
+        /* all that are missing at once (a few per tick at most) */
+        while (have && !t->hdr->draining && want < 16
+               && t->pools[i].n_procs < t->pools[i].lim.min_procs
+               && tf_pool_pm_reserve(t, (int)i, now, &ref[want]) == 0) {
+            want++;
         }
         tf_shm_unlock(pm->shm);
         if (changed) {
@@ -614,10 +617,12 @@ static void keep_minimum(pm_t *pm)
                          t->pools[i].name, changed);
             scan(pm);
         }
-        if (want && start_job(pm, -1, (int)i, ref) < 0) {
-            tf_shm_lock(pm->shm);
-            tf_pool_pm_spawn_failed(t, ref, now);
-            tf_shm_unlock(pm->shm);
+        for (j = 0; j < want; j++) {
+            if (start_job(pm, -1, (int)i, ref[j]) < 0) {
+                tf_shm_lock(pm->shm);
+                tf_pool_spawn_abandoned(t, ref[j], now);
+                tf_shm_unlock(pm->shm);
+            }
         }
     }
 }
@@ -1076,6 +1081,14 @@ static int pm_main(pm_parent_t *pp)
      * before we got here wait in its backlog instead of failing */
     pm.ctl_fd = pp->ctl_fd;
     adopt(&pm);
+    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
+        const tf_spec_declared_t *sd =
+            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
+
+        if (sd->spec.pool >= 0) {
+            remember_spec(&pm, &sd->spec);
+        }
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm.s, TFLOGNO(00113)
                  "process manager pid=%d started (sockets in %s)",
                  (int)getpid(), pm.sock_dir);
@@ -1085,7 +1098,7 @@ static int pm_main(pm_parent_t *pp)
         struct pollfd *pf;
         char sigs[64];
         ssize_t got;
-        int chld = 0, usr2 = 0;
+        int chld = 0, usr2 = 0, wait_ms;
 
         take_pending_pipes(&pm);
         apr_pool_clear(pm.scratch);
@@ -1101,7 +1114,9 @@ static int pm_main(pm_parent_t *pp)
             pf->fd = APR_ARRAY_IDX(pm.pipes, i, out_pipe_t *)->fd;
             pf->events = POLLIN;
         }
-        n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts, TICK_MS);
+        wait_ms = (int)apr_time_as_msec(next_scan - apr_time_now());
+        n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts,
+                 wait_ms < 0 ? 0 : wait_ms > TICK_MS ? TICK_MS : wait_ms);
         pf = (struct pollfd *)pfds->elts;
         if (n > 0 && (pf[0].revents & POLLIN)) {
             while ((got = read(pm.sig_r, sigs, sizeof(sigs))) > 0) {
@@ -1304,9 +1319,51 @@ static apr_status_t open_control(pm_parent_t *pp)
     return APR_SUCCESS;
 }
 
+/* Enter the TracFcgiServer pools in the table before anything runs. */
+static void declare_pools(pm_parent_t *pp)
+{
+    tf_table_t *t = tf_shm_table(pp->shm);
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
+        tf_spec_declared_t *sd =
+            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
+        tf_pool_ent_t *p;
+        int pool;
+
+        tf_shm_lock(pp->shm);
+        pool = tf_pool_find(t, sd->spec.key);
+        if (pool < 0) {
+            pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim,
+                                  sd->spec.name, now);
+            if (pool >= 0 && tf_shm_pool_init(pp->shm, pool) != APR_SUCCESS) {
+                pool = -1;
+            }
+            if (pool >= 0) {
+                p = &t->pools[pool];
+                p->uid = sd->spec.uid;
+                p->gid = sd->spec.gid;
+                apr_cpystrn(p->script, sd->script, sizeof(p->script));
+                apr_cpystrn(p->vhost, sd->vhost, sizeof(p->vhost));
+                apr_cpystrn(p->env_summary, sd->env_summary,
+                            sizeof(p->env_summary));
+            }
+        }
+        tf_shm_unlock(pp->shm);
+        sd->spec.pool = pool;
+        if (pool < 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00121)
+                         "TracFcgiServer %s: the pool table is full",
+                         sd->script);
+        }
+    }
+}
+
 apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
                          const char *sock_dir, const char *ctl_path,
-                         apr_uint32_t generation)
+                         apr_uint32_t generation,
+                         apr_array_header_t *declared)
 {
     pm_parent_t *pp = apr_pcalloc(s->process->pool, sizeof(*pp));
     apr_status_t rv;
@@ -1318,6 +1375,8 @@ apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
     pp->ctl_path = ctl_path;
     pp->gen = generation;
     pp->ctl_fd = -1;
+    pp->declared = declared;
+    declare_pools(pp);
     if ((rv = open_control(pp)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
                      TFLOGNO(00112) "cannot listen on the control socket %s",

@@ -19,6 +19,7 @@
 #include "tf_config.h"
 #include "tf_preflight.h"
 #include "tf_private.h"
+#include "tf_spec.h"
 
 typedef struct {
     uid_t uid;
@@ -30,27 +31,17 @@ typedef struct {
 /* The user a backend of @s runs as: its suexec identity, else User. */
 static void backend_identity(apr_pool_t *p, server_rec *s, identity_t *id)
 {
-    ap_unix_identity_t *ugid = NULL;
+    const ap_unix_identity_t *ugid;
     struct passwd pw, *pwp = NULL;
     struct group gr, *grp = NULL;
     char buf[4096];
 
     id->uid = ap_unixd_config.user_id;
     id->gid = ap_unixd_config.group_id;
-    if (ap_unixd_config.suexec_enabled) {
-        /* mod_suexec reads SuexecUserGroup from the per-dir defaults of the
-         * virtual host: a skeleton request carries just that */
-        request_rec *r = apr_pcalloc(p, sizeof(*r));
-
-        r->pool = p;
-        r->server = s;
-        r->per_dir_config = s->lookup_defaults;
-        r->notes = apr_table_make(p, 1);
-        ugid = ap_run_get_suexec_identity(r);
-        if (ugid) {
-            id->uid = ugid->uid;
-            id->gid = ugid->gid;
-        }
+    ugid = tf_spec_server_identity(p, s);
+    if (ugid) {
+        id->uid = ugid->uid;
+        id->gid = ugid->gid;
     }
     id->user = (getpwuid_r(id->uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
                    ? apr_pstrdup(p, pw.pw_name)

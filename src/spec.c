@@ -19,6 +19,7 @@
 #include "apr_strings.h"
 #include "unixd.h"
 
+#include "tf_private.h"
 #include "tf_spec.h"
 
 #define TF_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -37,41 +38,37 @@ static apr_uint64_t hash_add(apr_uint64_t h, const char *s)
     return h;
 }
 
-/* The suexec identity of @r, with names, or NULL when suexec is off or
- * nothing asks for it (SuexecUserGroup, ~user under mod_userdir). */
-static const char *const *suexec_argv(request_rec *r, tf_spawn_spec_t *spec)
+/* argv to run @filename through suexec as @ugid, with names. */
+static const char *const *suexec_argv(apr_pool_t *p, const char *filename,
+                                      const ap_unix_identity_t *ugid,
+                                      tf_spawn_spec_t *spec)
 {
-    ap_unix_identity_t *ugid;
     const char **argv;
     const char *user, *group, *base;
     struct passwd pw, *pwp = NULL;
     struct group gr, *grp = NULL;
     char buf[4096];
 
-    if (!ap_unixd_config.suexec_enabled
-        || (ugid = ap_run_get_suexec_identity(r)) == NULL) {
-        return NULL;
-    }
     if (getpwuid_r(ugid->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
-        user = apr_psprintf(r->pool, "#%ld", (long)ugid->uid);
+        user = apr_psprintf(p, "#%ld", (long)ugid->uid);
     }
     else {
-        user = apr_pstrdup(r->pool, pw.pw_name);
+        user = apr_pstrdup(p, pw.pw_name);
     }
     if (getgrgid_r(ugid->gid, &gr, buf, sizeof(buf), &grp) != 0 || !grp) {
-        group = apr_psprintf(r->pool, "#%ld", (long)ugid->gid);
+        group = apr_psprintf(p, "#%ld", (long)ugid->gid);
     }
     else {
-        group = apr_pstrdup(r->pool, gr.gr_name);
+        group = apr_pstrdup(p, gr.gr_name);
     }
     if (ugid->userdir) {
-        user = apr_pstrcat(r->pool, "~", user, NULL);
+        user = apr_pstrcat(p, "~", user, NULL);
     }
-    base = strrchr(r->filename, '/');
-    base = base ? base + 1 : r->filename;
+    base = strrchr(filename, '/');
+    base = base ? base + 1 : filename;
     /* exactly as httpd starts a CGI script through suexec: run from the
      * script's directory, by its base name, so suexec's checks apply */
-    argv = apr_pcalloc(r->pool, 5 * sizeof(char *));
+    argv = apr_pcalloc(p, 5 * sizeof(char *));
     argv[0] = SUEXEC_BIN;
     argv[1] = user;
     argv[2] = group;
@@ -95,11 +92,12 @@ static const char *env_get(const apr_array_header_t *env, const char *name)
     return NULL;
 }
 
-void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
-                   tf_spawn_spec_t *spec, apr_uint64_t *key)
+void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
+                       const char *filename, const ap_unix_identity_t *ugid,
+                       tf_spawn_spec_t *spec, apr_uint64_t *key)
 {
-    apr_array_header_t *env = apr_array_make(r->pool, 8, sizeof(char *));
-    const char **argv = apr_pcalloc(r->pool, 2 * sizeof(char *));
+    apr_array_header_t *env = apr_array_make(p, 8, sizeof(char *));
+    const char **argv = apr_pcalloc(p, 2 * sizeof(char *));
     const char *path = getenv("PATH");
     const char *vhost, *trac;
     char *dir, *slash;
@@ -107,9 +105,9 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     int i;
 
     memset(spec, 0, sizeof(*spec));
-    argv[0] = r->filename;
+    argv[0] = filename;
     spec->argv = argv;
-    dir = apr_pstrdup(r->pool, r->filename);
+    dir = apr_pstrdup(p, filename);
     slash = strrchr(dir, '/');
     if (slash) {
         *(slash == dir ? slash + 1 : slash) = '\0';
@@ -117,13 +115,13 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     spec->cwd = dir;
     spec->uid = (apr_int32_t)ap_unixd_config.user_id;
     spec->gid = (apr_int32_t)ap_unixd_config.group_id;
-    if ((argv = (const char **)suexec_argv(r, spec)) != NULL) {
-        spec->argv = argv;
+    if (ugid) {
+        spec->argv = suexec_argv(p, filename, ugid, spec);
     }
 
     if (!env_get(dc->init_env, "PATH")) {
         APR_ARRAY_PUSH(env, const char *) =
-            apr_pstrcat(r->pool, "PATH=", path ? path : TF_DEFAULT_PATH, NULL);
+            apr_pstrcat(p, "PATH=", path ? path : TF_DEFAULT_PATH, NULL);
     }
     for (i = 0; dc->pass_env && i < dc->pass_env->nelts; i++) {
         const char *name = APR_ARRAY_IDX(dc->pass_env, i, tf_env_t).name;
@@ -131,14 +129,14 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
 
         if (v && !env_get(dc->init_env, name)) {
             APR_ARRAY_PUSH(env, const char *) =
-                apr_pstrcat(r->pool, name, "=", v, NULL);
+                apr_pstrcat(p, name, "=", v, NULL);
         }
     }
     for (i = 0; dc->init_env && i < dc->init_env->nelts; i++) {
         const tf_env_t *e = &APR_ARRAY_IDX(dc->init_env, i, tf_env_t);
 
         APR_ARRAY_PUSH(env, const char *) =
-            apr_pstrcat(r->pool, e->name, "=", e->value, NULL);
+            apr_pstrcat(p, e->name, "=", e->value, NULL);
     }
     /* Trac's setuptools plugins unpack into PYTHON_EGG_CACHE; its default
      * (~/.python-eggs of a user without a home) is the classic failure.
@@ -150,36 +148,36 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     if (trac && !env_get(dc->init_env, "PYTHON_EGG_CACHE")
         && !getenv("PYTHON_EGG_CACHE")) {
         APR_ARRAY_PUSH(env, const char *) =
-            apr_pstrcat(r->pool, "PYTHON_EGG_CACHE=", trac, "/.egg-cache",
+            apr_pstrcat(p, "PYTHON_EGG_CACHE=", trac, "/.egg-cache",
                         NULL);
     }
     APR_ARRAY_PUSH(env, const char *) = NULL;
     spec->env = (const char *const *)env->elts;
 
     /* the virtual host, by where it is defined: stable in every process */
-    vhost = r->server->is_virtual
-                ? apr_psprintf(r->pool, "%s:%d",
-                               r->server->defn_name ? r->server->defn_name
+    vhost = s->is_virtual
+                ? apr_psprintf(p, "%s:%d",
+                               s->defn_name ? s->defn_name
                                                     : "",
-                               (int)r->server->defn_line_number)
+                               (int)s->defn_line_number)
                 : "main";
-    h = hash_add(h, r->filename);
+    h = hash_add(h, filename);
     for (i = 0; spec->argv[i]; i++) {
         h = hash_add(h, spec->argv[i]);
     }
-    h = hash_add(h, apr_psprintf(r->pool, "%d:%d", spec->uid, spec->gid));
+    h = hash_add(h, apr_psprintf(p, "%d:%d", spec->uid, spec->gid));
     h = hash_add(h, vhost);
     for (i = 0; i < env->nelts - 1; i++) {
         h = hash_add(h, APR_ARRAY_IDX(env, i, const char *));
     }
     *key = h ? h : 1;
 
-    spec->name = apr_psprintf(r->pool, "%s@%s:%u", r->filename,
-                              r->server->server_hostname
-                                  ? r->server->server_hostname
+    spec->name = apr_psprintf(p, "%s@%s:%u", filename,
+                              s->server_hostname
+                                  ? s->server_hostname
                                   : "",
-                              r->server->addrs
-                                  ? (unsigned)r->server->addrs->host_port
+                              s->addrs
+                                  ? (unsigned)s->addrs->host_port
                                   : 0u);
     spec->lim.min_procs = (apr_uint32_t)dc->min_procs;
     spec->lim.max_procs = (apr_uint32_t)dc->max_procs;
@@ -191,6 +189,35 @@ void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
     spec->lim.max_requests = (apr_uint32_t)dc->max_requests;
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;
     spec->startup_timeout = (apr_uint32_t)dc->startup_timeout;
+}
+
+void tf_spec_build(request_rec *r, const tf_dir_conf_t *dc,
+                   tf_spawn_spec_t *spec, apr_uint64_t *key)
+{
+    const ap_unix_identity_t *ugid = NULL;
+
+    if (ap_unixd_config.suexec_enabled) {
+        ugid = ap_run_get_suexec_identity(r);
+    }
+    tf_spec_build_for(r->pool, r->server, dc, r->filename, ugid, spec, key);
+}
+
+const ap_unix_identity_t *tf_spec_server_identity(apr_pool_t *p,
+                                                  server_rec *s)
+{
+    request_rec *r;
+
+    if (!ap_unixd_config.suexec_enabled) {
+        return NULL;
+    }
+    /* mod_suexec reads SuexecUserGroup from the virtual host's per-dir
+     * defaults: a skeleton request carries just those */
+    r = apr_pcalloc(p, sizeof(*r));
+    r->pool = p;
+    r->server = s;
+    r->per_dir_config = s->lookup_defaults;
+    r->notes = apr_table_make(p, 1);
+    return ap_run_get_suexec_identity(r);
 }
 
 const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc)
@@ -210,4 +237,41 @@ const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc)
                             NULL);
     }
     return names;
+}
+
+apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
+{
+    apr_array_header_t *all = tf_config_declared(pconf);
+    apr_array_header_t *out = apr_array_make(pconf, 4,
+                                             sizeof(tf_spec_declared_t));
+    int i;
+
+    for (i = 0; all && i < all->nelts; i++) {
+        const tf_declared_t *d = &APR_ARRAY_IDX(all, i, tf_declared_t);
+        tf_spec_declared_t *sd = apr_array_push(out);
+        tf_dir_conf_t dc;
+        apr_uint64_t key;
+
+        tf_config_dir_resolve(ap_get_module_config(d->s->lookup_defaults,
+                                                   &tracfcgi_module),
+                              &dc);
+        if (d->env) {
+            dc.init_env = tf_config_env_merge(pconf, dc.init_env, d->env);
+        }
+        tf_spec_build_for(pconf, d->s, &dc, d->path,
+                          tf_spec_server_identity(pconf, d->s), &sd->spec,
+                          &key);
+        sd->spec.key = key;
+        sd->spec.pool = -1;
+        sd->script = d->path;
+        sd->vhost = apr_psprintf(pconf, "%s:%u",
+                                 d->s->server_hostname
+                                     ? d->s->server_hostname
+                                     : "",
+                                 d->s->addrs
+                                     ? (unsigned)d->s->addrs->host_port
+                                     : 0u);
+        sd->env_summary = tf_spec_env_summary(pconf, &dc);
+    }
+    return out;
 }

@@ -713,3 +713,29 @@ TracFcgiCheckEnv Off
     assert set(h.backend_pids()) == set(pids.values())
     took = time.monotonic() - t_start
     assert took < 60, "300 virtual hosts took %.0fs" % took
+
+
+def test_declared_server_starts_with_httpd(httpd):
+    """TracFcgiServer: the pool exists and has its TracFcgiMinProcesses
+    before any request, and the first request through ScriptAlias to the
+    same script uses one of them (same pool key: no new process)."""
+    h = httpd(STATUS + """
+TracFcgiServer @APPS@/responder.fcgi DECLARED=yes
+ScriptAlias /trac @APPS@/responder.fcgi/
+TracFcgiInitEnv DECLARED yes
+TracFcgiMinProcesses 2
+""")
+
+    def two_ready():
+        st = status(h)
+        procs = [q for p in st["pools"] for q in p["processes"]
+                 if q["state"] == "idle"]
+        return (st, procs) if len(procs) == 2 else None
+
+    st, procs = H.wait_until(two_ready, 10, what="2 idle processes")
+    assert len(st["pools"]) == 1 and st["pools"][0]["spawns"] == 2
+    r = h.get("/trac/?pid")
+    assert r.status == 200
+    assert pid_of(r.body) in {q["pid"] for q in procs}
+    st = status(h)
+    assert len(st["pools"]) == 1 and st["pools"][0]["spawns"] == 2
