@@ -47,8 +47,13 @@ t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool.c src/pool.c
 
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
-t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c src/fcgi_proto.c include/tf_fcgi_proto.h
-	$(CC) $(UNIT_CFLAGS) -o $@ t/fuzz/replay.c $< src/fcgi_proto.c
+# the pure parts, libc only: what unit tests and fuzz targets link
+PURE_SRC := src/fcgi_proto.c src/cgi_head.c
+t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c $(PURE_SRC) include/tf_fcgi_proto.h include/tf_cgi_head.h
+	$(CC) $(UNIT_CFLAGS) -o $@ t/fuzz/replay.c $< $(PURE_SRC)
+
+t/unit/test_cgi_head: t/unit/test_cgi_head.c src/cgi_head.c include/tf_cgi_head.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) -o $@ t/unit/test_cgi_head.c src/cgi_head.c
 
 UNIT_BINS := $(patsubst %.c,%,$(wildcard t/unit/test_*.c))
 unit: $(UNIT_BINS) $(addprefix t/fuzz/replay_,$(FUZZ_TARGETS))
@@ -61,7 +66,7 @@ FUZZ    ?= fuzz_fcgi_decode
 SECONDS ?= 60
 fuzz:
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-	    -o t/fuzz/$(FUZZ) t/fuzz/$(FUZZ).c src/fcgi_proto.c
+	    -o t/fuzz/$(FUZZ) t/fuzz/$(FUZZ).c $(PURE_SRC)
 	mkdir -p t/fuzz/corpus/$(FUZZ)
 	./t/fuzz/$(FUZZ) -max_total_time=$(SECONDS) t/fuzz/corpus/$(FUZZ)
 

@@ -34,6 +34,7 @@
 #include "util_script.h"
 
 #include "tf_body.h"
+#include "tf_cgi_head.h"
 #include "tf_bridge.h"
 #include "tf_config.h"
 #include "tf_fcgi_proto.h"
@@ -619,21 +620,6 @@ static int parse_headers(xchg_t *x)
     return OK;
 }
 
-static int find_header_end(const char *buf, apr_size_t len, apr_size_t from)
-{
-    apr_size_t i = from > 3 ? from - 3 : 0;
-
-    for (; i + 1 < len; i++) {
-        if (buf[i] == '\n'
-            && (buf[i + 1] == '\n'
-                || (buf[i + 1] == '\r' && i + 2 < len
-                    && buf[i + 2] == '\n'))) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
 {
     conn_rec *c = x->r->connection;
@@ -685,7 +671,7 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
     }
     memcpy(x->hdr + x->hdr_len, data, len);
     x->hdr_len += len;
-    if (!find_header_end(x->hdr, x->hdr_len, x->hdr_len - len)) {
+    if (!tf_cgi_header_end(x->hdr, x->hdr_len, x->hdr_len - len)) {
         return OK;
     }
     return parse_headers(x);
