@@ -91,7 +91,6 @@ typedef struct {
     char env_summary[TF_POOL_NAME_LEN]; /* e.g. TRAC_ENV=/srv/trac/x */
     char last_error[TF_POOL_NAME_LEN];
     apr_time_t last_error_time;
-    pthread_cond_t cond;      /* shm.c: waiters of this pool sleep here */
 } tf_pool_ent_t;
 
 typedef struct {
@@ -128,6 +127,9 @@ typedef struct {
     apr_int32_t next;         /* FIFO or free-list link */
     apr_int32_t proc;         /* granted slot */
     apr_uint32_t seq;         /* granted slot's seq */
+    apr_int32_t wake_next;    /* granted, not yet woken: the wake list */
+    pthread_cond_t cond;      /* shm.c: its request sleeps here alone, so
+                               * a grant wakes exactly one thread */
 } tf_waiter_t;
 
 typedef struct {
@@ -138,6 +140,7 @@ typedef struct {
     apr_uint32_t used_pools;
     apr_uint32_t waiting;     /* requests queued, all pools */
     apr_uint32_t draining;    /* pm: generation over, stop what is freed */
+    apr_int32_t wake_head;    /* granted waiters to wake (shm.c does) */
     apr_int32_t free_proc;    /* free list heads */
     apr_int32_t free_waiter;
     pid_t pm_pid;             /* current process manager */
@@ -212,6 +215,12 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
                              apr_int32_t *waiter, tf_limit_e *limit);
 
 /**
+ * Take the list of granted waiters to wake (shm.c signals each).
+ * @return the first, or -1; follow tf_waiter_t.wake_next.
+ */
+apr_int32_t tf_table_take_wakes(tf_table_t *t);
+
+/**
  * Look at a waiter after a wake-up.
  * @return TF_WAIT_WAITING (nothing yet), or a grant with *ref set; a
  *         granted waiter entry is freed by this call.
@@ -232,7 +241,7 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 int tf_pool_req_evict(tf_table_t *t, int pool);
 
 /** Flags returned by release and PM calls: what the caller must do. */
-#define TF_WAKE_WAITERS 1 /* broadcast the pool's cond */
+#define TF_WAKE_WAITERS 1 /* waiters were granted: tf_shm_wake() */
 #define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */
 #define TF_BACKOFF 4      /* the pool entered (or extended) a back-off */
 

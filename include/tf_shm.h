@@ -30,18 +30,24 @@ tf_table_t *tf_shm_table(tf_shm_t *shm);
 
 /** Take the table lock (recovers the lock of a process that died). */
 void tf_shm_lock(tf_shm_t *shm);
+
+/** Wake the waiters granted under the lock, then release it. */
 void tf_shm_unlock(tf_shm_t *shm);
 
 /**
- * With the lock held: sleep until the pool's condition is signalled or
- * @p deadline (apr_time_now() clock) passes.
+ * With the lock held: sleep until waiter @p waiter is woken or @p deadline
+ * (apr_time_now() clock) passes.
  * @return APR_SUCCESS when woken (maybe spuriously), APR_TIMEUP at the
  *         deadline.
  */
-apr_status_t tf_shm_wait(tf_shm_t *shm, int pool, apr_time_t deadline);
+apr_status_t tf_shm_wait(tf_shm_t *shm, int waiter, apr_time_t deadline);
 
-/** With the lock held: wake every waiter of @p pool. */
-void tf_shm_broadcast(tf_shm_t *shm, int pool);
+/**
+ * With the lock held: wake the waiters that were just granted a process
+ * (each on its own condition: no thundering herd). tf_shm_unlock() does
+ * it by itself.
+ */
+void tf_shm_wake(tf_shm_t *shm);
 
 /**
  * child_init: record this httpd child as a user of the table until
@@ -50,7 +56,5 @@ void tf_shm_broadcast(tf_shm_t *shm, int pool);
  */
 void tf_shm_child_attach(tf_shm_t *shm, apr_pool_t *pchild);
 
-/** With the lock held: after tf_pool_create() set up its condition. */
-apr_status_t tf_shm_pool_init(tf_shm_t *shm, int pool);
 
 #endif /* TF_SHM_H */

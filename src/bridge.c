@@ -140,20 +140,14 @@ static int unavailable(request_rec *r)
  * Only when the PM never saw the request; otherwise it frees it itself. */
 static void abandon_spawn(lease_t *l, int pm_saw_it)
 {
-    int flags = 0;
-
     tf_shm_lock(rt_shm);
     if (pm_saw_it) {
-        flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1,
-                                    apr_time_now());
+        tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1, apr_time_now());
     }
     else {
         /* not the backend's fault: no crash-loop back-off */
-        flags = tf_pool_spawn_abandoned(tf_shm_table(rt_shm), l->ref,
-                                        apr_time_now());
-    }
-    if (flags & TF_WAKE_WAITERS) {
-        tf_shm_broadcast(rt_shm, l->pool);
+        tf_pool_spawn_abandoned(tf_shm_table(rt_shm), l->ref,
+                                apr_time_now());
     }
     tf_shm_unlock(rt_shm);
 }
@@ -218,9 +212,6 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     pool = tf_pool_find(t, key);
     if (pool < 0) {
         pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
-        if (pool >= 0 && tf_shm_pool_init(rt_shm, pool) != APR_SUCCESS) {
-            pool = -1;
-        }
         if (pool >= 0) {
             describe_pool(r, dc, spec, &t->pools[pool]);
         }
@@ -267,7 +258,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         }
         deadline = now + apr_time_from_sec(dc->queue_timeout);
         for (;;) {
-            apr_status_t rv = tf_shm_wait(rt_shm, pool, deadline);
+            apr_status_t rv = tf_shm_wait(rt_shm, waiter, deadline);
 
             st = tf_pool_req_wait_check(t, pool, waiter, self, &l->ref);
             if (st == TF_WAIT_GRANTED_PROC) {
@@ -314,9 +305,6 @@ static void release(lease_t *l, int broken)
     tf_shm_lock(rt_shm);
     flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, broken,
                                 apr_time_now());
-    if (flags & TF_WAKE_WAITERS) {
-        tf_shm_broadcast(rt_shm, l->pool);
-    }
     if (flags & TF_WAKE_PM) {
         pm = tf_shm_table(rt_shm)->hdr->pm_pid;
     }

@@ -359,9 +359,6 @@ static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
     tf_shm_lock(pm->shm);
     tf_pool_note_error(pm->t, spec->pool, why, apr_time_now());
     flags = tf_pool_pm_spawn_failed(pm->t, spec->ref, apr_time_now());
-    if (flags & TF_WAKE_WAITERS) {
-        tf_shm_broadcast(pm->shm, spec->pool);
-    }
     tf_shm_unlock(pm->shm);
     if (flags & TF_BACKOFF) {
         log_backoff(pm, spec->pool);
@@ -478,10 +475,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         conns = spec->lim.max_conns;
     }
     tf_shm_lock(pm->shm);
-    if (tf_pool_pm_ready(pm->t, spec->ref, conns, apr_time_now())
-        & TF_WAKE_WAITERS) {
-        tf_shm_broadcast(pm->shm, spec->pool);
-    }
+    tf_pool_pm_ready(pm->t, spec->ref, conns, apr_time_now());
     tf_shm_unlock(pm->shm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00104)
                  "pool %s: backend pid=%d ready in %" APR_TIME_T_FMT
@@ -588,9 +582,8 @@ static void keep_minimum(pm_t *pm)
         int have, want = 0, changed = 0, j;
 
         tf_shm_lock(pm->shm);
-        if (t->pools[i].n_waiting
-            && (tf_pool_pm_grant(t, (int)i, now) & TF_WAKE_WAITERS)) {
-            tf_shm_broadcast(pm->shm, (int)i);
+        if (t->pools[i].n_waiting) {
+            tf_pool_pm_grant(t, (int)i, now);
         }
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
@@ -736,9 +729,6 @@ static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
         if (state != TF_PROC_STARTING) {
             flags = tf_pool_pm_exited(pm->t, idx, TF_EXIT_DIED,
                                       apr_time_now());
-            if (flags & TF_WAKE_WAITERS) {
-                tf_shm_broadcast(pm->shm, pool);
-            }
         }
     }
     tf_shm_unlock(pm->shm);
@@ -903,10 +893,7 @@ static void adopt(pm_t *pm)
             }
             ref.idx = (apr_int32_t)k;
             ref.seq = pr->seq;
-            if (tf_pool_spawn_abandoned(t, ref, apr_time_now())
-                & TF_WAKE_WAITERS) {
-                tf_shm_broadcast(pm->shm, pr->pool);
-            }
+            tf_pool_spawn_abandoned(t, ref, apr_time_now());
             continue;
         }
         pr->adopted = 1;
@@ -1337,9 +1324,6 @@ static void declare_pools(pm_parent_t *pp)
         if (pool < 0) {
             pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim,
                                   sd->spec.name, now);
-            if (pool >= 0 && tf_shm_pool_init(pp->shm, pool) != APR_SUCCESS) {
-                pool = -1;
-            }
             if (pool >= 0) {
                 p = &t->pools[pool];
                 p->uid = sd->spec.uid;

@@ -96,6 +96,7 @@ void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
         t->waiters[i].next = (i + 1 < n_waiters) ? (apr_int32_t)i + 1 : NIL;
     }
     t->hdr->free_waiter = n_waiters ? 0 : NIL;
+    t->hdr->wake_head = NIL;
 }
 
 void tf_table_attach(tf_table_t *t, void *base)
@@ -300,6 +301,22 @@ static apr_int32_t fifo_pop(tf_table_t *t, tf_pool_ent_t *p)
     return w;
 }
 
+/* A granted waiter goes on the wake list; whoever holds the lock next
+ * signals it (tf_shm_wake). */
+static void to_wake(tf_table_t *t, apr_int32_t w)
+{
+    t->waiters[w].wake_next = t->hdr->wake_head;
+    t->hdr->wake_head = w;
+}
+
+apr_int32_t tf_table_take_wakes(tf_table_t *t)
+{
+    apr_int32_t w = t->hdr->wake_head;
+
+    t->hdr->wake_head = NIL;
+    return w;
+}
+
 static void waiter_free(tf_table_t *t, apr_int32_t w)
 {
     t->waiters[w].state = TF_WAIT_FREE;
@@ -320,6 +337,7 @@ static int grant_proc(tf_table_t *t, tf_pool_ent_t *p, apr_int32_t idx)
         t->waiters[w].state = TF_WAIT_GRANTED_PROC;
         t->waiters[w].proc = idx;
         t->waiters[w].seq = pr->seq;
+        to_wake(t, w);
         flags = TF_WAKE_WAITERS;
     }
     avail_insert(t, idx);
@@ -346,6 +364,7 @@ static int grant_spawns(tf_table_t *t, int first_pool, apr_time_t now)
             t->waiters[w].state = TF_WAIT_GRANTED_SPAWN;
             t->waiters[w].proc = idx;
             t->waiters[w].seq = t->procs[idx].seq;
+            to_wake(t, w);
             flags |= TF_WAKE_WAITERS;
         }
     }

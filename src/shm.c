@@ -2,8 +2,9 @@
  * shm.c: anonymous shared memory for the process table, and its lock.
  *
  * The lock is a process-shared, robust pthread mutex inside the segment,
- * and each pool has a process-shared condition variable on which its
- * queued requests sleep (no polling: a release wakes them at once). Robust:
+ * and each waiter entry has a process-shared condition variable on which
+ * its queued request sleeps (no polling: a release wakes the one request
+ * it was granted to, at once, and no other). Robust:
  * if an httpd child dies while holding the lock (it holds it for
  * microseconds, never across I/O), the next locker recovers it instead of
  * hanging every child.
@@ -38,6 +39,8 @@ apr_status_t tf_shm_create(tf_shm_t **out, apr_pool_t *p,
     tf_shm_t *s = apr_pcalloc(p, sizeof(*s));
     apr_size_t size = tf_table_size(n_pools, n_procs, n_waiters);
     pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    apr_uint32_t i;
     apr_status_t rv;
     int rc;
 
@@ -54,23 +57,19 @@ apr_status_t tf_shm_create(tf_shm_t **out, apr_pool_t *p,
         return rc;
     }
     pthread_mutexattr_destroy(&ma);
-    apr_pool_cleanup_register(p, s, destroy_sync, apr_pool_cleanup_null);
-    *out = s;
-    return APR_SUCCESS;
-}
-
-apr_status_t tf_shm_pool_init(tf_shm_t *s, int pool)
-{
-    pthread_condattr_t ca;
-    int rc;
-
     if ((rc = pthread_condattr_init(&ca)) != 0
         || (rc = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED))
-        || (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))
-        || (rc = pthread_cond_init(&s->table.pools[pool].cond, &ca))) {
+        || (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))) {
         return rc;
     }
+    for (i = 0; i < n_waiters; i++) {
+        if ((rc = pthread_cond_init(&s->table.waiters[i].cond, &ca)) != 0) {
+            return rc;
+        }
+    }
     pthread_condattr_destroy(&ca);
+    apr_pool_cleanup_register(p, s, destroy_sync, apr_pool_cleanup_null);
+    *out = s;
     return APR_SUCCESS;
 }
 
@@ -79,48 +78,14 @@ tf_table_t *tf_shm_table(tf_shm_t *s)
     return &s->table;
 }
 
-void tf_shm_lock(tf_shm_t *s)
+void tf_shm_wake(tf_shm_t *s)
 {
-    if (pthread_mutex_lock(&s->table.hdr->mutex) == EOWNERDEAD) {
-        /* the holder died mid-update of a few counters: carry on */
-        pthread_mutex_consistent(&s->table.hdr->mutex);
-    }
-}
+    apr_int32_t w = tf_table_take_wakes(&s->table);
 
-void tf_shm_unlock(tf_shm_t *s)
-{
-    pthread_mutex_unlock(&s->table.hdr->mutex);
-}
-
-apr_status_t tf_shm_wait(tf_shm_t *s, int pool, apr_time_t deadline)
-{
-    apr_interval_time_t left = deadline - apr_time_now();
-    struct timespec ts;
-    int rc;
-
-    if (left <= 0) {
-        return APR_TIMEUP;
+    while (w >= 0) {
+        pthread_cond_signal(&s->table.waiters[w].cond);
+        w = s->table.waiters[w].wake_next;
     }
-    /* the condition runs on CLOCK_MONOTONIC: wall-clock steps do not
-     * stretch or cut the wait */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)apr_time_sec(left);
-    ts.tv_nsec += (long)apr_time_usec(left) * 1000;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    rc = pthread_cond_timedwait(&s->table.pools[pool].cond,
-                                &s->table.hdr->mutex, &ts);
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&s->table.hdr->mutex);
-    }
-    return rc == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
-}
-
-void tf_shm_broadcast(tf_shm_t *s, int pool)
-{
-    pthread_cond_broadcast(&s->table.pools[pool].cond);
 }
 
 typedef struct {
@@ -153,3 +118,48 @@ void tf_shm_child_attach(tf_shm_t *s, apr_pool_t *pchild)
                                   apr_pool_cleanup_null);
     }
 }
+
+void tf_shm_lock(tf_shm_t *s)
+{
+    if (pthread_mutex_lock(&s->table.hdr->mutex) == EOWNERDEAD) {
+        /* the holder died mid-update of a few counters: carry on */
+        pthread_mutex_consistent(&s->table.hdr->mutex);
+    }
+}
+
+void tf_shm_unlock(tf_shm_t *s)
+{
+    /* whatever was granted under the lock is woken before it is let go:
+     * no caller can forget to */
+    if (s->table.hdr->wake_head >= 0) {
+        tf_shm_wake(s);
+    }
+    pthread_mutex_unlock(&s->table.hdr->mutex);
+}
+
+apr_status_t tf_shm_wait(tf_shm_t *s, int waiter, apr_time_t deadline)
+{
+    apr_interval_time_t left = deadline - apr_time_now();
+    struct timespec ts;
+    int rc;
+
+    if (left <= 0) {
+        return APR_TIMEUP;
+    }
+    /* the condition runs on CLOCK_MONOTONIC: wall-clock steps do not
+     * stretch or cut the wait */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)apr_time_sec(left);
+    ts.tv_nsec += (long)apr_time_usec(left) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_cond_timedwait(&s->table.waiters[waiter].cond,
+                                &s->table.hdr->mutex, &ts);
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&s->table.hdr->mutex);
+    }
+    return rc == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
+}
+
