@@ -29,10 +29,12 @@ apr_status_t tf_body_rewind(tf_body_t *body);
 
 /**
  * Next piece of at most @p max bytes.
- * @return APR_SUCCESS with data and len set (valid until the next call), APR_EOF
- *         at the end, or a file read error.
+ * @param[out] stable  1: the piece stays valid as long as the request (it
+ *                     is in memory); 0: only until the next call.
+ * @return APR_SUCCESS with data and len set, APR_EOF at the end, or a
+ *         file read error.
  */
 apr_status_t tf_body_next(tf_body_t *body, apr_size_t max, const char **data,
-                          apr_size_t *len);
+                          apr_size_t *len, int *stable);
 
 #endif /* TF_BODY_H */

@@ -91,6 +91,8 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
 {
     tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
     apr_bucket_brigade *bb;
+    const char *cl;
+    apr_off_t announced;
     apr_status_t rv;
     int seen_eos = 0;
 
@@ -100,6 +102,14 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
     *out = b;
     if (!b->present) {
         return OK;
+    }
+    /* a body whose length is announced and fits memory gets one buffer
+     * of that size: no regrowth */
+    if ((cl = apr_table_get(r->headers_in, "Content-Length")) != NULL
+        && apr_strtoff(&announced, cl, NULL, 10) == APR_SUCCESS
+        && announced > 0 && announced <= mem_limit) {
+        b->mem = apr_palloc(r->pool, (apr_size_t)announced);
+        b->mem_cap = (apr_size_t)announced;
     }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     do {
@@ -157,10 +167,11 @@ apr_status_t tf_body_rewind(tf_body_t *b)
 }
 
 apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
-                          apr_size_t *len)
+                          apr_size_t *len, int *stable)
 {
     apr_status_t rv;
 
+    *stable = b->pos < (apr_off_t)b->mem_len;
     if (b->pos < (apr_off_t)b->mem_len) {
         *data = b->mem + b->pos;
         *len = b->mem_len - (apr_size_t)b->pos;

@@ -46,6 +46,8 @@
 #define IOBUF 65536
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
 #define RETRY_AFTER "5"
+#define MAX_IOV 8             /* pieces gathered into one sendmsg() */
+#define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
 
 static tf_shm_t *rt_shm;      /* set before the children fork */
 static const char *rt_ctl;
@@ -337,8 +339,9 @@ typedef struct {
     const unsigned char *params;
     apr_size_t params_len;
     int out_phase;        /* 0 begin+params, 1 body, 2 end of stdin, 3 done */
-    unsigned char rec[TF_FCGI_HEADER_LEN];
-    struct iovec iov[2];
+    unsigned char rec[MAX_IOV / 2][TF_FCGI_HEADER_LEN]; /* record headers
+                                                         * in flight */
+    struct iovec iov[MAX_IOV]; /* what is still to send, in order */
     int iov_n;
 
     /* response side */
@@ -352,6 +355,7 @@ typedef struct {
     apr_size_t hdr_len, hdr_cap;
     apr_off_t cl;         /* backend's Content-Length, -1 if none */
     apr_off_t body_sent;
+    apr_size_t pending;   /* body bytes in bb, not passed on yet */
     apr_bucket_brigade *bb;
     const char *redirect; /* local redirect target */
     int status;           /* with X_FAILED, or 302/304 after headers */
@@ -379,15 +383,23 @@ static apr_status_t connect_backend(xchg_t *x, const char *path)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     apr_cpystrn(sa.sun_path, path, sizeof(sa.sun_path));
-    x->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    x->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (x->fd < 0) {
         return errno;
     }
     apr_pool_cleanup_register(x->r->pool, &x->fd, close_fd,
                               apr_pool_cleanup_null);
-    /* a unix connect blocks only while the listen backlog is full */
+    if (connect(x->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        return APR_SUCCESS;
+    }
+    if (errno != EAGAIN) {
+        return errno;
+    }
+    /* the listen backlog is full (a unix connect cannot be polled for):
+     * wait for a place, up to TracFcgiConnectTimeout, blocking */
     tv.tv_sec = x->dc->connect_timeout;
     tv.tv_usec = 0;
+    fcntl(x->fd, F_SETFL, 0);
     setsockopt(x->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(x->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         return errno == EAGAIN || errno == EINPROGRESS ? APR_TIMEUP : errno;
@@ -396,14 +408,19 @@ static apr_status_t connect_backend(xchg_t *x, const char *path)
     return APR_SUCCESS;
 }
 
-/* Make x->iov hold the next bytes to send, if any. */
+/* Gather into x->iov as much of the request as one sendmsg() can take:
+ * BEGIN_REQUEST and PARAMS, STDIN records of the body held in memory, and
+ * the empty STDIN that ends it, so that a small request is one system
+ * call. A piece read from the spool file is valid only until the next
+ * read: gathering stops after it. */
 static apr_status_t fill_out(xchg_t *x)
 {
     const char *data;
     apr_size_t len;
     apr_status_t rv;
+    int stable, nrec = 0;
 
-    if (x->iov_n > 0 || x->out_phase >= 3) {
+    if (x->iov_n > 0) {
         return APR_SUCCESS;
     }
     if (x->out_phase == 0) {
@@ -413,29 +430,32 @@ static apr_status_t fill_out(xchg_t *x)
         x->iov[1].iov_len = x->params_len;
         x->iov_n = 2;
         x->out_phase = 1;
-        return APR_SUCCESS;
     }
-    if (x->out_phase == 1) {
-        rv = tf_body_next(x->body, TF_FCGI_MAX_CONTENT, &data, &len);
-        if (rv == APR_SUCCESS && len > 0) {
-            tf_fcgi_header_encode(x->rec, TF_FCGI_STDIN, 1, len, 0);
-            x->iov[0].iov_base = x->rec;
-            x->iov[0].iov_len = sizeof(x->rec);
-            x->iov[1].iov_base = (void *)data;
-            x->iov[1].iov_len = len;
-            x->iov_n = 2;
-            return APR_SUCCESS;
+    while (x->out_phase == 1 && x->iov_n + 2 <= MAX_IOV - 1) {
+        rv = tf_body_next(x->body, TF_FCGI_MAX_CONTENT, &data, &len,
+                          &stable);
+        if (rv == APR_EOF || (rv == APR_SUCCESS && len == 0)) {
+            x->out_phase = 2;
+            break;
         }
-        if (rv != APR_EOF && rv != APR_SUCCESS) {
+        if (rv != APR_SUCCESS) {
             return rv;
         }
-        x->out_phase = 2;
+        tf_fcgi_header_encode(x->rec[nrec], TF_FCGI_STDIN, 1, len, 0);
+        x->iov[x->iov_n].iov_base = x->rec[nrec++];
+        x->iov[x->iov_n++].iov_len = TF_FCGI_HEADER_LEN;
+        x->iov[x->iov_n].iov_base = (void *)data;
+        x->iov[x->iov_n++].iov_len = len;
+        if (!stable) {
+            return APR_SUCCESS;
+        }
     }
-    tf_fcgi_header_encode(x->rec, TF_FCGI_STDIN, 1, 0, 0);
-    x->iov[0].iov_base = x->rec;
-    x->iov[0].iov_len = sizeof(x->rec);
-    x->iov_n = 1;
-    x->out_phase = 3;
+    if (x->out_phase == 2) {
+        tf_fcgi_header_encode(x->rec[nrec], TF_FCGI_STDIN, 1, 0, 0);
+        x->iov[x->iov_n].iov_base = x->rec[nrec];
+        x->iov[x->iov_n++].iov_len = TF_FCGI_HEADER_LEN;
+        x->out_phase = 3;
+    }
     return APR_SUCCESS;
 }
 
@@ -453,22 +473,16 @@ static apr_status_t write_some(xchg_t *x)
     if (n < 0) {
         return errno == EAGAIN || errno == EINTR ? APR_SUCCESS : errno;
     }
-    for (i = 0; i < x->iov_n && n > 0; i++) {
-        apr_size_t take = (apr_size_t)n < x->iov[i].iov_len
-                              ? (apr_size_t)n
-                              : x->iov[i].iov_len;
-
-        x->iov[i].iov_base = (char *)x->iov[i].iov_base + take;
-        x->iov[i].iov_len -= take;
-        n -= (ssize_t)take;
+    /* drop what went out; keep the rest at the front */
+    for (i = 0; i < x->iov_n && (apr_size_t)n >= x->iov[i].iov_len; i++) {
+        n -= (ssize_t)x->iov[i].iov_len;
     }
-    if (x->iov[x->iov_n - 1].iov_len == 0) {
-        x->iov_n = 0;
+    if (i < x->iov_n) {
+        x->iov[i].iov_base = (char *)x->iov[i].iov_base + n;
+        x->iov[i].iov_len -= (apr_size_t)n;
     }
-    else if (x->iov_n == 2 && x->iov[0].iov_len == 0) {
-        x->iov[0] = x->iov[1];
-        x->iov_n = 1;
-    }
+    memmove(x->iov, x->iov + i, sizeof(x->iov[0]) * (apr_size_t)(x->iov_n - i));
+    x->iov_n -= i;
     return APR_SUCCESS;
 }
 
@@ -632,6 +646,7 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
                                                (const char *)data, len, NULL,
                                                c->bucket_alloc));
             x->body_sent += (apr_off_t)len;
+            x->pending += len;
         }
         return OK;
     }
@@ -663,6 +678,17 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
         return OK;
     }
     return parse_headers(x);
+}
+
+/* @return 1 if the backend has more for us right now. */
+static int readable_now(int fd)
+{
+    struct pollfd pfd;
+
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
 /* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
@@ -796,6 +822,11 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         return X_FAILED;
     }
 
+    /* a fresh connection takes the request at once: send before polling */
+    if ((rv = fill_out(x)) == APR_SUCCESS && write_some(x) != APR_SUCCESS) {
+        x->iov_n = 0;
+        x->out_phase = 3;
+    }
     while (!ended) {
         if ((rv = fill_out(x)) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
@@ -861,7 +892,13 @@ static xresult_e exchange(xchg_t *x, const char *sock)
              * single write instead of a flush and a final chunk */
             continue;
         }
-        if (flush_client(x, got < IOBUF) < 0) {
+        /* pass on in large batches while the backend keeps the socket
+         * full; flush as soon as it pauses (streaming: SSE, progress) */
+        if (x->pending < PASS_BATCH && readable_now(x->fd)) {
+            continue;
+        }
+        x->pending = 0;
+        if (flush_client(x, !readable_now(x->fd)) < 0) {
             return X_CLIENT_GONE;
         }
     }
@@ -983,6 +1020,7 @@ int tf_bridge_handle(request_rec *r)
         x.status = 0;
         x.redirect = NULL;
         x.body_sent = 0;
+        x.pending = 0;
         res = exchange(&x, l.sock);
         flush_stderr(&x);
         apr_pool_cleanup_run(r->pool, &x.fd, close_fd);

@@ -27,7 +27,7 @@
 #define DEFAULT_STARTUP_TIMEOUT 30
 #define DEFAULT_MAX_TOTAL 64
 #define DEFAULT_CONNS_CAP 16
-#define DEFAULT_BODY_IN_MEMORY (256 * 1024)
+#define DEFAULT_BODY_IN_MEMORY (1024 * 1024 + 65536)
 
 /* The longest socket name we append to the directory:
  * "/b-<gen>-<slot>-<seq>.sock" with 10-digit numbers. */
@@ -578,7 +578,7 @@ const command_rec tf_config_cmds[] = {
                  "when its script changes (default Off)"),
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
-                  "temporary file (default 262144)"),
+                  "temporary file (default 1114112)"),
     AP_INIT_RAW_ARGS("TracFcgiServer", set_server, NULL, RSRC_CONF,
                      "PATH [NAME=VALUE ...]: a pool started with httpd "
                      "(its TracFcgiMinProcesses), in this server's or "
