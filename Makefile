@@ -23,7 +23,8 @@ SAN_RT    := $(shell $(CC) -print-file-name=lib$(if $(filter address,$(SANITIZER
 endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz apps test test-sanitized soak integration check-headers \
+.PHONY: all install unit fuzz apps test test-sanitized soak bench bench-profile \
+        integration check-headers \
         check-logtags clean clean-unit
 all: mod_tracfcgi.so
 
@@ -85,6 +86,14 @@ integration: mod_tracfcgi.so apps
 test: unit integration
 
 # Long runs, not in the default test command.
+# The benchmark against mod_fcgid, mod_proxy_fcgi and a static file
+# (needs wrk, libapache2-mod-fcgid, spawn-fcgi; see t/bench/README), and
+# the profile of the request path (valgrind, strace, linux-perf).
+bench: mod_tracfcgi.so
+	$(PYTHON) t/bench/run.py $(BENCH_ARGS)
+bench-profile: mod_tracfcgi.so
+	$(PYTHON) t/bench/profile_path.py $(BENCH_ARGS)
+
 SOAK_REQUESTS ?= 1000000
 soak: mod_tracfcgi.so apps
 	$(PYTHON) t/soak.py --requests $(SOAK_REQUESTS)
