@@ -352,14 +352,33 @@ static const char *set_param(cmd_parms *cmd, void *dconf, const char *name,
     return NULL;
 }
 
+/* Lists the configuration collects for post_config (TracEnv paths for
+ * the preflight, TracFcgiServer pools), kept as userdata of pconf so that
+ * each configuration read starts empty. */
 #define TRAC_ENVS_KEY "tracfcgi-trac-envs"
+#define DECLARED_KEY "tracfcgi-declared"
 
-apr_array_header_t *tf_config_trac_envs(apr_pool_t *pconf)
+static apr_array_header_t *registry(apr_pool_t *pconf, const char *key,
+                                    int elt_size, int create)
 {
     void *v = NULL;
 
-    apr_pool_userdata_get(&v, TRAC_ENVS_KEY, pconf);
+    apr_pool_userdata_get(&v, key, pconf);
+    if (!v && create) {
+        v = apr_array_make(pconf, 4, elt_size);
+        apr_pool_userdata_set(v, key, apr_pool_cleanup_null, pconf);
+    }
     return v;
+}
+
+apr_array_header_t *tf_config_trac_envs(apr_pool_t *pconf)
+{
+    return registry(pconf, TRAC_ENVS_KEY, 0, 0);
+}
+
+apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
+{
+    return registry(pconf, DECLARED_KEY, 0, 0);
 }
 
 /* TracEnv, TracEnvParentDir, TracEnvIndexTemplate: Trac reads its
@@ -386,12 +405,7 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
     if (strcmp(param, "trac.env_index_template") != 0) {
         tf_trac_env_t *e;
 
-        envs = tf_config_trac_envs(cmd->pool);
-        if (!envs) {
-            envs = apr_array_make(cmd->pool, 4, sizeof(tf_trac_env_t));
-            apr_pool_userdata_set(envs, TRAC_ENVS_KEY,
-                                  apr_pool_cleanup_null, cmd->pool);
-        }
+        envs = registry(cmd->pool, TRAC_ENVS_KEY, sizeof(tf_trac_env_t), 1);
         e = apr_array_push(envs);
         e->path = path;
         e->parent_dir = strcmp(var, "TRAC_ENV_PARENT_DIR") == 0;
@@ -406,16 +420,6 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-#define DECLARED_KEY "tracfcgi-declared"
-
-apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
-{
-    void *v = NULL;
-
-    apr_pool_userdata_get(&v, DECLARED_KEY, pconf);
-    return v;
-}
-
 /* TracFcgiServer PATH [NAME=VALUE ...]: a pool known before any request,
  * so that its TracFcgiMinProcesses start with httpd (mod_fastcgi's
  * FastCgiServer). It runs with the server's (or virtual host's)
@@ -423,18 +427,13 @@ apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
 static const char *set_server(cmd_parms *cmd, void *dconf, const char *args)
 {
     const char *path = ap_getword_conf(cmd->pool, &args), *w;
-    apr_array_header_t *all = tf_config_declared(cmd->pool);
     tf_declared_t *d;
 
     if (!*path || *path != '/') {
         return "TracFcgiServer: expected the absolute path of a script";
     }
-    if (!all) {
-        all = apr_array_make(cmd->pool, 4, sizeof(tf_declared_t));
-        apr_pool_userdata_set(all, DECLARED_KEY, apr_pool_cleanup_null,
-                              cmd->pool);
-    }
-    d = apr_array_push(all);
+    d = apr_array_push(registry(cmd->pool, DECLARED_KEY,
+                                sizeof(tf_declared_t), 1));
     d->s = cmd->server;
     d->path = path;
     d->env = NULL;
