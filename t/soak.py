@@ -72,6 +72,7 @@ def main():
     done = [0]
     lock = threading.Lock()
     baseline = {}
+    series = []   # (requests, (RSS KiB, fds)) every tenth of the run
     t0 = time.monotonic()
     try:
         h.start()
@@ -105,6 +106,8 @@ def main():
                 if n == 10000:
                     baseline["usage"] = httpd_usage(h)
                     baseline["t"] = time.monotonic() - t0
+                if n % (a.requests // 10 or 1) == 0:
+                    series.append((n, httpd_usage(h)))
 
         threads = [threading.Thread(target=client, args=(i,))
                    for i in range(a.clients)]
@@ -127,6 +130,9 @@ def main():
     print("| %d | %d | %d | %.0f | %.1f MiB | %.1f MiB | %d | %d |" % (
         a.requests, a.clients, len(failures), a.requests / took,
         start[0] / 1024.0, end[0] / 1024.0, start[1], end[1]))
+    print("httpd RSS MiB / fds by requests served: " + ", ".join(
+        "%dk: %.1f/%d" % (n // 1000, u[0] / 1024.0, u[1])
+        for n, u in sorted(series)))
     if failures:
         print("failures (first 10):", failures[:10])
     if leftovers:
