@@ -289,6 +289,7 @@ class MemSampler(threading.Thread):
         self.stop_ev = threading.Event()
         self.peak_rss = self.peak_pss = 0
         self.peak_httpd_rss = 0
+        self.peak_parts = {}
         self.lock = threading.Lock()
 
     def run(self):
@@ -301,13 +302,40 @@ class MemSampler(threading.Thread):
                 pss = sum(pss_bytes(p) for p in httpd + back)
             else:
                 pss = 0
-            h = sum(rss_bytes(p) for p in httpd)
+            hr = {p: rss_bytes(p) for p in httpd}
+            h = sum(hr.values())
             b = sum(rss_bytes(p) for p in back)
             with self.lock:
+                if h + b > self.peak_rss:
+                    self.peak_parts = self.breakdown(hr, b, len(back))
                 self.peak_rss = max(self.peak_rss, h + b)
                 self.peak_httpd_rss = max(self.peak_httpd_rss, h)
                 self.peak_pss = max(self.peak_pss, pss)
             self.stop_ev.wait(self.interval)
+
+    @staticmethod
+    def breakdown(httpd_rss, back_rss, n_back):
+        """MiB by kind: the parent, the MPM children (threaded), other
+        httpd processes (process managers), the backends."""
+        parts = collections.OrderedDict(
+            (k, 0.0) for k in ("parent", "mpm children", "managers",
+                               "backends"))
+        pids = set(httpd_rss)
+        for pid, rss in httpd_rss.items():
+            st = _read("/proc/%d/stat" % pid) or ""
+            f = st[st.rfind(")") + 2:].split()
+            ppid = int(f[1]) if len(f) > 17 else 0
+            threads = int(f[17]) if len(f) > 17 else 1
+            if ppid not in pids:
+                kind = "parent"
+            elif threads > 2:
+                kind = "mpm children"
+            else:
+                kind = "managers"
+            parts[kind] += rss / MIB
+        parts["backends"] = back_rss / MIB
+        parts["n_backends"] = n_back
+        return parts
 
     def stop(self):
         self.stop_ev.set()
@@ -439,6 +467,17 @@ class Server:
         leftovers = []
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                # with -DONE_PROCESS, httpd waits for mod_fcgid's process
+                # manager, which nobody told to stop
+                for pid in self.pids()[0]:
+                    if pid != self.proc.pid:
+                        try:
+                            os.kill(pid, signal.SIGTERM)
+                        except OSError:
+                            pass
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -680,6 +719,7 @@ def bench_config(name, root, app, lua, dur, huge):
             res["mem_rss"] = mem.peak_rss
             res["mem_pss"] = mem.peak_pss
             res["mem_httpd_rss"] = mem.peak_httpd_rss
+            res["mem_parts"] = dict(mem.peak_parts)
         res["error_log"] = srv.error_log_tail()
         left = srv.stop()
         if left:
@@ -817,6 +857,15 @@ def report(results, meta):
                                  h["detail"], h["secs"], h["mib_s"],
                                  h["rss_growth"] / MIB,
                                  h["rss_growth_one"] / MIB))
+    lines.append("")
+    lines.append("Peak RSS by kind of process, MiB (at the moment of the "
+                 "peak):")
+    for n in names:
+        p = by[n].get("mem_parts") or {}
+        if p:
+            lines.append("- %s: %s" % (LABELS[n], ", ".join(
+                "%s %.1f" % (k, v) if k != "n_backends" else
+                "(%d backends)" % v for k, v in p.items())))
     # latency details and errors
     lines.append("")
     lines.append("Latency p50/p99 ms at 1 / 16 / 64 clients:")
