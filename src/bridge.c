@@ -346,7 +346,9 @@ typedef struct {
 
     /* response side */
     tf_fcgi_decoder_t dec;
-    unsigned char *iobuf;
+    apr_bucket *rd;       /* the read in progress: a heap bucket owning
+                           * its buffer, which body slices share (no
+                           * copy of the answer in our process) */
     int got_any;          /* a byte came from the backend */
     int headers_done;
     int discard;          /* body not wanted (redirect, 304) */
@@ -622,6 +624,15 @@ static int parse_headers(xchg_t *x)
     return OK;
 }
 
+/* @return 1 if [data, data+len) lies in the buffer of heap bucket @b. */
+static int slice_of(apr_bucket *b, const unsigned char *data, apr_size_t len)
+{
+    const char *base = ((apr_bucket_heap *)b->data)->base;
+    const char *p = (const char *)data;
+
+    return p >= base && p + len <= base + ((apr_bucket_heap *)b->data)->alloc_len;
+}
+
 static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
 {
     conn_rec *c = x->r->connection;
@@ -641,13 +652,22 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
             len = (apr_size_t)(x->cl - x->body_sent);
             x->broken = 1; /* more than it announced: stream suspect */
         }
-        if (len) {
+        if (len && x->rd && slice_of(x->rd, data, len)) {
+            apr_bucket *b;
+
+            apr_bucket_copy(x->rd, &b);
+            b->start = (apr_off_t)((const char *)data
+                                   - ((apr_bucket_heap *)x->rd->data)->base);
+            b->length = len;
+            APR_BRIGADE_INSERT_TAIL(x->bb, b);
+        }
+        else if (len) {
             APR_BRIGADE_INSERT_TAIL(x->bb, apr_bucket_heap_create(
                                                (const char *)data, len, NULL,
                                                c->bucket_alloc));
-            x->body_sent += (apr_off_t)len;
-            x->pending += len;
         }
+        x->body_sent += (apr_off_t)len;
+        x->pending += len;
         return OK;
     }
     if (x->hdr_len + len > x->hdr_cap) {
@@ -795,6 +815,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
     apr_status_t rv;
     int ended = 0, ret, n;
     ssize_t got;
+    char *buf;
 
     rv = connect_backend(x, sock);
     if (rv != APR_SUCCESS) {
@@ -863,7 +884,14 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
             continue;
         }
-        got = recv(x->fd, x->iobuf, IOBUF, 0);
+        buf = apr_bucket_alloc(IOBUF, r->connection->bucket_alloc);
+        x->rd = apr_bucket_heap_create(buf, IOBUF, apr_bucket_free,
+                                       r->connection->bucket_alloc);
+        got = recv(x->fd, buf, IOBUF, 0);
+        if (got <= 0) {
+            apr_bucket_destroy(x->rd);
+            x->rd = NULL;
+        }
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
             continue;
         }
@@ -882,7 +910,11 @@ static xresult_e exchange(xchg_t *x, const char *sock)
             goto failed;
         }
         x->got_any = 1;
-        ret = on_input(x, x->iobuf, (apr_size_t)got, &ended);
+        ret = on_input(x, (const unsigned char *)buf, (apr_size_t)got,
+                       &ended);
+        /* the body slices hold their own references to the buffer */
+        apr_bucket_destroy(x->rd);
+        x->rd = NULL;
         if (ret != OK) {
             goto failed;
         }
@@ -999,7 +1031,6 @@ int tf_bridge_handle(request_rec *r)
     x.dc = &dc;
     x.body = body;
     x.pool_name = spec.name;
-    x.iobuf = apr_palloc(r->pool, IOBUF);
     x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     rc = tf_params_encode(r, &dc, tf_body_length(body),
                           tf_body_present(body), (unsigned char **)&x.params,

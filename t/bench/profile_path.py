@@ -240,16 +240,17 @@ STAT_EVENTS = ("context-switches", "cpu-migrations", "raw_syscalls:sys_enter",
                "syscalls:sys_enter_futex")
 
 
-def perf_stat(srv, conns, secs, lua):
+def perf_stat(srv, conns, secs, lua, url=None, body=0):
     """Events per request of httpd + backends under wrk at @conns."""
     httpd, back = srv.pids()
-    outf = srv.dir / ("perfstat-%d.txt" % conns)
+    outf = srv.dir / ("perfstat-%d-%d.txt" % (conns, time.monotonic_ns()))
     st = subprocess.Popen(
         ["perf", "stat", "-x", ",", "-o", str(outf), "-e",
          ",".join(STAT_EVENTS), "-p", ",".join(map(str, httpd + back))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    w = bench.run_wrk(srv.url(srv.urls[0]), conns, secs, lua)
+    w = bench.run_wrk(srv.url(url or srv.urls[0]), conns, secs, lua,
+                      body=body)
     st.send_signal(signal.SIGINT)
     st.wait(timeout=60)
     counts = {}
@@ -269,6 +270,9 @@ def perf(name, root, app, secs, lua):
         res["stat"] = {}
         for c in (1, 16, 64):
             res["stat"][c] = perf_stat(srv, c, secs, lua)
+        res["stat_get"] = perf_stat(srv, 8, secs, lua, srv.urls[1])
+        res["stat_post"] = perf_stat(srv, 8, secs, lua, srv.urls[2],
+                                     bench.MIB)
         httpd, back = srv.pids()
         data = srv.dir / "perf.data"
         rec = subprocess.Popen(
@@ -308,17 +312,22 @@ def main():
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--no-strace", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--module", default=str(bench.MODULE),
+                    help="the mod_tracfcgi.so to profile")
     args = ap.parse_args()
     names = args.only.split(",")
     for tool in ("valgrind", "strace", "callgrind_annotate"):
         if not shutil.which(tool):
             sys.exit("missing %s (apt-get install -y valgrind strace)" % tool)
-    bench.check_tools(names)
+    bench.check_tools(names, args.module)
     bench.set_subreaper()
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-prof-"))
     os.chmod(root, 0o755)
     n = args.requests
     try:
+        if "tracfcgi" in names:
+            print("mod_tracfcgi: %s" % bench.snapshot_module(root,
+                                                             args.module))
         app = bench.build_app(root)
         lua = root / "wrk.lua"
         lua.write_text(bench.WRK_LUA)
@@ -375,6 +384,14 @@ def main():
                     print("%8d %8.0f %s" % (c, w["rps"], "  ".join(
                         "%14.2f" % per.get(e, float("nan"))
                         for e in STAT_EVENTS)))
+                for what, k in (("1 MiB GET", "stat_get"),
+                                ("1 MiB POST", "stat_post")):
+                    w, per = r[k]
+                    print("%s, 8 clients: %.0f req/s; per request: %s" % (
+                        what, w["rps"], ", ".join(
+                            "%s %.1f" % (e.split(":")[-1],
+                                         per.get(e, float("nan")))
+                            for e in STAT_EVENTS)))
                 print("== %s: perf record -e cpu-clock, wrk 16 clients: "
                       "%.0f req/s while recording" % (label, r["rps"]))
                 print("\n".join(r["dsos"]))

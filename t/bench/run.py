@@ -31,6 +31,7 @@ removed at the end unless --keep.
 import argparse
 import collections
 import ctypes
+import hashlib
 import http.client
 import json
 import os
@@ -38,7 +39,6 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -290,6 +290,8 @@ class MemSampler(threading.Thread):
         self.peak_rss = self.peak_pss = 0
         self.peak_httpd_rss = 0
         self.peak_parts = {}
+        self.phase = "start"
+        self.phase_peaks = collections.OrderedDict()
         self.lock = threading.Lock()
 
     def run(self):
@@ -308,7 +310,10 @@ class MemSampler(threading.Thread):
             with self.lock:
                 if h + b > self.peak_rss:
                     self.peak_parts = self.breakdown(hr, b, len(back))
+                    self.peak_parts["during"] = self.phase
                 self.peak_rss = max(self.peak_rss, h + b)
+                self.phase_peaks[self.phase] = max(
+                    self.phase_peaks.get(self.phase, 0), h + b)
                 self.peak_httpd_rss = max(self.peak_httpd_rss, h)
                 self.peak_pss = max(self.peak_pss, pss)
             self.stop_ev.wait(self.interval)
@@ -675,15 +680,18 @@ def bench_config(name, root, app, lua, dur, huge):
         res["startup"] = srv.start()
         log("%s: first answer %.1f ms after httpd start" % (
             name, res["startup"] * 1000))
+        mem.phase = "warm-up"
         warm_up(srv, lua, max(1.0, dur / 2))
         res["backends"] = len(srv.pids()[1])
         if name in huge:
             # first, while httpd has only served small answers: the growth
             # is what the transfer itself needs
+            mem.phase = "1 GiB GET"
             res["huge_get"] = huge_download(srv)
             log("%s: 1 GiB GET: %s, httpd RSS +%.1f MiB" % (
                 name, "ok" if res["huge_get"]["ok"] else "FAILED",
                 res["huge_get"]["rss_growth"] / MIB))
+            mem.phase = "1 GiB POST"
             res["huge_post"] = huge_upload(srv)
             log("%s: 1 GiB POST: %s, httpd RSS +%.1f MiB" % (
                 name, "ok" if res["huge_post"]["ok"] else "FAILED",
@@ -692,20 +700,24 @@ def bench_config(name, root, app, lua, dur, huge):
             time.sleep(1)
         small, big, post, sleep = srv.urls
         for c in (1, 16, 64):
+            mem.phase = "%d clients" % c
             r = run_wrk(srv.url(small), c, dur, lua)
             res["c%d" % c] = r
             log("%s: %d clients: %.0f req/s p50 %.2f ms p99 %.2f ms%s" % (
                 name, c, r["rps"], r["p50_us"] / 1e3, r["p99_us"] / 1e3,
                 " errors %d" % r["errors"] if r["errors"] else ""))
+        mem.phase = "1 MiB GET"
         r = run_wrk(srv.url(big), 8, dur, lua)
         r["mib_s"] = r["bytes"] / MIB / r["secs"]
         res["get1m"] = r
         log("%s: 1 MiB GET x8: %.0f MiB/s" % (name, r["mib_s"]))
+        mem.phase = "1 MiB POST"
         r = run_wrk(srv.url(post), 8, dur, lua, body=MIB)
         r["mib_s"] = r["requests"] * MIB / MIB / r["secs"]
         res["post1m"] = r
         log("%s: 1 MiB POST x8: %.0f MiB/s" % (name, r["mib_s"]))
         if sleep:
+            mem.phase = "queue"
             q = queue_test(srv.port, sleep)
             res["queue"] = q
             log("%s: queue: wall %.3f s p50 %.1f ms p99 %.1f ms errors %d" % (
@@ -720,6 +732,7 @@ def bench_config(name, root, app, lua, dur, huge):
             res["mem_pss"] = mem.peak_pss
             res["mem_httpd_rss"] = mem.peak_httpd_rss
             res["mem_parts"] = dict(mem.peak_parts)
+            res["mem_phases"] = list(mem.phase_peaks.items())
         res["error_log"] = srv.error_log_tail()
         left = srv.stop()
         if left:
@@ -864,8 +877,12 @@ def report(results, meta):
         p = by[n].get("mem_parts") or {}
         if p:
             lines.append("- %s: %s" % (LABELS[n], ", ".join(
-                "%s %.1f" % (k, v) if k != "n_backends" else
-                "(%d backends)" % v for k, v in p.items())))
+                "%s %.1f" % (k, v) if k not in ("n_backends", "during")
+                else "(%d backends)" % v if k == "n_backends"
+                else "during: %s" % v for k, v in p.items())))
+            lines.append("  highest RSS sum in each phase: %s" % ", ".join(
+                "%s %.1f" % (ph, v / MIB)
+                for ph, v in by[n].get("mem_phases", [])))
     # latency details and errors
     lines.append("")
     lines.append("Latency p50/p99 ms at 1 / 16 / 64 clients:")
@@ -958,7 +975,34 @@ def build_app(root):
     return app
 
 
-def check_tools(names):
+def snapshot_module(root, path):
+    """Copy the module into the run's directory, so that a rebuild during
+    the run (make, a sanitizer build) changes nothing; refuse a sanitizer
+    build (httpd cannot load it, and its timings would mean nothing).
+    @return a description of what is measured."""
+    global MODULE
+    path = Path(path)
+    data = path.read_bytes()
+    if b"__asan_" in data or b"__ubsan_" in data or b"__tsan_" in data:
+        sys.exit("%s is a sanitizer build: run make clean && make" % path)
+    MODULE = root / "mod_tracfcgi.so"
+    MODULE.write_bytes(data)
+    os.chmod(MODULE, 0o755)
+    desc = "%s sha1 %s" % (path.name, hashlib.sha1(data).hexdigest()[:10])
+    if path.resolve().parent == REPO:
+        git = ["git", "-C", str(REPO)]
+        head = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            git + ["status", "--porcelain", "--", "mod_tracfcgi.c", "src",
+                   "include"], capture_output=True, text=True).stdout.strip()
+        if head:
+            desc += ", built in a tree at %s%s" % (
+                head, " with uncommitted changes" if dirty else "")
+    return desc
+
+
+def check_tools(names, module=MODULE):
     missing = []
     for tool in (APACHE, WRK, "cc", "curl"):
         if not shutil.which(tool):
@@ -967,8 +1011,8 @@ def check_tools(names):
         missing.append("mod_fcgid (libapache2-mod-fcgid)")
     if "proxy_fcgi" in names and not os.path.exists(SPAWN_FCGI):
         missing.append("spawn-fcgi")
-    if "tracfcgi" in names and not MODULE.exists():
-        missing.append("mod_tracfcgi.so (run make)")
+    if "tracfcgi" in names and not Path(module).exists():
+        missing.append("%s (run make)" % module)
     if missing:
         sys.exit("missing: %s\n(Debian: apt-get install -y apache2 "
                  "libapache2-mod-fcgid spawn-fcgi libfcgi-dev wrk curl gcc)"
@@ -988,6 +1032,9 @@ def main():
                     help="configurations that get the 1 GiB GET/POST test "
                     "(comma-separated, or 'none')")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--module", default=str(MODULE),
+                    help="the mod_tracfcgi.so to measure (default: the "
+                    "repository's)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (configs, logs)")
     args = ap.parse_args()
@@ -997,12 +1044,15 @@ def main():
             ap.error("unknown configuration %r" % n)
     huge = set(args.huge.split(",")) if args.huge != "none" else set()
     dur = max(1, round(args.duration or (2 if args.quick else 10)))
-    check_tools(names)
+    check_tools(names, args.module)
     set_subreaper()
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-bench-"))
     os.chmod(root, 0o755)
     results = []
+    what = "module not used"
     try:
+        if "tracfcgi" in names:
+            what = snapshot_module(root, args.module)
         app = build_app(root)
         lua = root / "wrk.lua"
         lua.write_text(WRK_LUA)
@@ -1016,8 +1066,8 @@ def main():
         else:
             shutil.rmtree(root, ignore_errors=True)
     load = (_read("/proc/loadavg") or "?").split()[:3]
-    meta = "%d s per wrk run, %d CPUs, load at end %s, wrk %s" % (
-        dur, os.cpu_count(), "/".join(load), "-t2 (-t1 for 1 client)")
+    meta = "%d s per wrk run, %d CPUs, load at end %s, wrk %s; %s" % (
+        dur, os.cpu_count(), "/".join(load), "-t2 (-t1 for 1 client)", what)
     text = report(results, meta)
     print(text)
     if args.json:
