@@ -329,7 +329,6 @@ typedef enum {
 typedef struct {
     request_rec *r;
     const tf_dir_conf_t *dc;
-    const char *pool_name;
     pid_t pid;
     int fd;
     tf_body_t *body;
@@ -1030,7 +1029,6 @@ int tf_bridge_handle(request_rec *r)
     x.r = r;
     x.dc = &dc;
     x.body = body;
-    x.pool_name = spec.name;
     x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     rc = tf_params_encode(r, &dc, tf_body_length(body),
                           tf_body_present(body), (unsigned char **)&x.params,
