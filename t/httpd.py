@@ -435,17 +435,7 @@ class Httpd:
                 self.ports.append(p)
             self.conf.write_text(self.config_text())
             mark = self.log_mark()
-            env = dict(os.environ)
-            env.update({"LANG": "C", MARKER_ENV: str(self.tmp),
-                        "TMPDIR": str(self.tmp / "tmp")})
-            env.update(self.env)
-            # make test-sanitized: the module is built with a sanitizer and
-            # httpd runs with its runtime preloaded
-            preload = os.environ.get("TRACFCGI_HTTPD_PRELOAD")
-            if preload:
-                env["LD_PRELOAD"] = preload
-                env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-                env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+            env = self.httpd_env()
             self._stdout = open(self.tmp / "stdout", "ab")
             self.proc = subprocess.Popen(
                 [APACHE, "-f", str(self.conf), "-DFOREGROUND"],
@@ -510,11 +500,28 @@ class Httpd:
                 self._stdout = None
         return time.monotonic() - t0
 
+    def httpd_env(self):
+        """The environment apache2 runs with (also for -k commands, which
+        load the module to read the configuration)."""
+        env = dict(os.environ)
+        env.update({"LANG": "C", MARKER_ENV: str(self.tmp),
+                    "TMPDIR": str(self.tmp / "tmp")})
+        env.update(self.env)
+        # make test-sanitized: the module is built with a sanitizer and
+        # httpd runs with its runtime preloaded
+        preload = os.environ.get("TRACFCGI_HTTPD_PRELOAD")
+        if preload:
+            env["LD_PRELOAD"] = preload
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        return env
+
     def graceful(self, timeout=15):
         """apache2 -k graceful; waits until the restart is logged as done."""
         mark = self.log_mark()
         r = subprocess.run([APACHE, "-f", str(self.conf), "-k", "graceful"],
-                           capture_output=True, text=True, cwd=str(self.tmp))
+                           capture_output=True, text=True, cwd=str(self.tmp),
+                           env=self.httpd_env())
         if r.returncode != 0:
             raise HttpdError("graceful failed: %s%s" % (r.stdout, r.stderr))
         self.wait_log(r"resuming normal operations", timeout, since=mark)

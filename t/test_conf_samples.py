@@ -111,7 +111,7 @@ def configtest(body, mpm="event", extra_modules=()):
     try:
         h.ports = [H.free_port()]
         h.conf.write_text(h.config_text())
-        env = dict(os.environ, LANG="C")
+        env = h.httpd_env()
         return subprocess.run([H.APACHE, "-t", "-f", str(h.conf)],
                               stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,

@@ -530,7 +530,8 @@ def test_graceful_stop_finishes_requests(httpd):
     pids = set(h.backend_pids())
     h.own_procs()           # remember the tree
     r = subprocess.run([H.APACHE, "-f", str(h.conf), "-k", "graceful-stop"],
-                       capture_output=True, text=True, cwd=str(h.tmp))
+                       capture_output=True, text=True, cwd=str(h.tmp),
+                       env=h.httpd_env())
     assert r.returncode == 0, r.stdout + r.stderr
     for b in bgs:
         resp = b.get(30)
