@@ -73,7 +73,8 @@ ServerName 127.0.0.1
 Listen 127.0.0.1:{port}
 PidFile "{dir}/run/httpd.pid"
 DefaultRuntimeDir "{dir}/run"
-Mutex file:{dir}/run default
+# no Mutex line: the platform's default (pthread on Debian), as deployed;
+# "Mutex file:" (fcntl) makes mod_fcgid fail under load with EDEADLK
 ErrorLog "{dir}/error_log"
 LogLevel warn
 User {user}
@@ -152,6 +153,9 @@ ProxyTimeout 300
 """,
     "static": "",
 }
+
+# more configuration text per configuration, from --conf NAME:TEXT
+EXTRA_CONF = {}
 
 # per configuration: (small URL, 1 MiB GET URL, POST URL, sleep URL)
 URLS = {
@@ -406,7 +410,8 @@ class Server:
         fmt = dict(name=self.name, dir=self.dir, port=self.port, user=USER,
                    moddir=MODDIR, appdir=self.app.parent, module=MODULE,
                    n=BACKENDS)
-        fmt["extra"] = EXTRA[self.name].format(**fmt)
+        fmt["extra"] = EXTRA[self.name].format(**fmt) + "\n".join(
+            EXTRA_CONF.get(self.name, ()))
         return BASE_CONF.format(**fmt)
 
     def start_spawner(self):
@@ -541,19 +546,28 @@ def run_wrk(url, conns, duration, lua, body=0):
                                                        out.stderr))
 
 
-def queue_test(port, path, clients=16, total=160, timeout=60):
+def queue_test(port, path, clients=16, total=160, timeout=20,
+               deadline=60):
     """@total requests from @clients threads (keep-alive connections),
-    each request's latency recorded, failures included."""
+    each request's latency recorded, failures included. No request is
+    started after @deadline seconds (a wedged server); those not sent
+    count as failed."""
     per = total // clients
     lat, errors = [], []
     lock = threading.Lock()
     barrier = threading.Barrier(clients + 1)
+    end = [0.0]
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         mine = []
         barrier.wait()
-        for _ in range(per):
+        for i in range(per):
+            if time.monotonic() > end[0]:
+                with lock:
+                    errors.extend(["not sent: past the %d s deadline"
+                                   % deadline] * (per - i))
+                break
             t = time.monotonic()
             try:
                 conn.request("GET", path)
@@ -578,6 +592,7 @@ def queue_test(port, path, clients=16, total=160, timeout=60):
     ths = [threading.Thread(target=client) for _ in range(clients)]
     for t in ths:
         t.start()
+    end[0] = time.monotonic() + deadline
     barrier.wait()
     t0 = time.monotonic()
     for t in ths:
@@ -822,7 +837,7 @@ def errors_of(res):
         out.append("queue: %d of %d failed %s" % (q["errors"], q["n"],
                                                   q["error_kinds"]))
     if q and q["n"] != 160:
-        out.append("queue: %d requests recorded, not 160" % q["n"])
+        out.append("queue: %d requests timed, not 160" % q["n"])
     if res.get("failed"):
         out.append("run failed: %s" % res["failed"])
     out += res.get("errors", [])
@@ -928,13 +943,13 @@ def targets(by):
     g = dict((k, get) for k, _, get, _ in METRICS)
     r = ratio(g["rps16"](T), g["rps16"](S) if S else None)
     check("16 clients >= 0.85x static req/s", None if r is None else
-          r >= 0.85, "%.2fx" % r if r is not None else "")
+          r >= 0.85, "%.3fx" % r if r is not None else "")
     v = g["p99_16"](T)
     check("p99 at 16 clients <= 3 ms", None if v is None else v <= 3.0,
           "%.2f ms" % v if v is not None else "")
     r = ratio(g["rps1"](T), g["rps1"](F) if F else None)
     check("1 client >= 1.3x mod_fcgid req/s", None if r is None else
-          r >= 1.3, "%.2fx" % r if r is not None else "")
+          r >= 1.3, "%.3fx" % r if r is not None else "")
     v = g["qwall"](T)
     check("queue wall <= 2.05 s", None if v is None else v <= 2.05,
           "%.3f s" % v if v is not None else "")
@@ -944,10 +959,10 @@ def targets(by):
           "%.1f / %.1f ms = %.2fx" % (a, b, r) if r is not None else "")
     r = ratio(g["get1m"](T), g["get1m"](F) if F else None)
     check("1 MiB GET >= 1.3x mod_fcgid MiB/s", None if r is None else
-          r >= 1.3, "%.2fx" % r if r is not None else "")
+          r >= 1.3, "%.3fx" % r if r is not None else "")
     r = ratio(g["post1m"](T), g["post1m"](F) if F else None)
     check("1 MiB POST >= 3x mod_fcgid MiB/s", None if r is None else r >= 3,
-          "%.2fx" % r if r is not None else "")
+          "%.3fx" % r if r is not None else "")
     a, b = g["mem"](T), g["mem"](P) if P else None
     check("peak memory <= mod_proxy_fcgi's", None if a is None or b is None
           else a <= b, "%.1f vs %.1f MiB (RSS)" % (a, b) if a and b else "")
@@ -1032,6 +1047,10 @@ def main():
                     help="configurations that get the 1 GiB GET/POST test "
                     "(comma-separated, or 'none')")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--conf", action="append", default=[],
+                    metavar="NAME:TEXT", help="append a line to one "
+                    "configuration's httpd.conf (e.g. 'tracfcgi:MaxMemFree "
+                    "256'); repeatable")
     ap.add_argument("--module", default=str(MODULE),
                     help="the mod_tracfcgi.so to measure (default: the "
                     "repository's)")
@@ -1043,8 +1062,15 @@ def main():
         if n not in CONFIGS:
             ap.error("unknown configuration %r" % n)
     huge = set(args.huge.split(",")) if args.huge != "none" else set()
+    for c in args.conf:
+        name, sep, text = c.partition(":")
+        if not sep or name not in CONFIGS:
+            ap.error("--conf wants NAME:TEXT with NAME one of %s"
+                     % ",".join(CONFIGS))
+        EXTRA_CONF.setdefault(name, []).append(text)
     dur = max(1, round(args.duration or (2 if args.quick else 10)))
     check_tools(names, args.module)
+    load0 = (_read("/proc/loadavg") or "?").split()[0]
     set_subreaper()
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-bench-"))
     os.chmod(root, 0o755)
@@ -1065,9 +1091,11 @@ def main():
             log("kept %s" % root)
         else:
             shutil.rmtree(root, ignore_errors=True)
-    load = (_read("/proc/loadavg") or "?").split()[:3]
-    meta = "%d s per wrk run, %d CPUs, load at end %s, wrk %s; %s" % (
-        dur, os.cpu_count(), "/".join(load), "-t2 (-t1 for 1 client)", what)
+    meta = ("%d s per wrk run, %d CPUs, 1-min load average %s before the "
+            "run, wrk %s; %s" % (dur, os.cpu_count(), load0,
+                                 "-t2 (-t1 for 1 client)", what))
+    for name, lines in EXTRA_CONF.items():
+        meta += "; %s config + %s" % (name, " / ".join(lines))
     text = report(results, meta)
     print(text)
     if args.json:
