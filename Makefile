@@ -53,6 +53,9 @@ PURE_SRC := src/fcgi_proto.c src/cgi_head.c
 t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c $(PURE_SRC) include/tf_fcgi_proto.h include/tf_cgi_head.h
 	$(CC) $(UNIT_CFLAGS) -o $@ t/fuzz/replay.c $< $(PURE_SRC)
 
+t/unit/test_iobuf: t/unit/test_iobuf.c src/iobuf.c include/tf_iobuf.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) -pthread -o $@ t/unit/test_iobuf.c src/iobuf.c
+
 t/unit/test_cgi_head: t/unit/test_cgi_head.c src/cgi_head.c include/tf_cgi_head.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) -o $@ t/unit/test_cgi_head.c src/cgi_head.c
 

@@ -38,12 +38,13 @@
 #include "tf_bridge.h"
 #include "tf_config.h"
 #include "tf_fcgi_proto.h"
+#include "tf_iobuf.h"
 #include "tf_ipc.h"
 #include "tf_params.h"
 #include "tf_private.h"
 #include "tf_spec.h"
 
-#define IOBUF 65536
+#define IOBUF TF_IOBUF_SIZE
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
 #define RETRY_AFTER "5"
 #define MAX_IOV 8             /* pieces gathered into one sendmsg() */
@@ -883,8 +884,15 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
             continue;
         }
-        buf = apr_bucket_alloc(IOBUF, r->connection->bucket_alloc);
-        x->rd = apr_bucket_heap_create(buf, IOBUF, apr_bucket_free,
+        buf = tf_iobuf_get();
+        if (!buf) {
+            ap_log_rerror(APLOG_MARK, APLOG_CRIT, ENOMEM, r, TFLOGNO(00439)
+                          "no memory for a %u-byte read buffer", IOBUF);
+            x->broken = 1;
+            x->status = HTTP_INTERNAL_SERVER_ERROR;
+            goto failed;
+        }
+        x->rd = apr_bucket_heap_create(buf, IOBUF, tf_iobuf_put,
                                        r->connection->bucket_alloc);
         got = recv(x->fd, buf, IOBUF, 0);
         if (got <= 0) {
