@@ -581,6 +581,22 @@ class Httpd:
                       if p.exe == APACHE and self.proc and
                       p.pid != self.proc.pid)
 
+    def settled_children(self, timeout=10):
+        """httpd_children() once the set has stopped changing: the port
+        opens in the parent, before the MPM children and the process
+        manager are forked, so a list taken right after start may be
+        short."""
+        deadline = time.monotonic() + timeout
+        last = self.httpd_children()
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            now = self.httpd_children()
+            if now and now == last:
+                return now
+            last = now
+        raise HttpdError("httpd's children did not settle in %ss: %s"
+                         % (timeout, last))
+
     def leftovers(self):
         return [p for p in self.own_procs()
                 if not (self.proc and p.pid == self.proc.pid)]

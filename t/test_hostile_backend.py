@@ -177,7 +177,7 @@ def test_hostile_backend(httpd, c, mpm):
         # the pool's one process exists and served: the case hits it
         r = h.get("/h/?case=ok", timeout=10)
         assert r.status == 200, (r.status, r.body[:300])
-    children = h.httpd_children()
+    children = h.settled_children()
     mark = h.log_mark()
     t0 = time.monotonic()
     status, headers, body, raw_body, complete, how, raw = raw_request(

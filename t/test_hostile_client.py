@@ -389,7 +389,7 @@ def test_1000_connections_cut_mid_request(httpd):
     h = httpd(CONF + "TracFcgiIOTimeout 3\nTracFcgiMaxProcesses 4\n")
     assert h.get("/h/?case=ok").status == 200
     assert h.get("/trac/?pid").status == 200
-    children = h.httpd_children()
+    children = h.settled_children()
     mark = h.log_mark()
     errors = []
     rnd = random.Random(4242)
