@@ -358,6 +358,9 @@ typedef struct {
     apr_off_t cl;         /* backend's Content-Length, -1 if none */
     apr_off_t body_sent;
     apr_size_t pending;   /* body bytes in bb, not passed on yet */
+    int read_on;          /* the last recv() brought data: try another
+                           * before polling (saves a poll per read) */
+    int unflushed;        /* passed on without a FLUSH since the last one */
     apr_bucket_brigade *bb;
     const char *redirect; /* local redirect target */
     int status;           /* with X_FAILED, or 302/304 after headers */
@@ -701,25 +704,16 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
 }
 
 /* @return 1 if the backend has more for us right now. */
-static int readable_now(int fd)
-{
-    struct pollfd pfd;
-
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
-}
-
 /* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
 static int flush_client(xchg_t *x, int flush)
 {
     request_rec *r = x->r;
     apr_status_t rv;
 
-    if (APR_BRIGADE_EMPTY(x->bb)) {
+    if (APR_BRIGADE_EMPTY(x->bb) && !(flush && x->unflushed)) {
         return 0;
     }
+    x->unflushed = !flush;
     if (flush) {
         APR_BRIGADE_INSERT_TAIL(
             x->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
@@ -859,6 +853,12 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         pfd.fd = x->fd;
         pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
         pfd.revents = 0;
+        if (x->read_on && !x->iov_n) {
+            /* data just came: read on, polling only when it runs dry */
+            x->read_on = 0;
+            pfd.revents = POLLIN;
+            goto read_it;
+        }
         n = poll(&pfd, 1, x->dc->io_timeout * 1000);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -884,6 +884,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
             continue;
         }
+read_it:
         buf = tf_iobuf_get();
         if (!buf) {
             ap_log_rerror(APLOG_MARK, APLOG_CRIT, ENOMEM, r, TFLOGNO(00439)
@@ -898,6 +899,14 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         if (got <= 0) {
             apr_bucket_destroy(x->rd);
             x->rd = NULL;
+        }
+        if (got < 0 && errno == EAGAIN && !x->redirect && !x->discard) {
+            /* the backend paused: what is gathered goes out now (streamed
+             * answers, progress pages) */
+            x->pending = 0;
+            if (flush_client(x, 1) < 0) {
+                return X_CLIENT_GONE;
+            }
         }
         if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
             continue;
@@ -917,6 +926,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
             goto failed;
         }
         x->got_any = 1;
+        x->read_on = 1;
         ret = on_input(x, (const unsigned char *)buf, (apr_size_t)got,
                        &ended);
         /* the body slices hold their own references to the buffer */
@@ -931,13 +941,13 @@ static xresult_e exchange(xchg_t *x, const char *sock)
              * single write instead of a flush and a final chunk */
             continue;
         }
-        /* pass on in large batches while the backend keeps the socket
-         * full; flush as soon as it pauses (streaming: SSE, progress) */
-        if (x->pending < PASS_BATCH && readable_now(x->fd)) {
+        /* pass on in large batches while the backend keeps sending; the
+         * next read finding nothing flushes (streaming: SSE, progress) */
+        if (x->pending < PASS_BATCH) {
             continue;
         }
         x->pending = 0;
-        if (flush_client(x, !readable_now(x->fd)) < 0) {
+        if (flush_client(x, 0) < 0) {
             return X_CLIENT_GONE;
         }
     }
@@ -1058,6 +1068,8 @@ int tf_bridge_handle(request_rec *r)
         x.redirect = NULL;
         x.body_sent = 0;
         x.pending = 0;
+        x.read_on = 0;
+        x.unflushed = 0;
         res = exchange(&x, l.sock);
         flush_stderr(&x);
         apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
