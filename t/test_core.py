@@ -237,6 +237,22 @@ def test_upload_10mib(httpd):
     assert r.body == b"len:%d\nfnv:%016x\n" % (len(data), H.fnv1a64(data))
 
 
+def test_spooled_body_sizes(httpd):
+    """Bodies past TracFcgiBodyInMemory go to a file in 64 KiB writes:
+    every size around the memory and write boundaries arrives intact."""
+    h = httpd(TRAC + "TracFcgiBodyInMemory 1000\n")
+    for n in (999, 1000, 1001, 65536, 65537, 66535, 66536, 66537,
+              3 * 65536 + 1000, 3 * 65536 + 1001, 1 * MiB + 5):
+        data = os.urandom(n)
+        r = h.post("/trac/?echo", data)
+        assert r.status == 200, (n, r.body[:300])
+        assert r.body == b"len:%d\nfnv:%016x\n" % (n, H.fnv1a64(data)), n
+        pieces = [data[i:i + 7000] for i in range(0, n, 7000)]
+        r = h.post("/trac/?echo", iter(pieces), encode_chunked=True,
+                   headers={"Transfer-Encoding": "chunked"})
+        assert r.body == b"len:%d\nfnv:%016x\n" % (n, H.fnv1a64(data)), n
+
+
 @pytest.mark.both_mpms
 def test_chunked_upload(httpd):
     h = httpd(TRAC)
