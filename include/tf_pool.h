@@ -93,13 +93,19 @@ typedef struct {
     apr_time_t last_error_time;
 } tf_pool_ent_t;
 
+/* Connections of one process whose httpd child is remembered, so that the
+ * manager can give them back when that child dies mid-request. Any past
+ * this many (TracFcgiConnsPerProcess above 64) are not reclaimed. */
+#define TF_HOLDERS 64
+
 typedef struct {
     apr_uint32_t state;       /* tf_proc_state_e */
     apr_uint32_t seq;         /* bumped each time the slot is reused */
     apr_int32_t pool;         /* owning pool index */
     apr_int32_t next, prev;   /* idle list or free list links */
     pid_t pid;                /* pm: 0 until forked */
-    pid_t holder;             /* req: httpd child holding the only conn */
+    pid_t holders[TF_HOLDERS]; /* req: the httpd child of each connection
+                                * in use, in no order; 0 = unused entry */
     apr_uint32_t conns;       /* connections in use */
     apr_uint32_t max_conns;
     apr_uint64_t requests;    /* requests served by this process */
@@ -256,10 +262,23 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
  * Give back one connection of @p ref.
  * @param broken  1: the process must not serve again (I/O error, timeout,
  *                protocol violation); it is stopped once idle.
+ * @param holder  pid of the calling httpd child, as given to acquire.
  * @return TF_WAKE_* flags.
  */
 int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
-                        apr_time_t now);
+                        pid_t holder, apr_time_t now);
+
+/**
+ * PM: httpd child @p dead is gone without giving back its connections:
+ * give them back. A one-connection process is stopped (TF_EXIT_ORPHANED:
+ * what it was doing for the dead child is unknown); a process with more
+ * connections keeps serving its other requests and is not counted as
+ * having served the cut ones.
+ * @param[out] n  connections given back.
+ * @return TF_WAKE_* flags.
+ */
+int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
+                       unsigned *n);
 
 /** @return 1 while @p ref still names the same slot incarnation. */
 int tf_pool_ref_valid(const tf_table_t *t, tf_proc_ref_t ref);

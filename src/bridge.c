@@ -83,6 +83,7 @@ typedef struct {
     tf_proc_ref_t ref;
     int pool;
     pid_t pid;
+    pid_t holder;         /* this httpd child, as the table knows it */
     char sock[TF_SOCK_PATH_LEN];
 } lease_t;
 
@@ -145,7 +146,8 @@ static void abandon_spawn(lease_t *l, int pm_saw_it)
 {
     tf_shm_lock(rt_shm);
     if (pm_saw_it) {
-        tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1, apr_time_now());
+        tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1, l->holder,
+                            apr_time_now());
     }
     else {
         /* not the backend's fault: no crash-loop back-off */
@@ -211,6 +213,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     pid_t self = getpid();
     int pool;
 
+    l->holder = self;
     tf_shm_lock(rt_shm);
     pool = tf_pool_find(t, key);
     if (pool < 0) {
@@ -307,7 +310,7 @@ static void release(lease_t *l, int broken)
 
     tf_shm_lock(rt_shm);
     flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, broken,
-                                apr_time_now());
+                                l->holder, apr_time_now());
     if (flags & TF_WAKE_PM) {
         pm = tf_shm_table(rt_shm)->hdr->pm_pid;
     }
@@ -703,7 +706,6 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
     return parse_headers(x);
 }
 
-/* @return 1 if the backend has more for us right now. */
 /* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
 static int flush_client(xchg_t *x, int flush)
 {

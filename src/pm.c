@@ -775,6 +775,49 @@ static void reap(pm_t *pm)
     }
 }
 
+/* An httpd child that died mid-request (a crash, a SIGKILL) never gave
+ * its connections back: give them back, so that a threaded backend does
+ * not lose capacity for good. Liveness is checked outside the lock (it
+ * reads /proc); a child is one entry of the table's attach list. */
+static void reclaim_dead_children(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    apr_uint32_t i, n = t->hdr->n_waiters;
+    pid_t *kids = apr_palloc(pm->scratch, n * sizeof(pid_t));
+    unsigned *got = apr_pcalloc(pm->scratch, n * sizeof(unsigned));
+    int any = 0;
+
+    tf_shm_lock(pm->shm);
+    memcpy(kids, t->children, n * sizeof(pid_t));
+    tf_shm_unlock(pm->shm);
+    for (i = 0; i < n; i++) {
+        if (kids[i] && process_alive(kids[i])) {
+            kids[i] = 0;
+        }
+        any |= kids[i] != 0;
+    }
+    if (!any) {
+        return;
+    }
+    tf_shm_lock(pm->shm);
+    for (i = 0; i < n; i++) {
+        if (kids[i] && t->children[i] == kids[i]) {
+            t->children[i] = 0;
+            tf_pool_pm_reclaim(t, kids[i], apr_time_now(), &got[i]);
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (i = 0; i < n; i++) {
+        if (got[i]) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00122)
+                         "httpd child pid=%d died holding %u backend "
+                         "connection(s); given back (a one-connection "
+                         "backend it held is stopped)", (int)kids[i],
+                         got[i]);
+        }
+    }
+}
+
 /* Once a second, and when a request asks: stop what must stop. */
 static void scan(pm_t *pm)
 {
@@ -820,16 +863,6 @@ static void scan(pm_t *pm)
                             >= apr_time_from_sec(p->lim.lifetime)) {
                 tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
             }
-        }
-        else if (pr->state == TF_PROC_READY && pr->conns == 1 && pr->holder
-                 && kill(pr->holder, 0) < 0 && errno == ESRCH) {
-            /* the httpd child that held it died mid-request */
-            tf_proc_ref_t ref;
-
-            ref.idx = (apr_int32_t)k;
-            ref.seq = pr->seq;
-            tf_pool_req_release(t, ref, 1, now);
-            pr->exit_reason = TF_EXIT_ORPHANED;
         }
         if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
             if (!pr->stop_sent) {
@@ -1133,6 +1166,7 @@ static int pm_main(pm_parent_t *pp)
             reap(&pm);
         }
         if (usr2 || apr_time_now() >= next_scan) {
+            reclaim_dead_children(&pm);
             scan(&pm);
             keep_minimum(&pm);
             next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);

@@ -200,6 +200,33 @@ static void avail_insert(tf_table_t *t, apr_int32_t idx)
 
 /* --- Slots --------------------------------------------------------------- */
 
+/* Remember that httpd child @pid uses one more connection of @pr. */
+static void holder_add(tf_proc_ent_t *pr, pid_t pid)
+{
+    unsigned i;
+
+    for (i = 0; pid && i < TF_HOLDERS; i++) {
+        if (pr->holders[i] == 0) {
+            pr->holders[i] = pid;
+            return;
+        }
+    }
+}
+
+/* Forget one connection of @pid; @return 1 if one was remembered. */
+static int holder_drop(tf_proc_ent_t *pr, pid_t pid)
+{
+    unsigned i;
+
+    for (i = 0; pid && i < TF_HOLDERS; i++) {
+        if (pr->holders[i] == pid) {
+            pr->holders[i] = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
                               apr_time_t now)
 {
@@ -220,7 +247,7 @@ static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
     pr->next = pr->prev = NIL;
     pr->conns = 1;
     pr->max_conns = 1;
-    pr->holder = holder;
+    holder_add(pr, holder);
     pr->started = pr->last_used = now;
     t->pools[pool].n_procs++;
     t->hdr->total_procs++;
@@ -237,7 +264,7 @@ static void slot_free(tf_table_t *t, apr_int32_t idx)
     pr->state = TF_PROC_FREE;
     pr->pid = 0;
     pr->conns = 0;
-    pr->holder = 0;
+    memset(pr->holders, 0, sizeof(pr->holders));
     pr->pool = NIL;
     pr->prev = NIL;
     pr->next = t->hdr->free_proc;
@@ -434,7 +461,7 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
 take:
     pr = &t->procs[idx];
     pr->conns++;
-    pr->holder = pr->conns == 1 ? holder : 0;
+    holder_add(pr, holder);
     avail_insert(t, idx);
     ref->idx = idx;
     ref->seq = pr->seq;
@@ -455,9 +482,7 @@ tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
     ref->idx = w->proc;
     ref->seq = w->seq;
     pr = &t->procs[w->proc];
-    if (pr->conns == 1) {
-        pr->holder = holder;
-    }
+    holder_add(pr, holder);
     waiter_free(t, waiter);
     return st;
 }
@@ -535,12 +560,19 @@ static int retire_due(const tf_pool_ent_t *p, const tf_proc_ent_t *pr,
     return 0;
 }
 
-int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
-                        apr_time_t now)
+/* How a connection comes back. */
+typedef enum {
+    GAVE_SERVED, /* the request was served */
+    GAVE_BROKEN, /* the process must not serve again */
+    GAVE_CUT     /* its httpd child died: the request ended unserved */
+} gave_e;
+
+static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
+                        pid_t holder, apr_time_t now)
 {
     tf_proc_ent_t *pr;
     tf_pool_ent_t *p;
-    int pool;
+    int pool, broken = how == GAVE_BROKEN;
 
     if (!tf_pool_ref_valid(t, ref) || t->procs[ref.idx].conns == 0) {
         return 0;
@@ -549,9 +581,9 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
     pool = pr->pool;
     p = &t->pools[pool];
     pr->conns--;
-    pr->holder = 0;
+    holder_drop(pr, holder);
     pr->last_used = now;
-    if (!broken) {
+    if (how == GAVE_SERVED) {
         pr->requests++;
         p->requests++;
         p->fail_streak = 0;
@@ -583,6 +615,42 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
     /* STOPPING and now idle: the PM stops it; a waiter gets a new one once
      * the slot is free. */
     return TF_WAKE_PM;
+}
+
+int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
+                        pid_t holder, apr_time_t now)
+{
+    return release_conn(t, ref, broken ? GAVE_BROKEN : GAVE_SERVED, holder,
+                        now);
+}
+
+int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
+                       unsigned *n)
+{
+    apr_uint32_t k;
+    int flags = 0;
+
+    *n = 0;
+    for (k = 0; dead && k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+        tf_proc_ref_t ref;
+
+        ref.idx = (apr_int32_t)k;
+        ref.seq = pr->seq;
+        while (pr->state != TF_PROC_FREE && pr->conns > 0
+               && holder_drop(pr, dead)) {
+            /* dropped above: release_conn finds no entry left to drop */
+            int one = pr->max_conns <= 1 && pr->state == TF_PROC_READY;
+
+            flags |= release_conn(t, ref, one ? GAVE_BROKEN : GAVE_CUT, 0,
+                                  now);
+            if (one && pr->state == TF_PROC_STOPPING) {
+                pr->exit_reason = TF_EXIT_ORPHANED;
+            }
+            (*n)++;
+        }
+    }
+    return flags;
 }
 
 /* --- Process-manager side ------------------------------------------------ */
@@ -770,7 +838,18 @@ int tf_table_check(const tf_table_t *t)
     apr_int32_t j;
 
     for (i = 0; i < h->n_procs; i++) {
-        if (t->procs[i].state != TF_PROC_FREE) {
+        const tf_proc_ent_t *pr = &t->procs[i];
+        apr_uint32_t k, held = 0;
+
+        for (k = 0; k < TF_HOLDERS; k++) {
+            held += pr->holders[k] != 0;
+        }
+        /* a connection may be granted and not yet claimed by its waiter:
+         * fewer holders than connections, never more */
+        if (held > pr->conns) {
+            return 0;
+        }
+        if (pr->state != TF_PROC_FREE) {
             used++;
         }
     }

@@ -22,6 +22,8 @@ import os
 import pwd
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import threading
 import time
@@ -239,6 +241,64 @@ def test_threaded_app_takes_8_connections(httpd, start):
     assert [p.pid for p in H.procs_by_arg(script)] == [pid]
     h.wait_log(r"TF00104: pool \S+: backend pid=%d ready in \d+ ms, "
                r"8 connection\(s\)" % pid)
+
+
+@pytest.mark.both_mpms
+def test_crashed_httpd_child_gives_back_connections(httpd):
+    """httpd children killed mid-request (as by a crash) held connections
+    of a threaded backend: the manager gives them back, the backend keeps
+    its pid and serves with all its connections again."""
+    h = httpd(THREADED + STATUS + "TracFcgiMaxProcesses 1\n"
+              "TracFcgiConnsPerProcess auto 3\n", server_conf=ROOM)
+    script = threaded(h)
+    r = h.get("/thr/?sleep=1")
+    assert r.status == 200, (r.status, r.body)
+    pid = pid_of(r.body)
+    pm = status(h)["pm_pid"]
+    mark = h.log_mark()
+    socks = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+            s.sendall(b"GET /thr/?sleep=30000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        wait_pool(h, lambda p: [q["conns"] for q in p["processes"]] == [3],
+                  10, "3 connections in use", script)
+        victims = [c for c in h.httpd_children() if c != pm]
+        for c in victims:
+            os.kill(c, signal.SIGKILL)
+        H.wait_until(lambda: all(not H.alive(c) for c in victims), 5,
+                     what="the killed children to be gone")
+
+        def answers():
+            try:
+                return status(h, timeout=5)
+            except OSError:  # a connection a killed child had accepted
+                return None
+        H.wait_until(answers, 10, what="new httpd children to answer")
+        pool = wait_pool(h, lambda p: [q["conns"] for q in p["processes"]]
+                         == [0], 10, "the connections given back", script)
+    finally:
+        for s in socks:
+            s.close()
+    assert live_pids(pool) == [pid], pool["processes"]
+    lines = h.log_lines(r"TF00122: httpd child pid=\d+ died holding \d+ "
+                        r"backend connection", since=mark)
+    given = sum(int(re.search(r"holding (\d+)", ln).group(1))
+                for ln in lines)
+    assert given == 3, lines
+    # the capacity is whole again: 3 at once on the same process (which
+    # still sleeps for the cut requests too: they end when it writes),
+    # once httpd has children enough again (prefork: one a request)
+    H.wait_until(lambda: len([c for c in h.httpd_children() if c != pm])
+                 >= min(len(victims), 4), 15,
+                 what="httpd's children to be back")
+    t0 = time.monotonic()
+    rs = parallel(h, ["/thr/?sleep=800"] * 3)
+    took = time.monotonic() - t0
+    assert [r.status for r in rs] == [200] * 3, [r.body[:100] for r in rs]
+    assert {pid_of(r.body) for r in rs} == {pid}
+    assert took < 1.55, "3 requests of 0.8 s on 3 connections: %.2fs" % took
 
 
 def test_threaded_app_conns_capped(httpd):

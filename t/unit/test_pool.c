@@ -32,6 +32,17 @@ static int new_pool(apr_uint64_t key, apr_uint32_t max_procs,
     return tf_pool_create(&t, key, &lim, "test", 0);
 }
 
+/* connections of slot @idx that the table says @pid holds */
+static int held(apr_int32_t idx, pid_t pid)
+{
+    int i, n = 0;
+
+    for (i = 0; i < TF_HOLDERS; i++) {
+        n += t.procs[idx].holders[i] == pid;
+    }
+    return n;
+}
+
 /* acquire that must start a process, and make it ready */
 static tf_proc_ref_t spawn_ready(int pool, pid_t pid, apr_uint32_t conns)
 {
@@ -61,15 +72,15 @@ static void test_reuse(void)
     TF_CHECK("pool found", tf_pool_find(&t, 42) == p);
     TF_CHECK("other key absent", tf_pool_find(&t, 43) == -1);
     a = spawn_ready(p, 1000, 1);
-    TF_CHECK("release ok", tf_pool_req_release(&t, a, 0, 1) == 0);
+    TF_CHECK("release ok", tf_pool_req_release(&t, a, 0, 100, 1) == 0);
     TF_CHECK("sane", tf_table_check(&t));
     TF_CHECK("idle taken first",
              tf_pool_req_acquire(&t, p, 101, 2, &b, &w, &lim)
                  == TF_ACQ_PROC);
     TF_CHECK("same slot", b.idx == a.idx && b.seq == a.seq);
     TF_CHECK("requests counted", t.procs[a.idx].requests == 1);
-    TF_CHECK("holder recorded", t.procs[a.idx].holder == 101);
-    tf_pool_req_release(&t, b, 0, 3);
+    TF_CHECK("holder recorded", held(a.idx, 101) == 1 && held(a.idx, 100) == 0);
+    tf_pool_req_release(&t, b, 0, 101, 3);
     TF_CHECK("two requests", t.pools[p].requests == 2);
     TF_CHECK("sane", tf_table_check(&t));
 }
@@ -100,7 +111,7 @@ static void test_fifo(void)
     tf_pool_req_wait_cancel(&t, p, w[0]);
     TF_CHECK("timeout counted", t.pools[p].queue_timeouts == 1);
     TF_CHECK("sane", tf_table_check(&t));
-    flags = tf_pool_req_release(&t, a, 0, 1);
+    flags = tf_pool_req_release(&t, a, 0, 100, 1);
     TF_CHECK("release wakes waiters", flags & TF_WAKE_WAITERS);
     TF_CHECK("third not yet", tf_pool_req_wait_check(&t, p, w[2], 202, &got)
                                   == TF_WAIT_WAITING);
@@ -108,9 +119,10 @@ static void test_fifo(void)
              tf_pool_req_wait_check(&t, p, w[1], 201, &got)
                  == TF_WAIT_GRANTED_PROC);
     TF_CHECK("granted the released slot", got.idx == a.idx);
-    TF_CHECK("grant moves the holder", t.procs[a.idx].holder == 201);
+    TF_CHECK("grant moves the holder",
+             held(a.idx, 201) == 1 && held(a.idx, 100) == 0);
     TF_CHECK("sane", tf_table_check(&t));
-    tf_pool_req_release(&t, b, 0, 2);
+    tf_pool_req_release(&t, b, 0, 100, 2);
     TF_CHECK("third granted",
              tf_pool_req_wait_check(&t, p, w[2], 202, &got)
                  == TF_WAIT_GRANTED_PROC
@@ -136,7 +148,7 @@ static void test_total_cap(void)
                  == TF_ACQ_WAIT);
     TF_CHECK("limit is the total", lim == TF_LIMIT_TOTAL);
     /* an idle process of pool A stops: B may start one */
-    tf_pool_req_release(&t, a, 0, 1);
+    tf_pool_req_release(&t, a, 0, 100, 1);
     TF_CHECK("stop idle", tf_pool_pm_stop_idle(&t, a.idx, TF_EXIT_IDLE) == 0);
     TF_CHECK("stopping is not idle", t.pools[pa].idle_head == -1);
     flags = tf_pool_pm_exited(&t, a.idx, TF_EXIT_DIED, 2);
@@ -163,7 +175,7 @@ static void test_broken_and_exits(void)
     a = spawn_ready(p, 1000, 1);
     TF_CHECK("waits", tf_pool_req_acquire(&t, p, 300, 0, &got, &w, &lim)
                           == TF_ACQ_WAIT);
-    flags = tf_pool_req_release(&t, a, 1, 1);
+    flags = tf_pool_req_release(&t, a, 1, 100, 1);
     TF_CHECK("broken: PM must stop it", flags == TF_WAKE_PM);
     TF_CHECK("stopping", t.procs[a.idx].state == TF_PROC_STOPPING);
     TF_CHECK("broken is not counted as served", t.procs[a.idx].requests == 0);
@@ -189,9 +201,9 @@ static void test_broken_and_exits(void)
              tf_pool_pm_exited(&t, b.idx, TF_EXIT_DIED, 4) == 0);
     TF_CHECK("exited state", t.procs[b.idx].state == TF_PROC_EXITED);
     TF_CHECK("sane", tf_table_check(&t));
-    tf_pool_req_release(&t, b, 1, 5);
+    tf_pool_req_release(&t, b, 1, 100, 5);
     TF_CHECK("freed on release", t.procs[b.idx].state == TF_PROC_FREE);
-    TF_CHECK("stale ref is ignored", tf_pool_req_release(&t, b, 0, 6) == 0
+    TF_CHECK("stale ref is ignored", tf_pool_req_release(&t, b, 0, 100, 6) == 0
                                          && !tf_pool_ref_valid(&t, b));
     TF_CHECK("sane", tf_table_check(&t));
 }
@@ -231,7 +243,7 @@ static void test_backoff(void)
                             == TF_ACQ_SPAWN);
     tf_pool_pm_forked(&t, a, 77, now);
     tf_pool_pm_ready(&t, a, 1, now);
-    tf_pool_req_release(&t, a, 0, now);
+    tf_pool_req_release(&t, a, 0, 1, now);
     TF_CHECK("a served request ends the streak", t.pools[p].fail_streak == 0);
     /* the minimum is kept by the PM: a reservation nobody holds */
     TF_CHECK("reserve", tf_pool_pm_reserve(&t, p, now, &got) == 0
@@ -267,9 +279,9 @@ static void test_retire_and_reserver_gone(void)
     setup(4, 4, 8, 4);
     p = new_pool(11, 2, 2);
     a = spawn_ready(p, 1000, 1);
-    tf_pool_req_release(&t, a, 0, 1);
+    tf_pool_req_release(&t, a, 0, 100, 1);
     tf_pool_req_acquire(&t, p, 100, 2, &got, &w, &lim);
-    flags = tf_pool_req_release(&t, got, 0, 3);
+    flags = tf_pool_req_release(&t, got, 0, 100, 3);
     TF_CHECK("retired after max requests", flags == TF_WAKE_PM
                   && t.procs[a.idx].state == TF_PROC_STOPPING
                   && t.procs[a.idx].exit_reason == TF_EXIT_RETIRED);
@@ -278,7 +290,7 @@ static void test_retire_and_reserver_gone(void)
     /* the request that reserved a spawn gave up before it was ready */
     TF_CHECK("spawn", tf_pool_req_acquire(&t, p, 100, 4, &got, &w, &lim)
                           == TF_ACQ_SPAWN);
-    tf_pool_req_release(&t, got, 0, 5);
+    tf_pool_req_release(&t, got, 0, 100, 5);
     TF_CHECK("still starting", t.procs[got.idx].state == TF_PROC_STARTING
                                    && t.procs[got.idx].conns == 0);
     tf_pool_pm_ready(&t, got, 1, 6);
@@ -307,9 +319,67 @@ static void test_multi_conn(void)
     TF_CHECK("then the queue",
              tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
                  == TF_ACQ_WAIT);
-    tf_pool_req_release(&t, a, 0, 1);
+    tf_pool_req_release(&t, a, 0, 100, 1);
     TF_CHECK("granted", tf_pool_req_wait_check(&t, p, w, 100, &got)
                             == TF_WAIT_GRANTED_PROC);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+/* An httpd child dies holding connections: the manager gives them back.
+ * A threaded process keeps serving its other requests; a one-connection
+ * process is stopped (what it was doing for the dead child is unknown). */
+static void test_reclaim(void)
+{
+    tf_proc_ref_t a, b, got, mine;
+    apr_int32_t w;
+    tf_limit_e lim;
+    unsigned n;
+    int p, q, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(21, 1, 0);
+    a = spawn_ready(p, 1000, 4); /* holder 100 has one connection */
+    TF_CHECK("555 takes one", tf_pool_req_acquire(&t, p, 555, 0, &got, &w,
+                                                  &lim) == TF_ACQ_PROC);
+    TF_CHECK("555 takes two", tf_pool_req_acquire(&t, p, 555, 0, &got, &w,
+                                                  &lim) == TF_ACQ_PROC);
+    TF_CHECK("556 takes one", tf_pool_req_acquire(&t, p, 556, 0, &mine, &w,
+                                                  &lim) == TF_ACQ_PROC);
+    TF_CHECK("all four in use", t.procs[a.idx].conns == 4
+                                    && held(a.idx, 555) == 2);
+    TF_CHECK("557 waits", tf_pool_req_acquire(&t, p, 557, 0, &got, &w, &lim)
+                              == TF_ACQ_WAIT);
+    flags = tf_pool_pm_reclaim(&t, 555, 1, &n);
+    TF_CHECK("both of the dead child's connections", n == 2);
+    TF_CHECK("the waiter is granted one", flags & TF_WAKE_WAITERS);
+    TF_CHECK("granted",
+             tf_pool_req_wait_check(&t, p, w, 557, &got)
+                     == TF_WAIT_GRANTED_PROC
+                 && got.idx == a.idx);
+    TF_CHECK("the threaded process keeps serving",
+             t.procs[a.idx].state == TF_PROC_READY
+                 && t.procs[a.idx].conns == 3 && held(a.idx, 555) == 0);
+    TF_CHECK("cut requests are not counted as served",
+             t.procs[a.idx].requests == 0);
+    TF_CHECK("nothing left to give back",
+             tf_pool_pm_reclaim(&t, 555, 2, &n) == 0 && n == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_release(&t, mine, 0, 556, 3);
+    TF_CHECK("the others release as usual", t.procs[a.idx].conns == 2
+                                                && t.procs[a.idx].requests
+                                                       == 1);
+
+    q = new_pool(22, 1, 0);
+    b = spawn_ready(q, 2000, 1); /* holder 100 again */
+    flags = tf_pool_pm_reclaim(&t, 100, 4, &n);
+    TF_CHECK("one connection on each process", n == 2);
+    TF_CHECK("the one-connection process is stopped",
+             t.procs[b.idx].state == TF_PROC_STOPPING
+                 && t.procs[b.idx].exit_reason == TF_EXIT_ORPHANED
+                 && (flags & TF_WAKE_PM));
+    TF_CHECK("the threaded one is not",
+             t.procs[a.idx].state == TF_PROC_READY
+                 && t.procs[a.idx].conns == 1 && held(a.idx, 557) == 1);
     TF_CHECK("sane", tf_table_check(&t));
 }
 
@@ -432,7 +502,7 @@ static void test_random_walk(void)
             }
         }
         else {
-            tf_pool_req_release(&t, req[k].ref, op == 0, step);
+            tf_pool_req_release(&t, req[k].ref, op == 0, k, step);
             req[k].state = 0;
         }
         /* the PM side: stop idle or stopping processes now and then */
@@ -474,6 +544,7 @@ int main(void)
     test_backoff();
     test_retire_and_reserver_gone();
     test_multi_conn();
+    test_reclaim();
     test_ready_grants_spare();
     test_limits();
     test_random_walk();
