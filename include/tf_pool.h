@@ -134,6 +134,8 @@ typedef struct {
     apr_int32_t proc;         /* granted slot */
     apr_uint32_t seq;         /* granted slot's seq */
     apr_int32_t wake_next;    /* granted, not yet woken: the wake list */
+    pid_t holder;             /* the httpd child of the waiting request:
+                               * a grant records it on the process */
     pthread_cond_t cond;      /* shm.c: its request sleeps here alone, so
                                * a grant wakes exactly one thread */
 } tf_waiter_t;
@@ -232,7 +234,7 @@ apr_int32_t tf_table_take_wakes(tf_table_t *t);
  *         granted waiter entry is freed by this call.
  */
 tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
-                                       apr_int32_t waiter, pid_t holder,
+                                       apr_int32_t waiter,
                                        tf_proc_ref_t *ref);
 
 /** Leave the FIFO after a timeout (the entry must still be WAITING). */
@@ -270,7 +272,7 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
 
 /**
  * PM: httpd child @p dead is gone without giving back its connections:
- * give them back. A one-connection process is stopped (TF_EXIT_ORPHANED:
+ * give them back, and drop its requests from the queues. A one-connection process is stopped (TF_EXIT_ORPHANED:
  * what it was doing for the dead child is unknown); a process with more
  * connections keeps serving its other requests and is not counted as
  * having served the cut ones.

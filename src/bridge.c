@@ -266,7 +266,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         for (;;) {
             apr_status_t rv = tf_shm_wait(rt_shm, waiter, deadline);
 
-            st = tf_pool_req_wait_check(t, pool, waiter, self, &l->ref);
+            st = tf_pool_req_wait_check(t, pool, waiter, &l->ref);
             if (st == TF_WAIT_GRANTED_PROC) {
                 a = TF_ACQ_PROC;
                 break;

@@ -347,6 +347,7 @@ apr_int32_t tf_table_take_wakes(tf_table_t *t)
 static void waiter_free(tf_table_t *t, apr_int32_t w)
 {
     t->waiters[w].state = TF_WAIT_FREE;
+    t->waiters[w].holder = 0;
     t->waiters[w].next = t->hdr->free_waiter;
     t->hdr->free_waiter = w;
 }
@@ -361,6 +362,7 @@ static int grant_proc(tf_table_t *t, tf_pool_ent_t *p, apr_int32_t idx)
     while (pr->state == TF_PROC_READY && pr->conns < pr->max_conns
            && (w = fifo_pop(t, p)) != NIL) {
         pr->conns++;
+        holder_add(pr, t->waiters[w].holder);
         t->waiters[w].state = TF_WAIT_GRANTED_PROC;
         t->waiters[w].proc = idx;
         t->waiters[w].seq = pr->seq;
@@ -387,7 +389,7 @@ static int grant_spawns(tf_table_t *t, int first_pool, apr_time_t now)
         while (p->wait_head != NIL && now >= p->backoff_until
                && can_grow(t, p, NULL)) {
             w = fifo_pop(t, p);
-            idx = slot_alloc(t, pi, 0, now);
+            idx = slot_alloc(t, pi, t->waiters[w].holder, now);
             t->waiters[w].state = TF_WAIT_GRANTED_SPAWN;
             t->waiters[w].proc = idx;
             t->waiters[w].seq = t->procs[idx].seq;
@@ -445,6 +447,7 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
     t->waiters[w].state = TF_WAIT_WAITING;
     t->waiters[w].next = NIL;
     t->waiters[w].proc = NIL;
+    t->waiters[w].holder = holder;
     if (p->wait_tail != NIL) {
         t->waiters[p->wait_tail].next = w;
     }
@@ -469,27 +472,24 @@ take:
 }
 
 tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
-                                       apr_int32_t waiter, pid_t holder,
+                                       apr_int32_t waiter,
                                        tf_proc_ref_t *ref)
 {
     tf_waiter_t *w = &t->waiters[waiter];
     tf_wait_state_e st = (tf_wait_state_e)w->state;
-    tf_proc_ent_t *pr;
 
     if (st != TF_WAIT_GRANTED_PROC && st != TF_WAIT_GRANTED_SPAWN) {
         return st;
     }
     ref->idx = w->proc;
     ref->seq = w->seq;
-    pr = &t->procs[w->proc];
-    holder_add(pr, holder);
     waiter_free(t, waiter);
     return st;
 }
 
-void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
+/* Take @waiter out of @p's FIFO and free it. @return 1 if it was there. */
+static int fifo_remove(tf_table_t *t, tf_pool_ent_t *p, apr_int32_t waiter)
 {
-    tf_pool_ent_t *p = &t->pools[pool];
     apr_int32_t i, prev = NIL;
 
     for (i = p->wait_head; i != NIL; prev = i, i = t->waiters[i].next) {
@@ -507,9 +507,18 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
         }
         p->n_waiting--;
         t->hdr->waiting--;
-        p->queue_timeouts++;
         waiter_free(t, waiter);
-        return;
+        return 1;
+    }
+    return 0;
+}
+
+void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    if (fifo_remove(t, p, waiter)) {
+        p->queue_timeouts++;
     }
 }
 
@@ -631,7 +640,29 @@ int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
     int flags = 0;
 
     *n = 0;
-    for (k = 0; dead && k < t->hdr->n_procs; k++) {
+    if (!dead) {
+        return 0;
+    }
+    /* its requests still queued, or granted and never claimed */
+    for (k = 0; k < t->hdr->used_pools; k++) {
+        apr_int32_t w = t->pools[k].wait_head, next;
+
+        for (; w != NIL; w = next) {
+            next = t->waiters[w].next;
+            if (t->waiters[w].holder == dead) {
+                fifo_remove(t, &t->pools[k], w);
+            }
+        }
+    }
+    for (k = 0; k < t->hdr->n_waiters; k++) {
+        tf_waiter_t *w = &t->waiters[k];
+
+        if (w->holder == dead && (w->state == TF_WAIT_GRANTED_PROC
+                                  || w->state == TF_WAIT_GRANTED_SPAWN)) {
+            waiter_free(t, (apr_int32_t)k);
+        }
+    }
+    for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
         tf_proc_ref_t ref;
 

@@ -106,17 +106,17 @@ static void test_fifo(void)
     TF_CHECK("sane", tf_table_check(&t));
     /* the first waiter gives up; the next release goes to the second */
     TF_CHECK("first still waiting",
-             tf_pool_req_wait_check(&t, p, w[0], 200, &got)
+             tf_pool_req_wait_check(&t, p, w[0], &got)
                  == TF_WAIT_WAITING);
     tf_pool_req_wait_cancel(&t, p, w[0]);
     TF_CHECK("timeout counted", t.pools[p].queue_timeouts == 1);
     TF_CHECK("sane", tf_table_check(&t));
     flags = tf_pool_req_release(&t, a, 0, 100, 1);
     TF_CHECK("release wakes waiters", flags & TF_WAKE_WAITERS);
-    TF_CHECK("third not yet", tf_pool_req_wait_check(&t, p, w[2], 202, &got)
+    TF_CHECK("third not yet", tf_pool_req_wait_check(&t, p, w[2], &got)
                                   == TF_WAIT_WAITING);
     TF_CHECK("second granted",
-             tf_pool_req_wait_check(&t, p, w[1], 201, &got)
+             tf_pool_req_wait_check(&t, p, w[1], &got)
                  == TF_WAIT_GRANTED_PROC);
     TF_CHECK("granted the released slot", got.idx == a.idx);
     TF_CHECK("grant moves the holder",
@@ -124,7 +124,7 @@ static void test_fifo(void)
     TF_CHECK("sane", tf_table_check(&t));
     tf_pool_req_release(&t, b, 0, 100, 2);
     TF_CHECK("third granted",
-             tf_pool_req_wait_check(&t, p, w[2], 202, &got)
+             tf_pool_req_wait_check(&t, p, w[2], &got)
                  == TF_WAIT_GRANTED_PROC
                  && got.idx == b.idx);
     TF_CHECK("nobody waits", t.pools[p].n_waiting == 0 && t.hdr->waiting == 0);
@@ -155,7 +155,7 @@ static void test_total_cap(void)
     TF_CHECK("exit wakes the other pool", flags & TF_WAKE_WAITERS);
     TF_CHECK("idle exit counted", t.pools[pa].exits[TF_EXIT_IDLE] == 1);
     TF_CHECK("B granted a spawn",
-             tf_pool_req_wait_check(&t, pb, w, 300, &got)
+             tf_pool_req_wait_check(&t, pb, w, &got)
                  == TF_WAIT_GRANTED_SPAWN);
     TF_CHECK("slot is B's", t.procs[got.idx].pool == pb
                                 && t.procs[got.idx].state == TF_PROC_STARTING);
@@ -183,7 +183,7 @@ static void test_broken_and_exits(void)
     flags = tf_pool_pm_exited(&t, a.idx, TF_EXIT_DIED, 2);
     TF_CHECK("broken exit counted", t.pools[p].exits[TF_EXIT_BROKEN] == 1);
     TF_CHECK("waiter may spawn", flags & TF_WAKE_WAITERS);
-    TF_CHECK("granted spawn", tf_pool_req_wait_check(&t, p, w, 300, &got)
+    TF_CHECK("granted spawn", tf_pool_req_wait_check(&t, p, w, &got)
                                   == TF_WAIT_GRANTED_SPAWN);
     /* that spawn fails: the slot is freed */
     tf_pool_pm_spawn_failed(&t, got, 3);
@@ -320,7 +320,7 @@ static void test_multi_conn(void)
              tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
                  == TF_ACQ_WAIT);
     tf_pool_req_release(&t, a, 0, 100, 1);
-    TF_CHECK("granted", tf_pool_req_wait_check(&t, p, w, 100, &got)
+    TF_CHECK("granted", tf_pool_req_wait_check(&t, p, w, &got)
                             == TF_WAIT_GRANTED_PROC);
     TF_CHECK("sane", tf_table_check(&t));
 }
@@ -331,7 +331,7 @@ static void test_multi_conn(void)
 static void test_reclaim(void)
 {
     tf_proc_ref_t a, b, got, mine;
-    apr_int32_t w;
+    apr_int32_t w, w2;
     tf_limit_e lim;
     unsigned n;
     int p, q, flags;
@@ -353,7 +353,7 @@ static void test_reclaim(void)
     TF_CHECK("both of the dead child's connections", n == 2);
     TF_CHECK("the waiter is granted one", flags & TF_WAKE_WAITERS);
     TF_CHECK("granted",
-             tf_pool_req_wait_check(&t, p, w, 557, &got)
+             tf_pool_req_wait_check(&t, p, w, &got)
                      == TF_WAIT_GRANTED_PROC
                  && got.idx == a.idx);
     TF_CHECK("the threaded process keeps serving",
@@ -381,6 +381,30 @@ static void test_reclaim(void)
              t.procs[a.idx].state == TF_PROC_READY
                  && t.procs[a.idx].conns == 1 && held(a.idx, 557) == 1);
     TF_CHECK("sane", tf_table_check(&t));
+
+    /* requests of a dead child that wait in the queue, or were granted a
+     * connection and never came for it */
+    tf_pool_req_acquire(&t, p, 560, 5, &got, &w, &lim);
+    tf_pool_req_acquire(&t, p, 560, 5, &got, &w, &lim);
+    tf_pool_req_acquire(&t, p, 561, 5, &got, &w, &lim);
+    TF_CHECK("full again", t.procs[a.idx].conns == 4);
+    TF_CHECK("562 waits", tf_pool_req_acquire(&t, p, 562, 5, &got, &w, &lim)
+                              == TF_ACQ_WAIT);
+    TF_CHECK("563 waits", tf_pool_req_acquire(&t, p, 563, 5, &got, &w2,
+                                              &lim) == TF_ACQ_WAIT);
+    flags = tf_pool_pm_reclaim(&t, 562, 6, &n);
+    TF_CHECK("a dead child's queued request leaves the queue",
+             n == 0 && t.pools[p].n_waiting == 1 && t.hdr->waiting == 1);
+    flags = tf_pool_pm_reclaim(&t, 560, 7, &n);
+    TF_CHECK("two back, one granted to 563", n == 2
+                 && (flags & TF_WAKE_WAITERS) && held(a.idx, 563) == 1
+                 && t.procs[a.idx].conns == 3);
+    TF_CHECK("563 dies before it claims it",
+             tf_pool_pm_reclaim(&t, 563, 8, &n) >= 0 && n == 1
+                 && t.procs[a.idx].conns == 2 && t.hdr->waiting == 0);
+    TF_CHECK("its waiter entry is free again",
+             t.waiters[w2].state == TF_WAIT_FREE);
+    TF_CHECK("sane", tf_table_check(&t));
 }
 
 /* Requests queued while a threaded process starts get its spare
@@ -405,7 +429,7 @@ static void test_ready_grants_spare(void)
     TF_CHECK("ready wakes waiters",
              tf_pool_pm_ready(&t, a, 4, 0) == TF_WAKE_WAITERS);
     for (i = 0; i < 4; i++) {
-        granted += tf_pool_req_wait_check(&t, p, w[i], 1, &got)
+        granted += tf_pool_req_wait_check(&t, p, w[i], &got)
                    == TF_WAIT_GRANTED_PROC;
     }
     TF_CHECK("three spare connections granted at once", granted == 3);
@@ -487,7 +511,7 @@ static void test_random_walk(void)
         }
         else if (req[k].state == 2) {
             tf_wait_state_e st = tf_pool_req_wait_check(
-                &t, req[k].pool, req[k].w, k, &req[k].ref);
+                &t, req[k].pool, req[k].w, &req[k].ref);
 
             if (st == TF_WAIT_GRANTED_PROC) {
                 req[k].state = 1;
