@@ -272,8 +272,9 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
 
 /**
  * PM: httpd child @p dead is gone without giving back its connections:
- * give them back, and drop its requests from the queues. A one-connection process is stopped (TF_EXIT_ORPHANED:
- * what it was doing for the dead child is unknown); a process with more
+ * give them back, and drop its requests from the queues. A one-connection
+ * process is stopped (TF_EXIT_ORPHANED: what it was doing for the dead
+ * child is unknown); a process with more
  * connections keeps serving its other requests and is not counted as
  * having served the cut ones.
  * @param[out] n  connections given back.

@@ -177,23 +177,24 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
                 rv = spool(b, data, len, mem_limit);
             }
             if (rv != APR_SUCCESS) {
-                if (b->file) {
-                    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                                  TFLOGNO(00203) "cannot write the request "
-                                  "body to its temporary file");
-                }
-                return HTTP_INTERNAL_SERVER_ERROR;
+                goto spool_failed;
             }
             b->len += (apr_off_t)len;
         }
         apr_brigade_cleanup(bb);
     } while (!seen_eos);
     if (b->file && (rv = unstage(b)) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00204)
-                      "cannot write the request body to its temporary file");
-        return HTTP_INTERNAL_SERVER_ERROR;
+        goto spool_failed;
     }
     return OK;
+
+spool_failed:
+    /* no file: creating it failed, and said so (TF00201) */
+    if (b->file) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00203)
+                      "cannot write the request body to its temporary file");
+    }
+    return HTTP_INTERNAL_SERVER_ERROR;
 }
 
 apr_off_t tf_body_length(const tf_body_t *b)

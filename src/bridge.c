@@ -809,7 +809,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
     request_rec *r = x->r;
     struct pollfd pfd;
     apr_status_t rv;
-    int ended = 0, ret, n;
+    int ended = 0, ret, n, err;
     ssize_t got;
     char *buf;
 
@@ -852,15 +852,14 @@ static xresult_e exchange(xchg_t *x, const char *sock)
             x->status = HTTP_INTERNAL_SERVER_ERROR;
             goto failed;
         }
-        pfd.fd = x->fd;
-        pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
-        pfd.revents = 0;
         if (x->read_on && !x->iov_n) {
             /* data just came: read on, polling only when it runs dry */
             x->read_on = 0;
-            pfd.revents = POLLIN;
             goto read_it;
         }
+        pfd.fd = x->fd;
+        pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
+        pfd.revents = 0;
         n = poll(&pfd, 1, x->dc->io_timeout * 1000);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -898,19 +897,20 @@ read_it:
         x->rd = apr_bucket_heap_create(buf, IOBUF, tf_iobuf_put,
                                        r->connection->bucket_alloc);
         got = recv(x->fd, buf, IOBUF, 0);
+        err = errno; /* before the bucket's free function runs */
         if (got <= 0) {
             apr_bucket_destroy(x->rd);
             x->rd = NULL;
         }
-        if (got < 0 && errno == EAGAIN && !x->redirect && !x->discard) {
-            /* the backend paused: what is gathered goes out now (streamed
-             * answers, progress pages) */
-            x->pending = 0;
-            if (flush_client(x, 1) < 0) {
-                return X_CLIENT_GONE;
+        if (got < 0 && (err == EAGAIN || err == EINTR)) {
+            if (err == EAGAIN && !x->redirect && !x->discard) {
+                /* the backend paused: what is gathered goes out now
+                 * (streamed answers, progress pages) */
+                x->pending = 0;
+                if (flush_client(x, 1) < 0) {
+                    return X_CLIENT_GONE;
+                }
             }
-        }
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
             continue;
         }
         if (got <= 0) {
@@ -918,7 +918,7 @@ read_it:
             if (!x->got_any) {
                 return X_REPLAY;
             }
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, got < 0 ? errno : 0, r,
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, got < 0 ? err : 0, r,
                           TFLOGNO(00420)
                           "backend pid=%d closed the connection "
                           "mid-response; %s", (int)x->pid,
