@@ -1,8 +1,10 @@
 /*
- * tf_body.h: the request body, read completely before a backend is taken:
- * kept in memory up to a threshold, then spooled to a temporary file. A
- * slow uploader therefore never holds a backend, and a request whose
- * backend died before answering can be sent again to another one.
+ * tf_body.h: the request body. Buffered (the default): read completely
+ * before a backend is taken, kept in memory up to a threshold, then
+ * spooled to a temporary file; a slow uploader therefore never holds a
+ * backend, and a request whose backend died before answering can be sent
+ * again to another one. Streamed (TracFcgiRequestBuffering Off): its first
+ * 64 KiB are read before a backend is taken, the rest while it is sent.
  */
 #ifndef TF_BODY_H
 #define TF_BODY_H
@@ -12,11 +14,14 @@
 typedef struct tf_body tf_body_t;
 
 /**
- * Read the whole body of @p r (dechunked; LimitRequestBody applies).
+ * Read the body of @p r (dechunked; LimitRequestBody applies): all of it,
+ * or with @p stream and a Content-Length, only its first 64 KiB (a body of
+ * unknown length is always read whole: CGI needs CONTENT_LENGTH).
  * @param mem_limit  bytes kept in memory before spooling to a file.
  * @return OK with @p body set, or an HTTP status (413, 400, ...) to return.
  */
-int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **body);
+int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
+                 tf_body_t **body);
 
 /** @return the body's length in bytes. */
 apr_off_t tf_body_length(const tf_body_t *body);
@@ -24,15 +29,27 @@ apr_off_t tf_body_length(const tf_body_t *body);
 /** @return 1 if the request announced a body (even an empty one). */
 int tf_body_present(const tf_body_t *body);
 
-/** Start reading the body from its beginning (for a replay too). */
+/**
+ * Start reading the body from its beginning (for a replay too).
+ * @return APR_SUCCESS, APR_EINCOMPLETE if part of a streamed body was
+ *         already consumed (it cannot be sent again), or a file error.
+ */
 apr_status_t tf_body_rewind(tf_body_t *body);
+
+/**
+ * @return 0, or the HTTP status (400, 408, 413) that a client error while
+ *         a streamed body was read calls for; tf_body_next() then returned
+ *         that error and logged it.
+ */
+int tf_body_client_error(const tf_body_t *body);
 
 /**
  * Next piece of at most @p max bytes.
  * @param[out] stable  1: the piece stays valid as long as the request (it
  *                     is in memory); 0: only until the next call.
  * @return APR_SUCCESS with data and len set, APR_EOF at the end, or a
- *         file read error.
+ *         file read error, or (streamed) the client's error. A streamed
+ *         body blocks here until the client sends (httpd's Timeout).
  */
 apr_status_t tf_body_next(tf_body_t *body, apr_size_t max, const char **data,
                           apr_size_t *len, int *stable);

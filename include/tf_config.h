@@ -42,6 +42,7 @@ typedef struct {
     int reload;          /* TracFcgiReloadOnChange, default off */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
+    int request_buffering; /* TracFcgiRequestBuffering, default on */
 } tf_dir_conf_t;
 
 typedef enum {

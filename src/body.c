@@ -1,7 +1,7 @@
 /*
- * body.c: reading and spooling the request body (see tf_body.h). Runs in
- * request threads; memory use is bounded by the threshold plus one
- * I/O buffer, whatever the body's size.
+ * body.c: reading, spooling or streaming the request body (see
+ * tf_body.h). Runs in request threads; memory use is bounded by the
+ * threshold plus one I/O buffer, whatever the body's size.
  */
 #include "apr_strings.h"
 #include "apr_file_io.h"
@@ -24,9 +24,73 @@ struct tf_body {
     apr_file_t *file;     /* the rest, when larger (APR_DELONCLOSE) */
     apr_off_t pos;        /* read position for tf_body_next */
     char *iobuf;          /* file pieces: gathered for one write() while
-                           * spooling, read back into by tf_body_next */
+                           * spooling, read back into by tf_body_next;
+                           * streamed: the client's next piece */
     apr_size_t staged;    /* bytes in iobuf not written to the file yet */
+    int stream;           /* the rest comes from the client on demand */
+    int eos;              /* streamed: the client's body is all read */
+    int consumed;         /* streamed: read past what memory holds */
+    int client_status;    /* streamed: the client failed (HTTP status) */
+    apr_bucket_brigade *bb;
 };
+
+/* Copy up to @p room bytes of the client's body into @p dst: wait for the
+ * first piece, then take what has arrived (the core hands the body over in
+ * pieces of 8 KiB or less; a STDIN record of 64 KiB costs one system call
+ * instead of eight). */
+static apr_status_t fetch(tf_body_t *b, char *dst, apr_size_t room,
+                          apr_size_t *got)
+{
+    apr_read_type_e block = APR_BLOCK_READ;
+    apr_status_t rv;
+
+    *got = 0;
+    while (room && !b->eos) {
+        apr_bucket *e;
+
+        rv = ap_get_brigade(b->r->input_filters, b->bb, AP_MODE_READBYTES,
+                            block, room);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(b->bb);
+            if (block == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(rv)) {
+                return APR_SUCCESS;
+            }
+            return rv;
+        }
+        if (APR_BRIGADE_EMPTY(b->bb)) {
+            /* a blocking read that brings nothing is a broken body */
+            return block == APR_BLOCK_READ ? APR_INCOMPLETE : APR_SUCCESS;
+        }
+        for (e = APR_BRIGADE_FIRST(b->bb); e != APR_BRIGADE_SENTINEL(b->bb);
+             e = APR_BUCKET_NEXT(e)) {
+            const char *data;
+            apr_size_t len;
+
+            if (APR_BUCKET_IS_EOS(e)) {
+                b->eos = 1;
+                break;
+            }
+            if (APR_BUCKET_IS_METADATA(e)) {
+                continue;
+            }
+            rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+            if (rv == APR_SUCCESS && len > room) {
+                rv = APR_EGENERAL; /* more than asked for: never */
+            }
+            if (rv != APR_SUCCESS) {
+                apr_brigade_cleanup(b->bb);
+                return rv;
+            }
+            memcpy(dst, data, len);
+            dst += len;
+            *got += len;
+            room -= len;
+        }
+        apr_brigade_cleanup(b->bb);
+        block = APR_NONBLOCK_READ;
+    }
+    return APR_SUCCESS;
+}
 
 /* Write what is gathered for the file. The client's body arrives in
  * pieces of 8 KiB or less; one write() per 64 KiB instead of one per piece
@@ -125,7 +189,45 @@ static apr_status_t spool(tf_body_t *b, const char *data, apr_size_t len,
     return to_file(b, data, len);
 }
 
-int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
+/* The client failed to send its body: log it, @return the HTTP status. */
+static int client_error(request_rec *r, apr_status_t rv)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, TFLOGNO(00202)
+                  "error reading the request body from the client");
+    return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+}
+
+/* Streamed: the first 64 KiB now (a small body is then read whole, and
+ * LimitRequestBody or a client that sends nothing is answered before a
+ * backend is taken), the rest in tf_body_next(). */
+static int read_first(tf_body_t *b, apr_off_t announced)
+{
+    apr_size_t got;
+    apr_status_t rv;
+
+    b->mem_cap = announced < IOBUF ? (apr_size_t)announced : IOBUF;
+    b->mem = apr_palloc(b->r->pool, b->mem_cap);
+    b->bb = apr_brigade_create(b->r->pool, b->r->connection->bucket_alloc);
+    b->len = announced;
+    while (b->mem_len < b->mem_cap && !b->eos) {
+        rv = fetch(b, b->mem + b->mem_len, b->mem_cap - b->mem_len, &got);
+        if (rv != APR_SUCCESS) {
+            return client_error(b->r, rv);
+        }
+        b->mem_len += got;
+    }
+    if ((apr_off_t)b->mem_len >= announced) {
+        b->eos = 1; /* all of it in memory: it behaves as if buffered */
+    }
+    b->stream = !b->eos;
+    if (b->stream) {
+        b->iobuf = apr_palloc(b->r->pool, IOBUF);
+    }
+    return OK;
+}
+
+int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
+                 tf_body_t **out)
 {
     tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
     apr_bucket_brigade *bb;
@@ -143,8 +245,13 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
     }
     /* a body whose length is announced and fits memory gets one buffer
      * of that size: no regrowth */
-    if ((cl = apr_table_get(r->headers_in, "Content-Length")) != NULL
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    if (cl && !apr_table_get(r->headers_in, "Transfer-Encoding")
         && apr_strtoff(&announced, cl, NULL, 10) == APR_SUCCESS
+        && announced > 0 && stream) {
+        return read_first(b, announced);
+    }
+    if (cl && apr_strtoff(&announced, cl, NULL, 10) == APR_SUCCESS
         && announced > 0 && announced <= mem_limit) {
         b->mem = apr_palloc(r->pool, (apr_size_t)announced);
         b->mem_cap = (apr_size_t)announced;
@@ -156,9 +263,7 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, tf_body_t **out)
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                             APR_BLOCK_READ, IOBUF);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, TFLOGNO(00202)
-                          "error reading the request body from the client");
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+            return client_error(r, rv);
         }
         for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
              e = APR_BUCKET_NEXT(e)) {
@@ -207,10 +312,18 @@ int tf_body_present(const tf_body_t *b)
     return b->present;
 }
 
+int tf_body_client_error(const tf_body_t *b)
+{
+    return b->client_status;
+}
+
 apr_status_t tf_body_rewind(tf_body_t *b)
 {
     apr_off_t zero = 0;
 
+    if (b->consumed) {
+        return APR_EINCOMPLETE;
+    }
     b->pos = 0;
     return b->file ? apr_file_seek(b->file, APR_SET, &zero) : APR_SUCCESS;
 }
@@ -227,6 +340,28 @@ apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
         if (*len > max) {
             *len = max;
         }
+        b->pos += (apr_off_t)*len;
+        return APR_SUCCESS;
+    }
+    if (b->stream) {
+        if (b->eos || b->client_status) {
+            return APR_EOF;
+        }
+        b->consumed = 1;
+        rv = fetch(b, b->iobuf, max < IOBUF ? max : IOBUF, len);
+        if (rv != APR_SUCCESS) {
+            b->client_status = ap_map_http_request_error(rv,
+                                                         HTTP_BAD_REQUEST);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, b->r, TFLOGNO(00205)
+                          "error reading the request body from the client "
+                          "while streaming it to a backend "
+                          "(TracFcgiRequestBuffering Off)");
+            return rv;
+        }
+        if (*len == 0) {
+            return APR_EOF;
+        }
+        *data = b->iobuf;
         b->pos += (apr_off_t)*len;
         return APR_SUCCESS;
     }

@@ -327,7 +327,9 @@ typedef enum {
     X_REPLAY,    /* the backend failed before sending a byte */
     X_FAILED,    /* nothing went to the client: answer x->status */
     X_ABORTED,   /* part went to the client: connection aborted */
-    X_CLIENT_GONE
+    X_CLIENT_GONE,
+    X_CLIENT_ERROR /* the client failed while its body was streamed:
+                    * answer x->status, or abort if part went out */
 } xresult_e;
 
 typedef struct {
@@ -840,17 +842,16 @@ static xresult_e exchange(xchg_t *x, const char *sock)
     }
 
     /* a fresh connection takes the request at once: send before polling */
-    if ((rv = fill_out(x)) == APR_SUCCESS && write_some(x) != APR_SUCCESS) {
+    if ((rv = fill_out(x)) != APR_SUCCESS) {
+        goto body_failed;
+    }
+    if (write_some(x) != APR_SUCCESS) {
         x->iov_n = 0;
         x->out_phase = 3;
     }
     while (!ended) {
         if ((rv = fill_out(x)) != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
-                          "cannot read the spooled request body");
-            x->broken = 1;
-            x->status = HTTP_INTERNAL_SERVER_ERROR;
-            goto failed;
+            goto body_failed;
         }
         if (x->read_on && !x->iov_n) {
             /* data just came: read on, polling only when it runs dry */
@@ -972,6 +973,17 @@ read_it:
     }
     return X_DONE;
 
+body_failed:
+    /* the backend must not see the end of a body it did not get whole:
+     * we hang up without sending the empty STDIN record */
+    if ((x->status = tf_body_client_error(x->body)) != 0) {
+        return X_CLIENT_ERROR; /* logged by tf_body (TF00205) */
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
+                  "cannot read the spooled request body");
+    x->broken = 1;
+    x->status = HTTP_INTERNAL_SERVER_ERROR;
+
 failed:
     if (!x->sent) {
         if (!x->status) {
@@ -1040,7 +1052,8 @@ int tf_bridge_handle(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     tf_config_dir_get(r, &dc);
-    if ((rc = tf_body_read(r, dc.body_in_memory, &body)) != OK) {
+    if ((rc = tf_body_read(r, dc.body_in_memory, !dc.request_buffering,
+                           &body)) != OK) {
         return rc;
     }
     tf_spec_build(r, &dc, &spec, &key);
@@ -1086,6 +1099,16 @@ int tf_bridge_handle(request_rec *r)
                           "502", (int)x.pid);
             return HTTP_BAD_GATEWAY;
         }
+        if (tf_body_rewind(body) == APR_EINCOMPLETE) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
+                          "backend pid=%d closed the connection before "
+                          "answering, after part of the streamed request "
+                          "body had gone to it (TracFcgiRequestBuffering "
+                          "Off): it cannot be sent again; answering 502",
+                          (int)x.pid);
+            note_error(r, l.pool, "502 from backend pid=%d", (int)x.pid);
+            return HTTP_BAD_GATEWAY;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
                       "backend pid=%d closed the connection before "
                       "answering; replaying the request on another backend",
@@ -1099,6 +1122,12 @@ int tf_bridge_handle(request_rec *r)
                    (int)x.pid);
     }
     switch (res) {
+    case X_CLIENT_ERROR:
+        if (x.sent) {
+            abort_client(&x);
+            return OK;
+        }
+        return x.status;
     case X_FAILED:
         if (x.status == HTTP_SERVICE_UNAVAILABLE) {
             apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);

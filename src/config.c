@@ -44,6 +44,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = DEF_VAL;
+    c->request_buffering = DEF_VAL;
     return c;
 }
 
@@ -109,6 +110,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(check_env);
     MERGE_INT(reload);
     MERGE_INT(body_in_memory);
+    MERGE_INT(request_buffering);
     return c;
 }
 
@@ -154,6 +156,7 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(conns_cap, DEFAULT_CONNS_CAP);
     RESOLVE(reload, 0);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
+    RESOLVE(request_buffering, 1);
     if (out->min_procs > out->max_procs) {
         out->min_procs = out->max_procs;
     }
@@ -578,6 +581,10 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 1114112)"),
+    AP_INIT_FLAG("TracFcgiRequestBuffering", set_flag,
+                 OFF(request_buffering), DIR_CTX,
+                 "Off: stream a request body with a Content-Length to the "
+                 "backend instead of reading it first (default On)"),
     AP_INIT_RAW_ARGS("TracFcgiServer", set_server, NULL, RSRC_CONF,
                      "PATH [NAME=VALUE ...]: a pool started with httpd "
                      "(its TracFcgiMinProcesses), in this server's or "

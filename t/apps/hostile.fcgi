@@ -56,6 +56,7 @@ Cases (case=NAME in the query string):
   mgmt-record     GET_VALUES_RESULT and UNKNOWN_TYPE records (request id
                   0) between STDOUT records; valid: BODY_A + BODY_B.
   tiny-records    tiny_body() as one STDOUT record per byte; valid.
+  silent-close    read the whole request, then close without a byte.
   server-type     a BEGIN_REQUEST record (a type only servers send).
 """
 
@@ -374,6 +375,10 @@ def c_refuse(c, rid, params):
     c.send(end_request(rid, 0, 1))
 
 
+def c_silent_close(c, rid, params):
+    pass  # serve()'s caller closes the connection
+
+
 def c_server_type(c, rid, params):
     c.send(record(BEGIN_REQUEST, rid, struct.pack(">HB5x", 1, 0)) +
            finish(rid))
@@ -392,7 +397,7 @@ CASES = {
     "mid-record-close": c_mid_record_close, "stall-body": c_stall_body,
     "refuse": c_refuse, "server-type": c_server_type,
     "early-answer": c_early_answer, "mgmt-record": c_mgmt_record,
-    "tiny-records": c_tiny_records,
+    "tiny-records": c_tiny_records, "silent-close": c_silent_close,
 }
 
 
