@@ -49,6 +49,7 @@
 #define RETRY_AFTER "5"
 #define MAX_IOV 8             /* pieces gathered into one sendmsg() */
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
+#define MIN_ROOM (16 * 1024)  /* a read buffer with less room is done */
 
 static tf_shm_t *rt_shm;      /* set before the children fork */
 static const char *rt_ctl;
@@ -351,9 +352,10 @@ typedef struct {
 
     /* response side */
     tf_fcgi_decoder_t dec;
-    apr_bucket *rd;       /* the read in progress: a heap bucket owning
-                           * its buffer, which body slices share (no
-                           * copy of the answer in our process) */
+    apr_bucket *rd;       /* the read buffer: a heap bucket owning it,
+                           * which body slices share (no copy of the
+                           * answer in our process); reads fill it up */
+    apr_size_t rd_used;   /* bytes of it filled */
     int got_any;          /* a byte came from the backend */
     int headers_done;
     int discard;          /* body not wanted (redirect, 304) */
@@ -887,22 +889,29 @@ static xresult_e exchange(xchg_t *x, const char *sock)
             continue;
         }
 read_it:
-        buf = tf_iobuf_get();
-        if (!buf) {
-            ap_log_rerror(APLOG_MARK, APLOG_CRIT, ENOMEM, r, TFLOGNO(00439)
-                          "no memory for a %u-byte read buffer", IOBUF);
-            x->broken = 1;
-            x->status = HTTP_INTERNAL_SERVER_ERROR;
-            goto failed;
-        }
-        x->rd = apr_bucket_heap_create(buf, IOBUF, tf_iobuf_put,
-                                       r->connection->bucket_alloc);
-        got = recv(x->fd, buf, IOBUF, 0);
-        err = errno; /* before the bucket's free function runs */
-        if (got <= 0) {
-            apr_bucket_destroy(x->rd);
+        /* each read goes on where the last one ended in the buffer: a
+         * backend writing 8 KiB records would otherwise pin a whole 64 KiB
+         * buffer per 8 KiB in flight to the client */
+        if (x->rd && IOBUF - x->rd_used < MIN_ROOM) {
+            apr_bucket_destroy(x->rd); /* the slices keep it alive */
             x->rd = NULL;
         }
+        if (!x->rd) {
+            if (!(buf = tf_iobuf_get())) {
+                ap_log_rerror(APLOG_MARK, APLOG_CRIT, ENOMEM, r,
+                              TFLOGNO(00439) "no memory for a %u-byte read "
+                              "buffer", IOBUF);
+                x->broken = 1;
+                x->status = HTTP_INTERNAL_SERVER_ERROR;
+                goto failed;
+            }
+            x->rd = apr_bucket_heap_create(buf, IOBUF, tf_iobuf_put,
+                                           r->connection->bucket_alloc);
+            x->rd_used = 0;
+        }
+        buf = ((apr_bucket_heap *)x->rd->data)->base + x->rd_used;
+        got = recv(x->fd, buf, IOBUF - x->rd_used, 0);
+        err = errno;
         if (got < 0 && (err == EAGAIN || err == EINTR)) {
             if (err == EAGAIN && !x->redirect && !x->discard) {
                 /* the backend paused: what is gathered goes out now
@@ -930,11 +939,9 @@ read_it:
         }
         x->got_any = 1;
         x->read_on = 1;
+        x->rd_used += (apr_size_t)got;
         ret = on_input(x, (const unsigned char *)buf, (apr_size_t)got,
                        &ended);
-        /* the body slices hold their own references to the buffer */
-        apr_bucket_destroy(x->rd);
-        x->rd = NULL;
         if (ret != OK) {
             goto failed;
         }
@@ -1086,6 +1093,10 @@ int tf_bridge_handle(request_rec *r)
         x.read_on = 0;
         x.unflushed = 0;
         res = exchange(&x, l.sock);
+        if (x.rd) {
+            apr_bucket_destroy(x.rd); /* our reference to the read buffer */
+            x.rd = NULL;
+        }
         flush_stderr(&x);
         apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
         release(&l, x.broken);
