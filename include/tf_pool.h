@@ -249,7 +249,7 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 int tf_pool_req_evict(tf_table_t *t, int pool);
 
 /** Flags returned by release and PM calls: what the caller must do. */
-#define TF_WAKE_WAITERS 1 /* waiters were granted: tf_shm_wake() */
+#define TF_WAKE_WAITERS 1 /* waiters were granted: tf_shm_unlock() wakes them */
 #define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */
 #define TF_BACKOFF 4      /* the pool entered (or extended) a back-off */
 

@@ -43,13 +43,6 @@ void tf_shm_unlock(tf_shm_t *shm);
 apr_status_t tf_shm_wait(tf_shm_t *shm, int waiter, apr_time_t deadline);
 
 /**
- * With the lock held: wake the waiters that were just granted a process
- * (each on its own condition: no thundering herd). tf_shm_unlock() does
- * it by itself.
- */
-void tf_shm_wake(tf_shm_t *shm);
-
-/**
  * child_init: record this httpd child as a user of the table until
  * @p pchild is destroyed, so that a draining manager of this generation
  * waits for it.

@@ -329,7 +329,7 @@ static apr_int32_t fifo_pop(tf_table_t *t, tf_pool_ent_t *p)
 }
 
 /* A granted waiter goes on the wake list; whoever holds the lock next
- * signals it (tf_shm_wake). */
+ * signals it (tf_shm_unlock). */
 static void to_wake(tf_table_t *t, apr_int32_t w)
 {
     t->waiters[w].wake_next = t->hdr->wake_head;

@@ -78,15 +78,6 @@ tf_table_t *tf_shm_table(tf_shm_t *s)
     return &s->table;
 }
 
-void tf_shm_wake(tf_shm_t *s)
-{
-    apr_int32_t w = tf_table_take_wakes(&s->table);
-
-    while (w >= 0) {
-        pthread_cond_signal(&s->table.waiters[w].cond);
-        w = s->table.waiters[w].wake_next;
-    }
-}
 
 typedef struct {
     tf_shm_t *shm;
@@ -127,14 +118,36 @@ void tf_shm_lock(tf_shm_t *s)
     }
 }
 
+#define WAKE_BATCH 16
+
 void tf_shm_unlock(tf_shm_t *s)
 {
-    /* whatever was granted under the lock is woken before it is let go:
-     * no caller can forget to */
+    apr_int32_t wake[WAKE_BATCH], w;
+    int n = 0, i;
+
+    /* Whatever was granted under the lock is woken here, so that no
+     * caller can forget to; after the unlock, so that the woken thread
+     * does not at once block on the lock we still hold (that cost a
+     * futex wait, a futex wake and a context switch more per hand-over).
+     * A signal after the unlock is not lost: the waiter is inside
+     * pthread_cond_timedwait() before we could take the lock. A waiter
+     * entry reused meanwhile gets a spurious wake-up, which its loop
+     * tolerates. */
     if (s->table.hdr->wake_head >= 0) {
-        tf_shm_wake(s);
+        for (w = tf_table_take_wakes(&s->table); w >= 0;
+             w = s->table.waiters[w].wake_next) {
+            if (n < WAKE_BATCH) {
+                wake[n++] = w;
+            }
+            else {
+                pthread_cond_signal(&s->table.waiters[w].cond);
+            }
+        }
     }
     pthread_mutex_unlock(&s->table.hdr->mutex);
+    for (i = 0; i < n; i++) {
+        pthread_cond_signal(&s->table.waiters[wake[i]].cond);
+    }
 }
 
 apr_status_t tf_shm_wait(tf_shm_t *s, int waiter, apr_time_t deadline)
