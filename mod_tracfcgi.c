@@ -167,6 +167,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void tf_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    tf_bridge_child_init();
     if (table_shm) {
         tf_shm_child_attach(table_shm, pchild);
     }

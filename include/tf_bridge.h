@@ -13,6 +13,9 @@
 /** Set once in the httpd parent (post_config), inherited by children. */
 void tf_bridge_runtime_set(tf_shm_t *shm, const char *ctl_path);
 
+/** child_init: remember this child's pid (getpid() is a system call). */
+void tf_bridge_child_init(void);
+
 /**
  * @return 1 if @p r is ours: handler tracfcgi-script, or a .fcgi file
  *         reached through ScriptAlias (handler cgi-script).

@@ -53,11 +53,17 @@
 
 static tf_shm_t *rt_shm;      /* set before the children fork */
 static const char *rt_ctl;
+static pid_t rt_self;         /* this httpd child, set in child_init */
 
 void tf_bridge_runtime_set(tf_shm_t *shm, const char *ctl_path)
 {
     rt_shm = shm;
     rt_ctl = ctl_path;
+}
+
+void tf_bridge_child_init(void)
+{
+    rt_self = getpid();
 }
 
 int tf_bridge_wants(request_rec *r)
@@ -211,7 +217,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     tf_wait_state_e st;
     apr_int32_t waiter = -1;
     tf_acq_e a;
-    pid_t self = getpid();
+    pid_t self = rt_self ? rt_self : getpid();
     int pool;
 
     l->holder = self;
