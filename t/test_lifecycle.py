@@ -338,6 +338,32 @@ def test_libfcgi_one_connection_at_a_time(httpd):
         [(pid, 1)], pool["processes"]
 
 
+def test_two_connections_to_a_one_connection_backend(httpd):
+    """TracFcgiConnsPerProcess 2 on a libfcgi app (README): when every
+    process is busy, one more request waits in a busy process's listen
+    queue instead of the FIFO. It is served by that process right after
+    the current one, and TracFcgiQueueTimeout does not apply to it (it
+    is not queued): the trade-off the README states."""
+    conf = TRAC + STATUS + "TracFcgiMaxProcesses 1\nTracFcgiQueueTimeout 1\n"
+    for conns, want in ((2, [200, 200]), (1, [200, 503])):
+        h = httpd(conf + "TracFcgiConnsPerProcess %d\n" % conns)
+        pid = pid_of(h.get("/trac/?pid").body)
+        t0 = time.monotonic()
+        slow = Bg(h.get, "/trac/?sleep=1500&pid")
+        slow.start()
+        time.sleep(0.3)
+        second = h.get("/trac/?pid")
+        took = time.monotonic() - t0
+        first = slow.get(10)
+        assert [first.status, second.status] == want, (conns, took)
+        if conns == 2:
+            assert pid_of(second.body) == pid_of(first.body) == pid
+            assert 1.4 <= took < 3, "served right after the first: %.2fs" % (
+                took)
+            assert not h.log_lines(r"TF00405")
+        h.stop()
+
+
 def test_backend_dies_during_startup(httpd):
     h = httpd(TRAC + STATUS + "TracFcgiInitEnv RESPONDER_STARTUP_FAIL 1\n")
     r = h.get("/trac/?pid", timeout=40)

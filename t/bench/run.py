@@ -5,6 +5,10 @@ On one machine and in one run: build t/bench/bench_app.c (a libfcgi
 responder), serve it with 4 backend processes through
 
   tracfcgi    Apache + mod_tracfcgi (ScriptAlias, Min=Max=4, 1 conn/process)
+  tracfcgi_tuned  the same with two documented settings for an app like
+              this one (uniformly short requests, trusted clients):
+              TracFcgiConnsPerProcess 2 (a request may wait in a busy
+              process's listen queue) and TracFcgiRequestBuffering Off
   fcgid       Apache + mod_fcgid (4 processes per class, large bodies allowed)
   proxy_fcgi  Apache + mod_proxy_fcgi over a unix socket to spawn-fcgi -F 4
               (no connection reuse)
@@ -55,8 +59,10 @@ SPAWN_FCGI = "/usr/bin/spawn-fcgi"
 WRK = "wrk"
 USER = "www-data"
 
-CONFIGS = ("tracfcgi", "fcgid", "proxy_fcgi", "static")
-LABELS = {"tracfcgi": "mod_tracfcgi", "fcgid": "mod_fcgid",
+CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi", "static")
+TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
+LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
+          "fcgid": "mod_fcgid",
           "proxy_fcgi": "mod_proxy_fcgi", "static": "static file"}
 BACKENDS = 4
 SMALL = b"small reply 20 bytes"
@@ -122,6 +128,15 @@ ScriptAlias /app "{appdir}/bench_app.fcgi/"
 TracFcgiMinProcesses {n}
 TracFcgiMaxProcesses {n}
 TracFcgiConnsPerProcess 1
+TracFcgiIOTimeout 300
+""",
+    "tracfcgi_tuned": """\
+LoadModule tracfcgi_module "{module}"
+ScriptAlias /app "{appdir}/bench_app.fcgi/"
+TracFcgiMinProcesses {n}
+TracFcgiMaxProcesses {n}
+TracFcgiConnsPerProcess 2
+TracFcgiRequestBuffering Off
 TracFcgiIOTimeout 300
 """,
     "fcgid": """\
@@ -918,17 +933,18 @@ def report(results, meta):
             if e and by[n].get("error_log"):
                 lines.append("  error_log tail: %s" % " | ".join(
                     by[n]["error_log"]))
-    lines.append("")
-    lines += targets(by)
+    for n in TRACFCGI:
+        lines.append("")
+        lines += targets(by, n)
     return "\n".join(lines)
 
 
-def targets(by):
-    T, F, S, P = (by.get(n) for n in ("tracfcgi", "fcgid", "static",
+def targets(by, name):
+    T, F, S, P = (by.get(n) for n in (name, "fcgid", "static",
                                       "proxy_fcgi"))
     if not T:
         return []
-    out = ["Targets (mod_tracfcgi):"]
+    out = ["Targets (%s):" % LABELS[name]]
 
     def check(label, ok, detail):
         if ok is None:
@@ -1026,7 +1042,7 @@ def check_tools(names, module=MODULE):
         missing.append("mod_fcgid (libapache2-mod-fcgid)")
     if "proxy_fcgi" in names and not os.path.exists(SPAWN_FCGI):
         missing.append("spawn-fcgi")
-    if "tracfcgi" in names and not Path(module).exists():
+    if set(TRACFCGI) & set(names) and not Path(module).exists():
         missing.append("%s (run make)" % module)
     if missing:
         sys.exit("missing: %s\n(Debian: apt-get install -y apache2 "
@@ -1077,7 +1093,7 @@ def main():
     results = []
     what = "module not used"
     try:
-        if "tracfcgi" in names:
+        if set(TRACFCGI) & set(names):
             what = snapshot_module(root, args.module)
         app = build_app(root)
         lua = root / "wrk.lua"
