@@ -598,7 +598,17 @@ static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
         p->fail_streak = 0;
     }
     if (pr->state == TF_PROC_STARTING) {
-        /* the reserver gave up before the process was ready */
+        if (how == GAVE_CUT && pr->conns == 0 && !pr->spawner) {
+            /* the reserver's httpd child died before the manager read
+             * its spawn request (if it ever sent it): nobody would start
+             * this slot, and it would count against the pool's limit
+             * for ever. A request that still comes is stale: the slot's
+             * seq changes. */
+            slot_free(t, ref.idx);
+            return grant_spawns(t, pool, now);
+        }
+        /* the reserver gave up before the process was ready: the
+         * manager makes it ready (idle) or frees it */
         return 0;
     }
     if (pr->state == TF_PROC_READY) {

@@ -407,6 +407,45 @@ static void test_reclaim(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* A request that reserved a slot to spawn into dies with its httpd child
+ * before the manager read its spawn request: the slot must not stay
+ * STARTING (a pool of one process would never serve again). */
+static void test_reclaim_spawn(void)
+{
+    tf_proc_ref_t a, b, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    unsigned n;
+    int p, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(31, 1, 0);
+    TF_CHECK("700 reserves the pool's only slot",
+             tf_pool_req_acquire(&t, p, 700, 0, &a, &w, &lim)
+                 == TF_ACQ_SPAWN);
+    TF_CHECK("701 waits for it",
+             tf_pool_req_acquire(&t, p, 701, 0, &got, &w, &lim)
+                 == TF_ACQ_WAIT);
+    flags = tf_pool_pm_reclaim(&t, 700, 1, &n);
+    TF_CHECK("the reservation is given back", n == 1);
+    TF_CHECK("701 gets the slot to spawn into",
+             (flags & TF_WAKE_WAITERS)
+                 && tf_pool_req_wait_check(&t, p, w, &b)
+                        == TF_WAIT_GRANTED_SPAWN
+                 && t.procs[b.idx].state == TF_PROC_STARTING);
+    TF_CHECK("a new reservation, not the old one",
+             !tf_pool_ref_valid(&t, a) || b.seq != a.seq);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* the manager already read the request: it finishes the spawn */
+    t.procs[b.idx].spawner = 4242;
+    flags = tf_pool_pm_reclaim(&t, 701, 2, &n);
+    TF_CHECK("given back, the slot stays the manager's",
+             n == 1 && t.procs[b.idx].state == TF_PROC_STARTING
+                 && t.procs[b.idx].conns == 0 && t.pools[p].n_procs == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 /* Requests queued while a threaded process starts get its spare
  * connections the moment it is ready, not one per release. */
 static void test_ready_grants_spare(void)
@@ -569,6 +608,7 @@ int main(void)
     test_retire_and_reserver_gone();
     test_multi_conn();
     test_reclaim();
+    test_reclaim_spawn();
     test_ready_grants_spare();
     test_limits();
     test_random_walk();
