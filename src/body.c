@@ -333,7 +333,9 @@ apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
 {
     apr_status_t rv;
 
-    *stable = b->pos < (apr_off_t)b->mem_len;
+    /* streamed: what is in memory goes out before the client is waited
+     * for (the caller stops gathering after a piece that is not stable) */
+    *stable = b->pos < (apr_off_t)b->mem_len && !b->stream;
     if (b->pos < (apr_off_t)b->mem_len) {
         *data = b->mem + b->pos;
         *len = b->mem_len - (apr_size_t)b->pos;

@@ -1,13 +1,14 @@
 /*
  * bridge.c: one request, from the handler to the backend and back.
  *
- * Steps: check the script as mod_cgi does; read the whole body (tf_body);
- * take a backend (idle, new, or after a FIFO wait); send BEGIN_REQUEST,
- * PARAMS and STDIN while reading the answer (poll, both directions, so a
- * backend that answers before reading its input cannot deadlock us); parse
- * the CGI headers with httpd's own parser; stream the body to the client.
- * Memory per request is bounded: one 64 KiB read buffer, the header block,
- * and what the output filters hold.
+ * Steps: check the script as mod_cgi does; read the whole body (tf_body;
+ * with TracFcgiRequestBuffering Off its first 64 KiB, the rest while it
+ * is sent); take a backend (idle, new, or after a FIFO wait); send
+ * BEGIN_REQUEST, PARAMS and STDIN while reading the answer (poll, both
+ * directions, so a backend that answers before reading its input cannot
+ * deadlock us); parse the CGI headers with httpd's own parser; stream the
+ * body to the client. Memory per request is bounded: one 64 KiB read
+ * buffer, the header block, and what the output filters hold.
  *
  * Failures map to one status each, with one log line: no backend free in
  * time 503 (+ Retry-After), backend could not start 503, backend silent
