@@ -260,14 +260,24 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
 #define TF_BACKOFF_MAX_SEC 60
 #define TF_EARLY_DEATH_SEC 10
 
+/* How a request gives its connection back (tf_pool_req_release). */
+#define TF_RELEASE_SERVED 0
+#define TF_RELEASE_BROKEN 1 /* the process must not serve again (I/O error,
+                             * timeout, protocol violation): stopped once
+                             * idle */
+#define TF_RELEASE_CUT 2    /* the request ended before its answer did (the
+                             * client went away): a one-connection process
+                             * is busy with it for all we know and is
+                             * stopped; another one just loses the
+                             * connection. Not counted as served. */
+
 /**
  * Give back one connection of @p ref.
- * @param broken  1: the process must not serve again (I/O error, timeout,
- *                protocol violation); it is stopped once idle.
+ * @param how     TF_RELEASE_*.
  * @param holder  pid of the calling httpd child, as given to acquire.
  * @return TF_WAKE_* flags.
  */
-int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
+int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int how,
                         pid_t holder, apr_time_t now);
 
 /**

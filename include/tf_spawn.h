@@ -1,6 +1,8 @@
 /*
- * tf_spawn.h: start one backend process and probe it. Called only by the
- * process manager (src/pm.c), from its spawn threads.
+ * tf_spawn.h: start one backend process and probe it. tf_spawn_backend()
+ * runs only in the process manager (src/pm.c), from its spawn threads;
+ * tf_spawn_probe() there too, and in a request whose client went away
+ * (src/bridge.c: is the backend free again?).
  */
 #ifndef TF_SPAWN_H
 #define TF_SPAWN_H

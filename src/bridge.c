@@ -43,6 +43,7 @@
 #include "tf_ipc.h"
 #include "tf_params.h"
 #include "tf_private.h"
+#include "tf_spawn.h"
 #include "tf_spec.h"
 
 #define IOBUF TF_IOBUF_SIZE
@@ -51,6 +52,8 @@
 #define MAX_IOV 8             /* pieces gathered into one sendmsg() */
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
 #define MIN_ROOM (16 * 1024)  /* a read buffer with less room is done */
+#define LET_GO_SECS 2         /* the client is gone: how long a backend
+                               * may take to be free again */
 
 static tf_shm_t *rt_shm;      /* set before the children fork */
 static const char *rt_ctl;
@@ -92,6 +95,7 @@ typedef struct {
     int pool;
     pid_t pid;
     pid_t holder;         /* this httpd child, as the table knows it */
+    apr_uint32_t max_conns; /* connections the process takes */
     char sock[TF_SOCK_PATH_LEN];
 } lease_t;
 
@@ -203,6 +207,7 @@ static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
         return unavailable(r);
     }
     l->pid = tf_shm_table(rt_shm)->procs[l->ref.idx].pid;
+    l->max_conns = tf_shm_table(rt_shm)->procs[l->ref.idx].max_conns;
     apr_cpystrn(l->sock, tf_shm_table(rt_shm)->procs[l->ref.idx].sock,
                 sizeof(l->sock));
     tf_shm_unlock(rt_shm);
@@ -303,6 +308,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     }
     if (a == TF_ACQ_PROC) {
         l->pid = t->procs[l->ref.idx].pid;
+        l->max_conns = t->procs[l->ref.idx].max_conns;
         apr_cpystrn(l->sock, t->procs[l->ref.idx].sock, sizeof(l->sock));
         tf_shm_unlock(rt_shm);
         return OK;
@@ -311,13 +317,13 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     return start_backend(r, spec, l);
 }
 
-static void release(lease_t *l, int broken)
+static void release(lease_t *l, int how)
 {
     int flags;
     pid_t pm = 0;
 
     tf_shm_lock(rt_shm);
-    flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, broken,
+    flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, how,
                                 l->holder, apr_time_now());
     if (flags & TF_WAKE_PM) {
         pm = tf_shm_table(rt_shm)->hdr->pm_pid;
@@ -335,7 +341,7 @@ typedef enum {
     X_REPLAY,    /* the backend failed before sending a byte */
     X_FAILED,    /* nothing went to the client: answer x->status */
     X_ABORTED,   /* part went to the client: connection aborted */
-    X_CLIENT_GONE,
+    X_CLIENT_GONE, /* the client went away mid-answer */
     X_CLIENT_ERROR /* the client failed while its body was streamed:
                     * answer x->status, or abort if part went out */
 } xresult_e;
@@ -344,6 +350,8 @@ typedef struct {
     request_rec *r;
     const tf_dir_conf_t *dc;
     pid_t pid;
+    const char *sock;     /* the backend's listening socket */
+    apr_uint32_t max_conns; /* connections it takes */
     int fd;
     tf_body_t *body;
 
@@ -381,6 +389,8 @@ typedef struct {
     char *errline;        /* STDERR line being gathered */
     apr_size_t errlen;
     int broken;           /* the backend must not serve again */
+    int cut;              /* our request ended before its answer did and
+                           * the backend did not come free in time */
 } xchg_t;
 
 static apr_status_t close_fd(void *data)
@@ -815,6 +825,40 @@ static void abort_client(xchg_t *x)
     apr_brigade_cleanup(x->bb);
 }
 
+/*
+ * The client went away mid-answer, or failed while its body was streamed.
+ * Giving the backend back at once would call a one-connection backend idle
+ * while it is still busy with an answer nobody reads: the next request
+ * would wait behind it, or time out on a stalled one. So we hang up (its
+ * reads see EOF, its writes fail: it ends the request at once) and ask it
+ * for FCGI_GET_VALUES on a new connection, which it accepts only once it
+ * is done with ours. No answer within LET_GO_SECS: "cut", stopped if it
+ * takes one connection at a time (what it does is unknown). A backend
+ * that takes several accepts at once: no need to ask.
+ */
+static xresult_e let_go(xchg_t *x, xresult_e res)
+{
+    apr_uint32_t conns;
+    apr_status_t rv;
+
+    apr_pool_cleanup_run(x->r->pool, &x->fd, close_fd);
+    if (x->max_conns > 1) {
+        return res;
+    }
+    rv = tf_spawn_probe(x->sock, apr_time_from_sec(LET_GO_SECS), &conns);
+    if (rv == APR_TIMEUP) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, x->r, TFLOGNO(00441)
+                      "the client went away; backend pid=%d was not free "
+                      "again within %d s: it is stopped", (int)x->pid,
+                      LET_GO_SECS);
+        x->cut = 1;
+    }
+    else if (rv != APR_SUCCESS && rv != APR_EOF) {
+        x->broken = 1; /* nobody listens: it is gone */
+    }
+    return res;
+}
+
 static xresult_e exchange(xchg_t *x, const char *sock)
 {
     request_rec *r = x->r;
@@ -925,7 +969,7 @@ read_it:
                  * (streamed answers, progress pages) */
                 x->pending = 0;
                 if (flush_client(x, 1) < 0) {
-                    return X_CLIENT_GONE;
+                    return let_go(x, X_CLIENT_GONE);
                 }
             }
             continue;
@@ -965,7 +1009,7 @@ read_it:
         }
         x->pending = 0;
         if (flush_client(x, 0) < 0) {
-            return X_CLIENT_GONE;
+            return let_go(x, X_CLIENT_GONE);
         }
     }
     if (!x->headers_done) {
@@ -991,7 +1035,7 @@ body_failed:
     /* the backend must not see the end of a body it did not get whole:
      * we hang up without sending the empty STDIN record */
     if ((x->status = tf_body_client_error(x->body)) != 0) {
-        return X_CLIENT_ERROR; /* logged by tf_body (TF00205) */
+        return let_go(x, X_CLIENT_ERROR); /* logged by tf_body (TF00205) */
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
                   "cannot read the spooled request body");
@@ -1090,8 +1134,11 @@ int tf_bridge_handle(request_rec *r)
             return rc;
         }
         x.pid = l.pid;
+        x.sock = l.sock;
+        x.max_conns = l.max_conns;
         x.fd = -1;
         x.got_any = x.headers_done = x.discard = x.sent = x.broken = 0;
+        x.cut = 0;
         x.hdr_len = 0;
         x.status = 0;
         x.redirect = NULL;
@@ -1106,7 +1153,8 @@ int tf_bridge_handle(request_rec *r)
         }
         flush_stderr(&x);
         apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
-        release(&l, x.broken);
+        release(&l, x.cut ? TF_RELEASE_CUT
+                           : x.broken ? TF_RELEASE_BROKEN : TF_RELEASE_SERVED);
         if (res != X_REPLAY) {
             break;
         }

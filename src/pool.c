@@ -573,7 +573,8 @@ static int retire_due(const tf_pool_ent_t *p, const tf_proc_ent_t *pr,
 typedef enum {
     GAVE_SERVED, /* the request was served */
     GAVE_BROKEN, /* the process must not serve again */
-    GAVE_CUT     /* its httpd child died: the request ended unserved */
+    GAVE_CUT     /* its httpd child died, or its client went away before
+                  * the answer ended: the request ended unserved */
 } gave_e;
 
 static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
@@ -636,11 +637,17 @@ static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
     return TF_WAKE_PM;
 }
 
-int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int broken,
+int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int how,
                         pid_t holder, apr_time_t now)
 {
-    return release_conn(t, ref, broken ? GAVE_BROKEN : GAVE_SERVED, holder,
-                        now);
+    gave_e gave = how == TF_RELEASE_BROKEN ? GAVE_BROKEN : GAVE_SERVED;
+
+    if (how == TF_RELEASE_CUT) {
+        gave = tf_pool_ref_valid(t, ref) && t->procs[ref.idx].max_conns <= 1
+                   ? GAVE_BROKEN
+                   : GAVE_CUT;
+    }
+    return release_conn(t, ref, gave, holder, now);
 }
 
 int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,

@@ -372,6 +372,73 @@ def test_client_never_reads_a_big_response(httpd):
     still_serving(h, since=mark)
 
 
+def read_part_then_reset(h, target, want):
+    """GET @target, read until @want has arrived, then close the
+    connection with a reset (as a browser tab that is closed)."""
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=10)
+    try:
+        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while want not in got:
+            b = s.recv(65536)
+            assert b, "the answer ended early: %r" % got[:300]
+            got += b
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    finally:
+        s.close()
+
+
+def served_by(h, case):
+    lines = (h.scratch / "hostile.log").read_text().splitlines()
+    return [int(ln.split()[1]) for ln in lines if ln.split()[0] == case][-1]
+
+
+@pytest.mark.both_mpms
+def test_client_gone_mid_answer_backend_that_writes_on(httpd):
+    """The client goes away while a one-connection backend is still
+    answering: we hang up, its next write fails, it ends the request, and
+    once it accepts a connection again (FCGI_GET_VALUES) it is idle again.
+    It keeps serving: the next request goes to the same process, at once,
+    and nothing is logged as a problem."""
+    h = httpd(CONF + "TracFcgiMaxProcesses 1\n")
+    assert h.get("/h/?case=ok").status == 200
+    pid = served_by(h, "ok")
+    mark = h.log_mark()
+    read_part_then_reset(h, b"/h/?case=trickle",
+                         U.load_hostile().BODY_A)
+    U.wait_quiet(h, timeout=5)
+    r, took = U.elapsed(h.get, "/h/?case=ok", timeout=10)
+    assert r.status == 200 and took < 1, (r.status, took)
+    assert served_by(h, "ok") == pid, "the backend was stopped"
+    assert not h.log_lines(r"TF00441|TF00419", since=mark)
+    U.assert_no_crash(h, since=mark)
+
+
+@pytest.mark.both_mpms
+def test_client_gone_mid_answer_backend_that_stalls(httpd):
+    """The client goes away and the backend, busy with nothing it shows,
+    does not accept a connection within 2 s: it counts as cut (TF00441)
+    and is stopped (it takes one connection at a time), and the next
+    request gets a new process instead of being sent to it and waiting
+    until TracFcgiIOTimeout (the 504 this used to be)."""
+    h = httpd(CONF + "TracFcgiMaxProcesses 1\nTracFcgiIOTimeout 20\n")
+    assert h.get("/h/?case=ok").status == 200
+    mark = h.log_mark()
+    read_part_then_reset(h, b"/h/?case=stall-late",
+                         U.load_hostile().BODY_A)
+    pid = served_by(h, "stall-late")
+    h.wait_log(r"\[tracfcgi:info\].*TF00441: the client went away; backend "
+               r"pid=%d was not free again within 2 s: it is stopped" % pid,
+               since=mark, timeout=8)
+    U.wait_gone(pid, 5)
+    r, took = U.elapsed(h.get, "/h/?case=ok", timeout=10)
+    assert r.status == 200 and took < 3, (r.status, took)
+    assert served_by(h, "ok") != pid
+    U.wait_quiet(h, timeout=5)
+    U.assert_no_crash(h, since=mark)
+
+
 TEMPLATES = [
     b"GET /h/?case=ok HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n",
     b"GET /trac/?big=2048 HTTP/1.1\r\nHost: x\r\n\r\n",

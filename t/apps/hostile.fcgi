@@ -57,6 +57,10 @@ Cases (case=NAME in the query string):
                   0) between STDOUT records; valid: BODY_A + BODY_B.
   tiny-records    tiny_body() as one STDOUT record per byte; valid.
   silent-close    read the whole request, then close without a byte.
+  stall-late      headers and BODY_A, 0.5 s later BODY_B, then sleep
+                  forever (a client gone by then is noticed at BODY_B).
+  trickle         headers, then BODY_A every 0.2 s until a send fails;
+                  then close.
   server-type     a BEGIN_REQUEST record (a type only servers send).
 """
 
@@ -375,6 +379,20 @@ def c_refuse(c, rid, params):
     c.send(end_request(rid, 0, 1))
 
 
+def c_stall_late(c, rid, params):
+    c.send(stdout(rid, CT + b"\r\n" + BODY_A))
+    time.sleep(0.5)
+    c.send(stdout(rid, BODY_B))
+    sleep_forever()
+
+
+def c_trickle(c, rid, params):
+    c.send(stdout(rid, CT + b"\r\n"))
+    while True:
+        c.send(stdout(rid, BODY_A))  # OSError (EPIPE) ends it: serve()
+        time.sleep(0.2)              # closes the connection
+
+
 def c_silent_close(c, rid, params):
     pass  # serve()'s caller closes the connection
 
@@ -398,6 +416,7 @@ CASES = {
     "refuse": c_refuse, "server-type": c_server_type,
     "early-answer": c_early_answer, "mgmt-record": c_mgmt_record,
     "tiny-records": c_tiny_records, "silent-close": c_silent_close,
+    "stall-late": c_stall_late, "trickle": c_trickle,
 }
 
 

@@ -407,6 +407,40 @@ static void test_reclaim(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* A request whose client went away and whose backend did not come free
+ * in time gives its connection back as cut: a one-connection process is
+ * stopped, a threaded one keeps serving; neither counts it as served. */
+static void test_release_cut(void)
+{
+    tf_proc_ref_t a, b, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, q, flags;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(51, 2, 0);
+    a = spawn_ready(p, 1000, 1);
+    flags = tf_pool_req_release(&t, a, TF_RELEASE_CUT, 100, 1);
+    TF_CHECK("one connection: stopped",
+             t.procs[a.idx].state == TF_PROC_STOPPING
+                 && t.procs[a.idx].exit_reason == TF_EXIT_BROKEN
+                 && (flags & TF_WAKE_PM) && t.procs[a.idx].requests == 0);
+    q = new_pool(52, 1, 0);
+    b = spawn_ready(q, 2000, 4);
+    TF_CHECK("a second connection",
+             tf_pool_req_acquire(&t, q, 101, 2, &got, &w, &lim)
+                 == TF_ACQ_PROC && got.idx == b.idx);
+    tf_pool_req_release(&t, b, TF_RELEASE_CUT, 100, 3);
+    TF_CHECK("threaded: serves on, the cut one not counted",
+             t.procs[b.idx].state == TF_PROC_READY
+                 && t.procs[b.idx].conns == 1
+                 && t.procs[b.idx].requests == 0);
+    tf_pool_req_release(&t, got, TF_RELEASE_SERVED, 101, 4);
+    TF_CHECK("the other one is", t.procs[b.idx].requests == 1
+                                     && t.procs[b.idx].conns == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 /* A request that reserved a slot to spawn into dies with its httpd child
  * before the manager read its spawn request: the slot must not stay
  * STARTING (a pool of one process would never serve again). */
@@ -609,6 +643,7 @@ int main(void)
     test_multi_conn();
     test_reclaim();
     test_reclaim_spawn();
+    test_release_cut();
     test_ready_grants_spare();
     test_limits();
     test_random_walk();
