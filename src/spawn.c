@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -220,6 +221,7 @@ apr_status_t tf_spawn_probe(const char *sock_path, apr_interval_time_t timeout,
     tf_fcgi_event_t ev;
     tf_fcgi_rc frc;
     struct pollfd pfd;
+    struct timeval tv;
     apr_status_t rv = APR_TIMEUP;
     ssize_t n;
     int fd;
@@ -232,8 +234,13 @@ apr_status_t tf_spawn_probe(const char *sock_path, apr_interval_time_t timeout,
     if (fd < 0) {
         return errno;
     }
+    /* a unix connect() blocks while the listen queue is full: not for
+     * longer than we wait for the answer */
+    tv.tv_sec = (time_t)apr_time_sec(timeout);
+    tv.tv_usec = (suseconds_t)apr_time_usec(timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rv = errno;
+        rv = errno == EAGAIN || errno == EINPROGRESS ? APR_TIMEUP : errno;
         close(fd);
         return rv;
     }
