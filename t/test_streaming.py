@@ -12,6 +12,7 @@ import pytest
 
 import httpd as H
 import hostile_util as U
+import test_conf_samples as C
 
 TRAC = "ScriptAlias /trac @APPS@/responder.fcgi/\n"
 OFF = "TracFcgiRequestBuffering Off\n"
@@ -160,3 +161,13 @@ def test_limit_request_body_before_a_backend(httpd):
     data = os.urandom(100000)
     r = h.post("/trac/?echo", data)
     assert r.status == 200 and r.body == echo_of(data)
+
+
+def test_configtest_names_a_bad_value():
+    r = C.configtest(TRAC + "<Location /trac>\n"
+                     "    TracFcgiRequestBuffering Sometimes\n</Location>\n")
+    assert r.returncode != 0 and "Syntax OK" not in r.stdout, r.stdout
+    assert "TracFcgiRequestBuffering" in r.stdout, r.stdout
+    r = C.configtest(TRAC + "<Location /trac>\n"
+                     "    TracFcgiRequestBuffering Off\n</Location>\n")
+    assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
