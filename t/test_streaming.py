@@ -6,6 +6,7 @@ that gives up mid-body costs the backend nothing."""
 
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -58,6 +59,23 @@ def test_streamed_bodies_arrive_whole(httpd):
     r = h.post("/trac/?echo", iter(pieces), encode_chunked=True,
                headers={"Transfer-Encoding": "chunked"})
     assert r.body == echo_of(data)
+
+
+def test_expect_100_continue(httpd, tmp_path):
+    """curl sends Expect: 100-continue with a large body and waits for
+    the 100 before sending it: the first 64 KiB read asks for it."""
+    h = httpd(TRAC + OFF)
+    data = os.urandom(3 * MiB)
+    f = tmp_path / "body"
+    f.write_bytes(data)
+    out = subprocess.run(
+        ["curl", "-sS", "-v", "--data-binary", "@%s" % f, "-H",
+         "Expect: 100-continue", "-H", "Content-Type: application/x-foo",
+         "http://127.0.0.1:%d/trac/?echo" % h.port],
+        capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert b"HTTP/1.1 100 Continue" in out.stderr, out.stderr[-800:]
+    assert out.stdout == echo_of(data)
 
 
 def test_slow_upload_holds_the_backend(httpd):
