@@ -78,7 +78,6 @@ tf_table_t *tf_shm_table(tf_shm_t *s)
     return &s->table;
 }
 
-
 typedef struct {
     tf_shm_t *shm;
     int idx;
