@@ -1065,6 +1065,36 @@ def check_tools(names, module=MODULE):
         sys.exit("run as root (httpd switches to %s)" % USER)
 
 
+def median_of(runs):
+    """One result from the same configuration's rounds: each number the
+    median of the rounds that have it (the lower middle one when even, so
+    that it is a measured value), anything else from the first round;
+    errors of every round are kept."""
+    first = runs[0]
+    if len(runs) == 1:
+        return first
+
+    def merge(vals):
+        v0 = vals[0]
+        if isinstance(v0, bool) or not all(
+                isinstance(v, type(v0)) for v in vals):
+            return v0
+        if isinstance(v0, (int, float)):
+            return sorted(vals)[(len(vals) - 1) // 2]
+        if isinstance(v0, dict):
+            return {k: merge([v[k] for v in vals if k in v])
+                    for k in v0}
+        return v0
+
+    out = merge(runs)
+    for k in ("huge_get", "huge_post"):
+        if k in first:
+            out[k] = first[k]
+    out["errors"] = [e for r in runs for e in r.get("errors", [])]
+    out["rounds"] = len(runs)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -1075,6 +1105,10 @@ def main():
     ap.add_argument("--huge", default="tracfcgi",
                     help="configurations that get the 1 GiB GET/POST test "
                     "(comma-separated, or 'none')")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run every configuration N times, interleaved "
+                    "(A B C, A B C, ...), and report each figure's median "
+                    "(the 1 GiB checks run in the first round only)")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--conf", action="append", default=[],
                     metavar="NAME:TEXT", help="append a line to one "
@@ -1103,7 +1137,7 @@ def main():
     set_subreaper()
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-bench-"))
     os.chmod(root, 0o755)
-    results = []
+    rounds = []
     what = "module not used"
     try:
         if set(TRACFCGI) & set(names):
@@ -1111,25 +1145,35 @@ def main():
         app = build_app(root)
         lua = root / "wrk.lua"
         lua.write_text(WRK_LUA)
-        for n in names:
-            log("--- %s" % LABELS[n])
-            results.append(bench_config(n, root, app, lua, dur, huge))
+        for k in range(max(1, args.repeat)):
+            got = []
+            for n in names:
+                log("--- %s%s" % (LABELS[n], " (round %d of %d)" % (
+                    k + 1, args.repeat) if args.repeat > 1 else ""))
+                got.append(bench_config(n, root, app, lua, dur,
+                                        huge if k == 0 else set()))
+            rounds.append(got)
     finally:
         reap()
         if args.keep:
             log("kept %s" % root)
         else:
             shutil.rmtree(root, ignore_errors=True)
+    results = [median_of([r[i] for r in rounds]) for i in range(len(names))]
     meta = ("%d s per wrk run, %d CPUs, 1-min load average %s before the "
             "run, wrk %s; %s" % (dur, os.cpu_count(), load0,
                                  "-t2 (-t1 for 1 client)", what))
+    if len(rounds) > 1:
+        meta += "; every figure the median of %d interleaved rounds" % (
+            len(rounds))
     for name, lines in EXTRA_CONF.items():
         meta += "; %s config + %s" % (name, " / ".join(lines))
     text = report(results, meta)
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"meta": meta, "results": results}, indent=1, default=str))
+            {"meta": meta, "results": results, "rounds": rounds}, indent=1,
+            default=str))
 
 
 if __name__ == "__main__":
