@@ -1135,6 +1135,9 @@ def main():
     check_tools(names, args.module)
     load0 = (_read("/proc/loadavg") or "?").split()[0]
     set_subreaper()
+    # kill/timeout send SIGTERM: unwind through the finally blocks, which
+    # stop the httpd being measured and its backends
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-bench-"))
     os.chmod(root, 0o755)
     rounds = []
