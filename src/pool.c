@@ -577,6 +577,15 @@ typedef enum {
                   * the answer ended: the request ended unserved */
 } gave_e;
 
+/* A request of @pr ended unserved, and what the process does now is
+ * unknown: a ready one-connection process must not serve again; one with
+ * more connections serves its others. */
+static gave_e cut_how(const tf_proc_ent_t *pr)
+{
+    return pr->max_conns <= 1 && pr->state == TF_PROC_READY ? GAVE_BROKEN
+                                                            : GAVE_CUT;
+}
+
 static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
                         pid_t holder, apr_time_t now)
 {
@@ -642,10 +651,8 @@ int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int how,
 {
     gave_e gave = how == TF_RELEASE_BROKEN ? GAVE_BROKEN : GAVE_SERVED;
 
-    if (how == TF_RELEASE_CUT) {
-        gave = tf_pool_ref_valid(t, ref) && t->procs[ref.idx].max_conns <= 1
-                   ? GAVE_BROKEN
-                   : GAVE_CUT;
+    if (how == TF_RELEASE_CUT && tf_pool_ref_valid(t, ref)) {
+        gave = cut_how(&t->procs[ref.idx]);
     }
     return release_conn(t, ref, gave, holder, now);
 }
@@ -688,11 +695,10 @@ int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
         while (pr->state != TF_PROC_FREE && pr->conns > 0
                && holder_drop(pr, dead)) {
             /* dropped above: release_conn finds no entry left to drop */
-            int one = pr->max_conns <= 1 && pr->state == TF_PROC_READY;
+            gave_e how = cut_how(pr);
 
-            flags |= release_conn(t, ref, one ? GAVE_BROKEN : GAVE_CUT, 0,
-                                  now);
-            if (one && pr->state == TF_PROC_STOPPING) {
+            flags |= release_conn(t, ref, how, 0, now);
+            if (how == GAVE_BROKEN && pr->state == TF_PROC_STOPPING) {
                 pr->exit_reason = TF_EXIT_ORPHANED;
             }
             (*n)++;
