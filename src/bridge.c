@@ -154,12 +154,20 @@ static int unavailable(request_rec *r)
 
 /* The PM could not start the process: the slot must not stay STARTING.
  * Only when the PM never saw the request; otherwise it frees it itself. */
+/* What a request needs of the slot it holds, read under the lock. */
+static void lease_fill(lease_t *l, const tf_proc_ent_t *pr)
+{
+    l->pid = pr->pid;
+    l->max_conns = pr->max_conns;
+    apr_cpystrn(l->sock, pr->sock, sizeof(l->sock));
+}
+
 static void abandon_spawn(lease_t *l, int pm_saw_it)
 {
     tf_shm_lock(rt_shm);
     if (pm_saw_it) {
-        tf_pool_req_release(tf_shm_table(rt_shm), l->ref, 1, l->holder,
-                            apr_time_now());
+        tf_pool_req_release(tf_shm_table(rt_shm), l->ref, TF_RELEASE_BROKEN,
+                            l->holder, apr_time_now());
     }
     else {
         /* not the backend's fault: no crash-loop back-off */
@@ -206,10 +214,7 @@ static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
         tf_shm_unlock(rt_shm);
         return unavailable(r);
     }
-    l->pid = tf_shm_table(rt_shm)->procs[l->ref.idx].pid;
-    l->max_conns = tf_shm_table(rt_shm)->procs[l->ref.idx].max_conns;
-    apr_cpystrn(l->sock, tf_shm_table(rt_shm)->procs[l->ref.idx].sock,
-                sizeof(l->sock));
+    lease_fill(l, &tf_shm_table(rt_shm)->procs[l->ref.idx]);
     tf_shm_unlock(rt_shm);
     return OK;
 }
@@ -223,10 +228,9 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     tf_wait_state_e st;
     apr_int32_t waiter = -1;
     tf_acq_e a;
-    pid_t self = rt_self ? rt_self : getpid();
     int pool;
 
-    l->holder = self;
+    l->holder = rt_self ? rt_self : getpid();
     tf_shm_lock(rt_shm);
     pool = tf_pool_find(t, key);
     if (pool < 0) {
@@ -245,7 +249,8 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     }
     l->pool = pool;
     spec->key = key;
-    a = tf_pool_req_acquire(t, pool, self, now, &l->ref, &waiter, &limit);
+    a = tf_pool_req_acquire(t, pool, l->holder, now, &l->ref, &waiter,
+                            &limit);
     if (a == TF_ACQ_BACKOFF) {
         apr_time_t left = t->pools[pool].backoff_until - now;
 
@@ -307,9 +312,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         }
     }
     if (a == TF_ACQ_PROC) {
-        l->pid = t->procs[l->ref.idx].pid;
-        l->max_conns = t->procs[l->ref.idx].max_conns;
-        apr_cpystrn(l->sock, t->procs[l->ref.idx].sock, sizeof(l->sock));
+        lease_fill(l, &t->procs[l->ref.idx]);
         tf_shm_unlock(rt_shm);
         return OK;
     }
@@ -859,7 +862,7 @@ static xresult_e let_go(xchg_t *x, xresult_e res)
     return res;
 }
 
-static xresult_e exchange(xchg_t *x, const char *sock)
+static xresult_e exchange(xchg_t *x)
 {
     request_rec *r = x->r;
     struct pollfd pfd;
@@ -868,7 +871,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
     ssize_t got;
     char *buf;
 
-    rv = connect_backend(x, sock);
+    rv = connect_backend(x, x->sock);
     if (rv != APR_SUCCESS) {
         x->broken = 1;
         if (rv == APR_TIMEUP) {
@@ -882,7 +885,7 @@ static xresult_e exchange(xchg_t *x, const char *sock)
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, TFLOGNO(00417)
                       "backend pid=%d is gone (cannot connect to %s)",
-                      (int)x->pid, sock);
+                      (int)x->pid, x->sock);
         return X_REPLAY;
     }
     tf_fcgi_decoder_init(&x->dec, 1);
@@ -1146,7 +1149,7 @@ int tf_bridge_handle(request_rec *r)
         x.pending = 0;
         x.read_on = 0;
         x.unflushed = 0;
-        res = exchange(&x, l.sock);
+        res = exchange(&x);
         if (x.rd) {
             apr_bucket_destroy(x.rd); /* our reference to the read buffer */
             x.rd = NULL;
