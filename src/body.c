@@ -231,28 +231,28 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
 {
     tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
     apr_bucket_brigade *bb;
-    const char *cl;
+    const char *cl, *te;
     apr_off_t announced;
     apr_status_t rv;
     int seen_eos = 0;
 
     b->r = r;
-    b->present = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
-                 || apr_table_get(r->headers_in, "Content-Length") != NULL;
+    te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    b->present = te || cl;
     *out = b;
     if (!b->present) {
         return OK;
     }
-    /* a body whose length is announced and fits memory gets one buffer
-     * of that size: no regrowth */
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    if (cl && !apr_table_get(r->headers_in, "Transfer-Encoding")
-        && apr_strtoff(&announced, cl, NULL, 10) == APR_SUCCESS
-        && announced > 0 && stream) {
+    if (!cl || apr_strtoff(&announced, cl, NULL, 10) != APR_SUCCESS) {
+        announced = 0;
+    }
+    if (stream && !te && announced > 0) {
         return read_first(b, announced);
     }
-    if (cl && apr_strtoff(&announced, cl, NULL, 10) == APR_SUCCESS
-        && announced > 0 && announced <= mem_limit) {
+    /* a body whose length is announced and fits memory gets one buffer
+     * of that size: no regrowth */
+    if (announced > 0 && announced <= mem_limit) {
         b->mem = apr_palloc(r->pool, (apr_size_t)announced);
         b->mem_cap = (apr_size_t)announced;
     }
