@@ -136,8 +136,9 @@ typedef struct {
     apr_int32_t wake_next;    /* granted, not yet woken: the wake list */
     pid_t holder;             /* the httpd child of the waiting request:
                                * a grant records it on the process */
-    pthread_cond_t cond;      /* shm.c: its request sleeps here alone, so
-                               * a grant wakes exactly one thread */
+    apr_uint32_t wake;        /* shm.c: futex word its request sleeps
+                               * on alone (bumped by each wake-up), so a
+                               * grant wakes exactly one thread */
 } tf_waiter_t;
 
 typedef struct {

@@ -1,6 +1,6 @@
 /*
  * tf_shm.h: the shared memory that holds the process table (tf_pool.h),
- * and the lock and condition variables that guard it.
+ * the lock that guards it and the futex words its waiters sleep on.
  *
  * The segment is anonymous: created by the httpd parent at post_config and
  * inherited by every httpd child and the process manager through fork, so

@@ -2,15 +2,20 @@
  * shm.c: anonymous shared memory for the process table, and its lock.
  *
  * The lock is a process-shared, robust pthread mutex inside the segment,
- * and each waiter entry has a process-shared condition variable on which
- * its queued request sleeps (no polling: a release wakes the one request
- * it was granted to, at once, and no other). Robust:
+ * and each waiter entry has a futex word on which its queued request
+ * sleeps (no polling: a release wakes the one request it was granted to,
+ * at once, and no other). Not a condition variable: a thread woken from
+ * pthread_cond_wait() takes the mutex back marked as contended (glibc
+ * cannot know better), so its next unlock was a futex wake-up system call
+ * for nobody, once for every request that had queued. Robust:
  * if an httpd child dies while holding the lock (it holds it for
  * microseconds, never across I/O), the next locker recovers it instead of
  * hanging every child.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,9 +31,9 @@ struct tf_shm {
 static apr_status_t destroy_sync(void *data)
 {
     /* Nothing to do: the segment goes with the last process mapping it.
-     * pthread objects in anonymous shared memory need no destruction on
-     * Linux, and destroying them while old-generation children still use
-     * them (graceful restart) would be wrong. */
+     * A pthread mutex in anonymous shared memory needs no destruction on
+     * Linux, and destroying it while old-generation children still use
+     * it (graceful restart) would be wrong. */
     return APR_SUCCESS;
 }
 
@@ -39,8 +44,6 @@ apr_status_t tf_shm_create(tf_shm_t **out, apr_pool_t *p,
     tf_shm_t *s = apr_pcalloc(p, sizeof(*s));
     apr_size_t size = tf_table_size(n_pools, n_procs, n_waiters);
     pthread_mutexattr_t ma;
-    pthread_condattr_t ca;
-    apr_uint32_t i;
     apr_status_t rv;
     int rc;
 
@@ -57,17 +60,6 @@ apr_status_t tf_shm_create(tf_shm_t **out, apr_pool_t *p,
         return rc;
     }
     pthread_mutexattr_destroy(&ma);
-    if ((rc = pthread_condattr_init(&ca)) != 0
-        || (rc = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED))
-        || (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))) {
-        return rc;
-    }
-    for (i = 0; i < n_waiters; i++) {
-        if ((rc = pthread_cond_init(&s->table.waiters[i].cond, &ca)) != 0) {
-            return rc;
-        }
-    }
-    pthread_condattr_destroy(&ca);
     apr_pool_cleanup_register(p, s, destroy_sync, apr_pool_cleanup_null);
     *out = s;
     return APR_SUCCESS;
@@ -117,6 +109,21 @@ void tf_shm_lock(tf_shm_t *s)
     }
 }
 
+/* The waiter entry's futex word: shared (not FUTEX_PRIVATE_FLAG), the
+ * table is mapped by several processes. */
+static long futex_op(apr_uint32_t *word, int op, apr_uint32_t val,
+                     const struct timespec *abs)
+{
+    return syscall(SYS_futex, word, op, val, abs, NULL,
+                   FUTEX_BITSET_MATCH_ANY);
+}
+
+static void wake_one(tf_waiter_t *w)
+{
+    __atomic_add_fetch(&w->wake, 1, __ATOMIC_RELEASE);
+    futex_op(&w->wake, FUTEX_WAKE, 1, NULL);
+}
+
 #define WAKE_BATCH 16
 
 void tf_shm_unlock(tf_shm_t *s)
@@ -128,10 +135,10 @@ void tf_shm_unlock(tf_shm_t *s)
      * caller can forget to; after the unlock, so that the woken thread
      * does not at once block on the lock we still hold (that cost a
      * futex wait, a futex wake and a context switch more per hand-over).
-     * A signal after the unlock is not lost: the waiter is inside
-     * pthread_cond_timedwait() before we could take the lock. A waiter
-     * entry reused meanwhile gets a spurious wake-up, which its loop
-     * tolerates. */
+     * A wake-up after the unlock is not lost: the waiter read its word
+     * under the lock, and a changed word ends its futex wait at once. A
+     * waiter entry reused meanwhile gets a spurious wake-up, which its
+     * loop tolerates. */
     if (s->table.hdr->wake_head >= 0) {
         for (w = tf_table_take_wakes(&s->table); w >= 0;
              w = s->table.waiters[w].wake_next) {
@@ -139,27 +146,31 @@ void tf_shm_unlock(tf_shm_t *s)
                 wake[n++] = w;
             }
             else {
-                pthread_cond_signal(&s->table.waiters[w].cond);
+                wake_one(&s->table.waiters[w]);
             }
         }
     }
     pthread_mutex_unlock(&s->table.hdr->mutex);
     for (i = 0; i < n; i++) {
-        pthread_cond_signal(&s->table.waiters[wake[i]].cond);
+        wake_one(&s->table.waiters[wake[i]]);
     }
 }
 
 apr_status_t tf_shm_wait(tf_shm_t *s, int waiter, apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
+    tf_waiter_t *w = &s->table.waiters[waiter];
+    apr_uint32_t seen = __atomic_load_n(&w->wake, __ATOMIC_ACQUIRE);
     struct timespec ts;
-    int rc;
+    long rc;
+    int err;
 
     if (left <= 0) {
         return APR_TIMEUP;
     }
-    /* the condition runs on CLOCK_MONOTONIC: wall-clock steps do not
-     * stretch or cut the wait */
+    /* an absolute CLOCK_MONOTONIC deadline (FUTEX_WAIT_BITSET without
+     * FUTEX_CLOCK_REALTIME): wall-clock steps do not stretch or cut the
+     * wait, and an interrupted wait resumes with what is left */
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (time_t)apr_time_sec(left);
     ts.tv_nsec += (long)apr_time_usec(left) * 1000;
@@ -167,11 +178,11 @@ apr_status_t tf_shm_wait(tf_shm_t *s, int waiter, apr_time_t deadline)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    rc = pthread_cond_timedwait(&s->table.waiters[waiter].cond,
-                                &s->table.hdr->mutex, &ts);
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&s->table.hdr->mutex);
-    }
-    return rc == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
+    tf_shm_unlock(s);
+    do {
+        rc = futex_op(&w->wake, FUTEX_WAIT_BITSET, seen, &ts);
+        err = rc < 0 ? errno : 0;
+    } while (err == EINTR);
+    tf_shm_lock(s);
+    return err == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
 }
-
