@@ -299,7 +299,8 @@ class Httpd:
 
     def __init__(self, body="", *, mpm="event", loglevel=DEFAULT_LOGLEVEL,
                  server_conf="", load_tracfcgi=True, extra_modules=(),
-                 nports=1, timeout=60, env=None, name="httpd"):
+                 nports=1, timeout=60, env=None, name="httpd",
+                 pass_fds=()):
         if mpm not in MPMS:
             raise ValueError("mpm must be one of %s" % (MPMS,))
         self.body = body
@@ -311,6 +312,7 @@ class Httpd:
         self.nports = nports
         self.timeout = timeout
         self.env = dict(env or {})
+        self.pass_fds = tuple(pass_fds)  # descriptors httpd inherits
         self.tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
         os.chmod(self.tmp, 0o755)
         for d in ("run", "mutex", "htdocs", "cgid"):
@@ -441,7 +443,7 @@ class Httpd:
                 [APACHE, "-f", str(self.conf), "-DFOREGROUND"],
                 stdin=subprocess.DEVNULL, stdout=self._stdout,
                 stderr=subprocess.STDOUT, env=env, cwd=str(self.tmp),
-                start_new_session=True)
+                start_new_session=True, pass_fds=self.pass_fds)
             try:
                 self._wait_ready(ready_timeout)
                 return self

@@ -50,6 +50,31 @@ def test_scriptalias_serves_fastcgi(httpd):
     assert int(info2["requests"]) == 2
 
 
+def test_backend_inherits_nothing_of_httpd(httpd):
+    """DESIGN.md, backend hygiene: fd 0 is its listening socket, 1 and 2
+    the pipe to the manager's logger, nothing else (no listener, no log
+    file, no shm handle); it runs in a session of its own, so httpd's
+    signals to its process group never reach it. httpd is started with
+    one more descriptor open, not close-on-exec, as a parent process or a
+    module may leave one: the backend must not get it either."""
+    leak = os.open("/dev/null", os.O_RDONLY)
+    try:
+        h = httpd(TRAC, pass_fds=(leak,))
+        pid = pid_of(h.get("/trac/?pid").body)
+    finally:
+        os.close(leak)
+    assert str(leak) in os.listdir("/proc/%d/fd" % h.pid)
+    fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pid))
+    assert fds == [0, 1, 2], [(f, os.readlink("/proc/%d/fd/%s" % (pid, f)))
+                              for f in os.listdir("/proc/%d/fd" % pid)]
+    links = [os.readlink("/proc/%d/fd/%d" % (pid, f)) for f in fds]
+    assert links[0].startswith("socket:"), links
+    assert links[1].startswith("pipe:") and links[1] == links[2], links
+    assert os.getsid(pid) == pid
+    # what it was spared: httpd holds its listener, logs and more
+    assert len(os.listdir("/proc/%d/fd" % h.pid)) > 3
+
+
 @pytest.mark.both_mpms
 def test_scriptalias_root_mount(httpd):
     h = httpd("ScriptAlias / @APPS@/responder.fcgi/\n")
