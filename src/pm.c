@@ -413,21 +413,32 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
 
     rv = tf_spawn_probe(sock_path,
                         apr_time_from_sec(spec->startup_timeout), &conns);
-    if (rv == APR_EOF || rv == APR_TIMEUP) {
-        /* closed or kept the probe without answering: alive, unless it is
-         * dying right now; look a moment longer before trusting it */
+    if (rv == APR_EOF) {
+        /* It closed the probe without answering (libfcgi ignores
+         * management records): accepting, unless it is dying right now.
+         * A second probe tells at once: an accept loop takes it and
+         * closes it again; the listening socket of a process that exits
+         * refuses or resets it. (A 10 ms look at the process used to
+         * decide: every libfcgi backend came up 10 ms later for it.) */
+        rv = tf_spawn_probe(sock_path,
+                            apr_time_from_sec(spec->startup_timeout), &conns);
+        if (rv == APR_EOF) {
+            rv = APR_SUCCESS;
+            conns = 1;
+        }
+    }
+    if (rv == APR_TIMEUP) {
+        /* kept the probe without answering: alive, unless it is dying
+         * right now; look a moment longer before trusting it */
         for (i = 0; i < 2 && process_alive(pid); i++) {
             apr_sleep(apr_time_from_msec(5));
         }
         if (process_alive(pid)) {
-            if (rv == APR_TIMEUP) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s,
-                             TFLOGNO(00102) "pool %s: backend pid=%d did not "
-                             "answer FCGI_GET_VALUES within "
-                             "TracFcgiStartupTimeout (%us); using it anyway "
-                             "with one connection", spec->name, (int)pid,
-                             spec->startup_timeout);
-            }
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00102)
+                         "pool %s: backend pid=%d did not answer "
+                         "FCGI_GET_VALUES within TracFcgiStartupTimeout "
+                         "(%us); using it anyway with one connection",
+                         spec->name, (int)pid, spec->startup_timeout);
             rv = APR_SUCCESS;
             conns = 1;
         }

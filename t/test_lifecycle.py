@@ -377,6 +377,20 @@ def test_backend_dies_during_startup(httpd):
     assert h.backend_pids() == []
 
 
+def test_backend_dies_right_after_first_probe(httpd):
+    """A libfcgi app closes the FCGI_GET_VALUES probe without answering,
+    as does a process that takes one connection and exits: the second
+    probe tells them apart, and the request gets 503, not a dead backend."""
+    h = httpd(TRAC + STATUS + "TracFcgiInitEnv RESPONDER_ONE_ACCEPT 1\n")
+    r = h.get("/trac/?pid", timeout=40)
+    assert r.status == 503, (r.status, r.body[:300])
+    m = h.wait_log(r"TF00103: pool \S+: backend pid=(\d+) died during "
+                   r"startup \(exit status 8\)")
+    assert not H.alive(int(m.group(1)))
+    assert not h.log_lines(r"TF00104")  # never called ready
+    assert h.backend_pids() == []
+
+
 # --------------------------------------------------------------------------
 # 2. sizing and retirement
 

@@ -8,6 +8,9 @@
  *
  * Start-up:
  *   env RESPONDER_STARTUP_FAIL set  exit(7) at once, before accepting anything.
+ *   env RESPONDER_ONE_ACCEPT set     take one connection (the readiness
+ *                                    probe), read it to its end, close it,
+ *                                    exit(8): dies right after looking ready.
  *   SIGTERM keeps its default action; SIGPIPE is ignored.
  *
  * Actions that happen first, in this order:
@@ -57,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -376,12 +380,27 @@ static void handle(FCGX_Request *r)
     free(q.buf);
 }
 
+static void one_accept(void)
+{
+    char buf[4096];
+    int fd = accept(0, NULL, NULL);
+
+    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    exit(8);
+}
+
 int main(void)
 {
     FCGX_Request req;
 
     if (getenv("RESPONDER_STARTUP_FAIL"))
         exit(7);
+    if (getenv("RESPONDER_ONE_ACCEPT"))
+        one_accept();
     signal(SIGPIPE, SIG_IGN);
     if (FCGX_Init() != 0)
         return 1;
