@@ -183,7 +183,7 @@ apr_size_t tf_table_size(apr_uint32_t n_pools, apr_uint32_t n_procs,
 
 /**
  * Format a table in @p base (tf_table_size() bytes, zeroed or not).
- * The mutex and condition variables are left to the caller (shm.c).
+ * The mutex and the waiters' futex words are left to the caller (shm.c).
  */
 void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
                    apr_uint32_t n_procs, apr_uint32_t n_waiters,
@@ -207,7 +207,7 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
 typedef enum {
     TF_ACQ_PROC = 0,   /* *ref is a ready process, one conn taken */
     TF_ACQ_SPAWN,      /* *ref is a STARTING slot: ask the PM to start it */
-    TF_ACQ_WAIT,       /* queued as *waiter: sleep on the pool's cond */
+    TF_ACQ_WAIT,       /* queued as *waiter: sleep on its futex word */
     TF_ACQ_QUEUE_FULL, /* no waiter entry left */
     TF_ACQ_BACKOFF     /* crash loop: no process to give, none to start */
 } tf_acq_e;
