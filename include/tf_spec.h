@@ -44,6 +44,17 @@ const ap_unix_identity_t *tf_spec_server_identity(apr_pool_t *p,
  */
 const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc);
 
+/**
+ * @return the names, space separated, of the variables that @p dc puts in
+ *         the backend's environment (TracFcgiInitEnv, DefaultInitEnv,
+ *         TracFcgiPassEnv) and that suexec will not pass on (it keeps
+ *         only its safe list, and sets PATH itself); NULL when @p spec
+ *         does not run through suexec or nothing is lost. TracEnv and
+ *         its kin are left out: their FastCGI params reach Trac anyway.
+ */
+const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
+                                   const tf_spawn_spec_t *spec);
+
 /** A pool declared with TracFcgiServer, ready for the table. */
 typedef struct {
     tf_spawn_spec_t spec;      /* key and limits set; pool not yet */

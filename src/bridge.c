@@ -132,6 +132,23 @@ static void describe_pool(request_rec *r, const tf_dir_conf_t *dc,
                 sizeof(p->env_summary));
 }
 
+/* Once per pool, when it is created: what of its spawn environment suexec
+ * will strip. (Under the table lock: one log line per pool and
+ * configuration generation.) */
+static void warn_suexec_env(request_rec *r, const tf_dir_conf_t *dc,
+                            const tf_spawn_spec_t *spec)
+{
+    const char *lost = tf_spec_suexec_dropped(r->pool, dc, spec);
+
+    if (lost) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00442)
+                      "pool %s runs through suexec, which passes a backend "
+                      "only its own list of safe variables: %s will not "
+                      "reach it (TracFcgiParam sends a value with every "
+                      "request instead)", spec->name, lost);
+    }
+}
+
 /* Remember a failure as the pool's last error (status page). */
 static void note_error(request_rec *r, int pool, const char *fmt, ...)
 {
@@ -237,6 +254,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
         if (pool >= 0) {
             describe_pool(r, dc, spec, &t->pools[pool]);
+            warn_suexec_env(r, dc, spec);
         }
     }
     if (pool < 0) {

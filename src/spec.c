@@ -239,6 +239,81 @@ const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc)
     return names;
 }
 
+/* What httpd's suexec passes on of the environment it is given
+ * (support/suexec.c, safe_env_lst): names starting with HTTP_ or SSL_,
+ * and these. */
+static const char *const suexec_safe[] = {
+    "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "CONTEXT_DOCUMENT_ROOT",
+    "CONTEXT_PREFIX", "DATE_GMT", "DATE_LOCAL", "DOCUMENT_ARGS",
+    "DOCUMENT_NAME", "DOCUMENT_PATH_INFO", "DOCUMENT_ROOT", "DOCUMENT_URI",
+    "GATEWAY_INTERFACE", "HTTPS", "LAST_MODIFIED", "PATH_INFO",
+    "PATH_TRANSLATED", "QUERY_STRING", "QUERY_STRING_UNESCAPED",
+    "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_PORT",
+    "REMOTE_USER", "REDIRECT_ERROR_NOTES", "REDIRECT_HANDLER",
+    "REDIRECT_QUERY_STRING", "REDIRECT_REMOTE_USER",
+    "REDIRECT_SCRIPT_FILENAME", "REDIRECT_STATUS", "REDIRECT_URL",
+    "REQUEST_METHOD", "REQUEST_SCHEME", "REQUEST_URI", "SCRIPT_FILENAME",
+    "SCRIPT_NAME", "SCRIPT_URI", "SCRIPT_URL", "SERVER_ADDR",
+    "SERVER_ADMIN", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+    "SERVER_SIGNATURE", "SERVER_SOFTWARE", "TZ", "UNIQUE_ID", "USER_NAME",
+    NULL};
+
+/* TracEnv and its kin set a FastCGI param beside the variable. */
+static const char *const trac_twins[][2] = {
+    {"TRAC_ENV", "trac.env_path"},
+    {"TRAC_ENV_PARENT_DIR", "trac.env_parent_dir"},
+    {"TRAC_ENV_INDEX_TEMPLATE", "trac.env_index_template"},
+};
+
+static int suexec_keeps(const tf_dir_conf_t *dc, const char *name)
+{
+    int i;
+
+    if (strncmp(name, "HTTP_", 5) == 0 || strncmp(name, "SSL_", 4) == 0) {
+        return 1;
+    }
+    for (i = 0; suexec_safe[i]; i++) {
+        if (strcmp(name, suexec_safe[i]) == 0) {
+            return 1;
+        }
+    }
+    for (i = 0; i < (int)(sizeof(trac_twins) / sizeof(trac_twins[0]));
+         i++) {
+        if (strcmp(name, trac_twins[i][0]) == 0
+            && env_get(dc->params, trac_twins[i][1])) {
+            return 1; /* lost as a variable, there as a param */
+        }
+    }
+    return 0;
+}
+
+const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
+                                   const tf_spawn_spec_t *spec)
+{
+    const char *names = NULL;
+    int i;
+
+    if (strcmp(spec->argv[0], SUEXEC_BIN) != 0) {
+        return NULL;
+    }
+    for (i = 0; dc->init_env && i < dc->init_env->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(dc->init_env, i, tf_env_t).name;
+
+        if (!suexec_keeps(dc, name)) {
+            names = names ? apr_pstrcat(p, names, " ", name, NULL) : name;
+        }
+    }
+    for (i = 0; dc->pass_env && i < dc->pass_env->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(dc->pass_env, i, tf_env_t).name;
+
+        if (getenv(name) && !env_get(dc->init_env, name)
+            && !suexec_keeps(dc, name)) {
+            names = names ? apr_pstrcat(p, names, " ", name, NULL) : name;
+        }
+    }
+    return names;
+}
+
 apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
 {
     apr_array_header_t *all = tf_config_declared(pconf);

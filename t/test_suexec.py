@@ -100,6 +100,11 @@ def test_suexec_identity_and_params(httpd, suexec_tree):
     assert params.get("trac.env_path") == "/srv/trac/projects/suexec"
     assert "TRAC_ENV" not in environ
     assert "SEEN_BY_BACKEND" not in environ
+    # ... and the administrator is told, once, when the pool is created
+    warned = h.log_lines(r"TF00442: pool \S+ runs through suexec")
+    assert len(warned) == 1, warned
+    assert "SEEN_BY_BACKEND will not reach it" in warned[0], warned
+    assert "TRAC_ENV" not in warned[0]
     assert params["SCRIPT_NAME"] == "/app"
     assert params["PATH_INFO"] == "/wiki/Start"
     suexec_pid = field(r.body, "pid")
@@ -111,6 +116,8 @@ def test_suexec_identity_and_params(httpd, suexec_tree):
     assert (field(r2.body, "uid"), field(r2.body, "gid")) == \
         (www.pw_uid, www.pw_gid)
     assert field(r2.body, "pid") != suexec_pid
+    assert h.get("/app/?pid", port=h.ports[1]).status == 200
+    assert len(h.log_lines(r"TF00442")) == 1  # that pool only, once
 
     # the status page shows the identity of each pool
     import json
