@@ -364,30 +364,25 @@ def test_two_connections_to_a_one_connection_backend(httpd):
         h.stop()
 
 
-def test_backend_dies_during_startup(httpd):
-    h = httpd(TRAC + STATUS + "TracFcgiInitEnv RESPONDER_STARTUP_FAIL 1\n")
+@pytest.mark.parametrize("how,code", [
+    # exits before accepting anything: the probe cannot connect
+    ("RESPONDER_STARTUP_FAIL", 7),
+    # takes the probe, closes it unanswered as libfcgi does, and exits: the
+    # second probe tells it from a libfcgi app in its accept loop
+    ("RESPONDER_ONE_ACCEPT", 8),
+])
+def test_backend_dies_during_startup(httpd, how, code):
+    h = httpd(TRAC + STATUS + "TracFcgiInitEnv %s 1\n" % how)
     r = h.get("/trac/?pid", timeout=40)
     assert r.status == 503, (r.status, r.body[:300])
     m = h.wait_log(r"TF00103: pool \S+: backend pid=(\d+) died during "
-                   r"startup \(exit status 7\)")
-    assert not H.alive(int(m.group(1)))
-    pool = the_pool(h)
-    assert "died during startup (exit status 7)" in pool["last_error"], pool
-    assert pool["exits"]["startup"] >= 1, pool["exits"]
-    assert h.backend_pids() == []
-
-
-def test_backend_dies_right_after_first_probe(httpd):
-    """A libfcgi app closes the FCGI_GET_VALUES probe without answering,
-    as does a process that takes one connection and exits: the second
-    probe tells them apart, and the request gets 503, not a dead backend."""
-    h = httpd(TRAC + STATUS + "TracFcgiInitEnv RESPONDER_ONE_ACCEPT 1\n")
-    r = h.get("/trac/?pid", timeout=40)
-    assert r.status == 503, (r.status, r.body[:300])
-    m = h.wait_log(r"TF00103: pool \S+: backend pid=(\d+) died during "
-                   r"startup \(exit status 8\)")
+                   r"startup \(exit status %d\)" % code)
     assert not H.alive(int(m.group(1)))
     assert not h.log_lines(r"TF00104")  # never called ready
+    pool = the_pool(h)
+    assert "died during startup (exit status %d)" % code in \
+        pool["last_error"], pool
+    assert pool["exits"]["startup"] >= 1, pool["exits"]
     assert h.backend_pids() == []
 
 
