@@ -61,6 +61,7 @@ typedef struct {
     const char *script;
     const char *vhost;
     const char *env_summary;
+    const char *suexec_dropped; /* tf_spec_suexec_dropped(), or NULL */
 } tf_spec_declared_t;
 
 /**

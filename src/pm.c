@@ -1362,7 +1362,7 @@ static void declare_pools(pm_parent_t *pp)
         tf_spec_declared_t *sd =
             &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
         tf_pool_ent_t *p;
-        int pool;
+        int pool, created = 0;
 
         tf_shm_lock(pp->shm);
         pool = tf_pool_find(t, sd->spec.key);
@@ -1370,6 +1370,7 @@ static void declare_pools(pm_parent_t *pp)
             pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim,
                                   sd->spec.name, now);
             if (pool >= 0) {
+                created = 1;
                 p = &t->pools[pool];
                 p->uid = sd->spec.uid;
                 p->gid = sd->spec.gid;
@@ -1380,6 +1381,14 @@ static void declare_pools(pm_parent_t *pp)
             }
         }
         tf_shm_unlock(pp->shm);
+        if (created && sd->suexec_dropped) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pp->s, TFLOGNO(00123)
+                         "pool %s runs through suexec, which passes a "
+                         "backend only its own list of safe variables: %s "
+                         "will not reach it (TracFcgiParam sends a value "
+                         "with every request instead)", sd->spec.name,
+                         sd->suexec_dropped);
+        }
         sd->spec.pool = pool;
         if (pool < 0) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00121)

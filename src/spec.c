@@ -347,6 +347,7 @@ apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
                                      ? (unsigned)d->s->addrs->host_port
                                      : 0u);
         sd->env_summary = tf_spec_env_summary(pconf, &dc);
+        sd->suexec_dropped = tf_spec_suexec_dropped(pconf, &dc, &sd->spec);
     }
     return out;
 }

@@ -137,3 +137,24 @@ def test_suexec_refusal_is_reported(httpd, suexec_tree):
     assert line
     # the accepted script of the same host still works
     assert h.get("/app/?pid", port=h.ports[1]).status == 200
+
+
+def test_suexec_declared_pool_warns(httpd, suexec_tree):
+    """A TracFcgiServer pool under suexec is created at startup, not by a
+    request: the manager names what suexec will strip (TF00123), once."""
+    d, uid, gid = suexec_tree
+    text = conf(d).replace(
+        "    ScriptAlias /app",
+        "    TracFcgiServer %s/app.fcgi DECLARED_TOO=yes\n"
+        "    ScriptAlias /app" % d)
+    h = httpd(text, nports=2, extra_modules=[("suexec_module",
+                                              "mod_suexec.so")])
+    line = h.wait_log(r"TF00123: pool \S+ runs through suexec.*: (.*) will "
+                      r"not reach it").group(1)
+    assert sorted(line.split()) == ["DECLARED_TOO", "SEEN_BY_BACKEND"], line
+    assert h.get("/app/?pid", port=h.ports[1]).status == 200
+    h.graceful()  # a new generation creates its pools anew: said again
+    assert h.get("/app/?pid", port=h.ports[1]).status == 200
+    H.wait_until(lambda: len(h.log_lines(r"TF00123")) == 2, 10,
+                 what="TF00123 from the new generation's manager")
+    assert len(h.log_lines(r"TF00123")) == 2
