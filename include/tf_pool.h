@@ -68,6 +68,8 @@ typedef struct {
 typedef struct {
     apr_uint64_t key;         /* shm: pool key hash; 0 = unused entry */
     tf_pool_limits_t lim;     /* shm: set when the pool is created */
+    apr_uint32_t lim_warned;  /* shm: a request with other limits was
+                               * logged (TF00443): once a pool */
     apr_uint32_t n_procs;     /* shm: slots not FREE */
     apr_uint32_t n_waiting;   /* shm: requests in the FIFO */
     apr_int32_t idle_head;    /* shm: idle slots, most recently used first */
@@ -191,6 +193,14 @@ void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
 
 /** Compute @p t's pointers for a table already formatted at @p base. */
 void tf_table_attach(tf_table_t *t, void *base);
+
+/**
+ * @return 1 if a request's limits @p want are those of pool @p pool (as
+ *         tf_pool_create() stored them), else 0: the pool keeps the limits
+ *         it was created with.
+ */
+int tf_pool_limits_same(const tf_table_t *t, int pool,
+                        const tf_pool_limits_t *want);
 
 /** @return the pool index for @p key, or -1. */
 int tf_pool_find(const tf_table_t *t, apr_uint64_t key);

@@ -149,6 +149,53 @@ static void warn_suexec_env(request_rec *r, const tf_dir_conf_t *dc,
     }
 }
 
+static const char *conns_text(apr_pool_t *p, const tf_pool_limits_t *l)
+{
+    return l->conns_auto ? apr_psprintf(p, "auto %u", l->max_conns)
+                         : apr_psprintf(p, "%u", l->max_conns);
+}
+
+/* Once per pool: a request whose section sets other limits than the pool
+ * was created with (the pool key is script, identity, virtual host and
+ * environment; the limits are the first request's). Under the table
+ * lock, as warn_suexec_env(). */
+static void warn_other_limits(request_rec *r, const tf_spawn_spec_t *spec,
+                              const tf_pool_limits_t *has)
+{
+    const tf_pool_limits_t *want = &spec->lim;
+    const char *d = "";
+
+#define DIFF(field, name)                                                  \
+    if (want->field != has->field) {                                       \
+        d = apr_psprintf(r->pool, "%s%s" name " %u (the pool's: %u)", d,   \
+                         *d ? ", " : "", want->field, has->field);         \
+    }
+    DIFF(min_procs, "TracFcgiMinProcesses")
+    DIFF(max_procs, "TracFcgiMaxProcesses")
+    DIFF(max_requests, "TracFcgiMaxRequestsPerProcess")
+    DIFF(lifetime, "TracFcgiProcessLifetime")
+    DIFF(idle_timeout, "TracFcgiIdleTimeout")
+#undef DIFF
+    if (want->conns_auto != has->conns_auto
+        || (want->max_conns > 1 ? want->max_conns : 1) != has->max_conns) {
+        d = apr_psprintf(r->pool, "%s%sTracFcgiConnsPerProcess %s (the "
+                         "pool's: %s)", d, *d ? ", " : "",
+                         conns_text(r->pool, want), conns_text(r->pool, has));
+    }
+    if (want->reload != has->reload) {
+        d = apr_psprintf(r->pool, "%s%sTracFcgiReloadOnChange %s (the "
+                         "pool's: %s)", d, *d ? ", " : "",
+                         want->reload ? "On" : "Off",
+                         has->reload ? "On" : "Off");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00443)
+                  "pool %s: this request's configuration sets %s; the pool "
+                  "keeps the limits it was created with. One script, "
+                  "identity, virtual host and environment make one pool: "
+                  "give its sections the same limits, or tell them apart "
+                  "with a TracFcgiInitEnv", spec->name, d);
+}
+
 /* Remember a failure as the pool's last error (status page). */
 static void note_error(request_rec *r, int pool, const char *fmt, ...)
 {
@@ -256,6 +303,11 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
             describe_pool(r, dc, spec, &t->pools[pool]);
             warn_suexec_env(r, dc, spec);
         }
+    }
+    else if (!t->pools[pool].lim_warned
+             && !tf_pool_limits_same(t, pool, &spec->lim)) {
+        t->pools[pool].lim_warned = 1;
+        warn_other_limits(r, spec, &t->pools[pool].lim);
     }
     if (pool < 0) {
         tf_shm_unlock(rt_shm);

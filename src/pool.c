@@ -146,6 +146,17 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
     return idx;
 }
 
+int tf_pool_limits_same(const tf_table_t *t, int pool,
+                        const tf_pool_limits_t *want)
+{
+    tf_pool_limits_t w = *want;
+
+    if (w.max_conns < 1) {
+        w.max_conns = 1; /* as tf_pool_create() stores it */
+    }
+    return memcmp(&w, &t->pools[pool].lim, sizeof(w)) == 0;
+}
+
 /* --- Available list: idle slots first, partly busy ones after ------------ */
 
 static void avail_remove(tf_table_t *t, tf_proc_ent_t *pr)

@@ -53,6 +53,29 @@ def test_64_clients_max_4_processes(httpd):
     assert w.max <= 4, "%d backends at once" % w.max
 
 
+def test_sections_with_other_limits_are_told(httpd):
+    """A pool is keyed by script, identity, virtual host and environment;
+    its limits are those of the request that created it. A section that
+    sets other limits for the same pool is named in the log, once."""
+    h = httpd(TRAC + "<Location /trac/login>\n"
+              "    TracFcgiMaxProcesses 2\n    TracFcgiIdleTimeout 60\n"
+              "</Location>\n<Location /trac/wiki>\n"
+              "    TracFcgiMaxProcesses 4\n</Location>\n")
+    assert h.get("/trac/?pid").status == 200
+    assert h.get("/trac/wiki/Start?pid").status == 200  # the same limits
+    assert not h.log_lines(r"TF00443")
+    r = h.get("/trac/login?pid")
+    assert r.status == 200
+    assert pid_of(r.body) in h.backend_pids()  # served by the same pool
+    line = h.wait_log(r"TF00443: pool \S+: this request's configuration "
+                      r"sets (.*); the pool keeps the limits").group(1)
+    assert line == ("TracFcgiMaxProcesses 2 (the pool's: 4), "
+                    "TracFcgiIdleTimeout 60 (the pool's: 300)"), line
+    for _ in range(3):
+        assert h.get("/trac/login?pid").status == 200
+    assert len(h.log_lines(r"TF00443")) == 1
+
+
 def test_queue_timeout_503(httpd):
     h = httpd(TRAC + """
 TracFcgiMaxProcesses 1

@@ -85,6 +85,31 @@ static void test_reuse(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+static void test_limits_same(void)
+{
+    tf_pool_limits_t lim;
+    int p;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(42, 3, 0);
+    memset(&lim, 0, sizeof(lim));
+    lim.max_procs = 3;
+    lim.max_conns = 1;
+    TF_CHECK("same limits", tf_pool_limits_same(&t, p, &lim));
+    lim.max_conns = 0;
+    TF_CHECK("max_conns 0 is stored as 1", tf_pool_limits_same(&t, p, &lim));
+    lim.max_procs = 4;
+    TF_CHECK("other MaxProcesses", !tf_pool_limits_same(&t, p, &lim));
+    lim.max_procs = 3;
+    lim.idle_timeout = 60;
+    TF_CHECK("other IdleTimeout", !tf_pool_limits_same(&t, p, &lim));
+    lim.idle_timeout = 0;
+    lim.conns_auto = 1;
+    TF_CHECK("auto is not 1", !tf_pool_limits_same(&t, p, &lim));
+    TF_CHECK("the pool's own are untouched", t.pools[p].lim.max_procs == 3
+                                                 && !t.pools[p].lim_warned);
+}
+
 static void test_fifo(void)
 {
     tf_proc_ref_t a, b, got;
@@ -635,6 +660,7 @@ static void test_random_walk(void)
 int main(void)
 {
     test_reuse();
+    test_limits_same();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
