@@ -55,6 +55,14 @@ const char *tf_spec_env_summary(apr_pool_t *p, const tf_dir_conf_t *dc);
 const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
                                    const tf_spawn_spec_t *spec);
 
+/** The warning for those names, logged once when such a pool is created:
+ * by a request (src/bridge.c) or at startup (src/pm.c). Arguments: the
+ * pool's name, the names. */
+#define TF_SUEXEC_DROPPED_FMT                                              \
+    "pool %s runs through suexec, which passes a backend only its own "  \
+    "list of safe variables: %s will not reach it (TracFcgiParam sends " \
+    "a value with every request instead)"
+
 /** A pool declared with TracFcgiServer, ready for the table. */
 typedef struct {
     tf_spawn_spec_t spec;      /* key and limits set; pool not yet */

@@ -141,11 +141,9 @@ static void warn_suexec_env(request_rec *r, const tf_dir_conf_t *dc,
     const char *lost = tf_spec_suexec_dropped(r->pool, dc, spec);
 
     if (lost) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00442)
-                      "pool %s runs through suexec, which passes a backend "
-                      "only its own list of safe variables: %s will not "
-                      "reach it (TracFcgiParam sends a value with every "
-                      "request instead)", spec->name, lost);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      TFLOGNO(00442) TF_SUEXEC_DROPPED_FMT, spec->name,
+                      lost);
     }
 }
 
@@ -177,7 +175,7 @@ static void warn_other_limits(request_rec *r, const tf_spawn_spec_t *spec,
     DIFF(idle_timeout, "TracFcgiIdleTimeout")
 #undef DIFF
     if (want->conns_auto != has->conns_auto
-        || (want->max_conns > 1 ? want->max_conns : 1) != has->max_conns) {
+        || want->max_conns != has->max_conns) {
         d = apr_psprintf(r->pool, "%s%sTracFcgiConnsPerProcess %s (the "
                          "pool's: %s)", d, *d ? ", " : "",
                          conns_text(r->pool, want), conns_text(r->pool, has));
@@ -216,8 +214,6 @@ static int unavailable(request_rec *r)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
-/* The PM could not start the process: the slot must not stay STARTING.
- * Only when the PM never saw the request; otherwise it frees it itself. */
 /* What a request needs of the slot it holds, read under the lock. */
 static void lease_fill(lease_t *l, const tf_proc_ent_t *pr)
 {
@@ -226,6 +222,8 @@ static void lease_fill(lease_t *l, const tf_proc_ent_t *pr)
     apr_cpystrn(l->sock, pr->sock, sizeof(l->sock));
 }
 
+/* The PM could not start the process: the slot must not stay STARTING.
+ * Only when the PM never saw the request; otherwise it frees it itself. */
 static void abandon_spawn(lease_t *l, int pm_saw_it)
 {
     tf_shm_lock(rt_shm);

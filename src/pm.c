@@ -1382,11 +1382,8 @@ static void declare_pools(pm_parent_t *pp)
         }
         tf_shm_unlock(pp->shm);
         if (created && sd->suexec_dropped) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pp->s, TFLOGNO(00123)
-                         "pool %s runs through suexec, which passes a "
-                         "backend only its own list of safe variables: %s "
-                         "will not reach it (TracFcgiParam sends a value "
-                         "with every request instead)", sd->spec.name,
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pp->s,
+                         TFLOGNO(00123) TF_SUEXEC_DROPPED_FMT, sd->spec.name,
                          sd->suexec_dropped);
         }
         sd->spec.pool = pool;
