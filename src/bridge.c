@@ -10,13 +10,19 @@
  * body to the client. Memory per request is bounded: one 64 KiB read
  * buffer, the header block, and what the output filters hold.
  *
- * Failures map to one status each, with one log line: no backend free in
- * time 503 (+ Retry-After), backend could not start 503, backend silent
- * past TracFcgiIOTimeout 504, backend broke the protocol or died 502. A
- * backend that closed before sending a byte costs the client nothing: the
- * request is sent once more to another backend. Once part of the answer
- * has gone to the client, a failure aborts the connection, so that a
- * truncated answer never looks complete.
+ * Every failure is an outcome (outcome_e) with one log line; answer()
+ * is the one place where an outcome becomes an HTTP status (README
+ * "Statuses"): the application's output is not a CGI response 500, as
+ * mod_cgi; the gateway failed 502; no backend in time 503 (+ Retry-After);
+ * the backend silent past TracFcgiIOTimeout 504.
+ *
+ * A request is sent to a second backend only when the first cannot have
+ * acted on it (may_replay(), as nginx's proxy_next_upstream): connecting
+ * failed, or the backend closed before answering and the method is
+ * idempotent (RFC 9110 9.2.2); and its whole body is still at hand. A POST
+ * whose backend died after taking it gets 502 and never runs twice. Once
+ * part of the answer has gone to the client, a failure aborts the
+ * connection, so that a truncated answer never looks complete.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -68,6 +74,50 @@ void tf_bridge_runtime_set(tf_shm_t *shm, const char *ctl_path)
 void tf_bridge_child_init(void)
 {
     rt_self = getpid();
+}
+
+/* --- Outcomes and their statuses ----------------------------------------- */
+
+/* How a request ended when the application's answer did not reach the
+ * client. Each failure is logged where it is found; answer() alone turns
+ * it into a status. */
+typedef enum {
+    OUT_NONE = 0,     /* no failure */
+    OUT_APP_INVALID,  /* the app answered, but not with a CGI response (no
+                       * header block, a malformed header, a bad Status, a
+                       * bad local redirect): 500, as mod_cgi */
+    OUT_INTERNAL,     /* our own failure (memory, the spooled body): 500 */
+    OUT_GATEWAY,      /* reaching or reading the backend failed: connect,
+                       * protocol violation, closed mid-stream, its own
+                       * FCGI_OVERLOADED / FCGI_UNKNOWN_ROLE, a dead backend
+                       * not replayed: 502 */
+    OUT_UNAVAILABLE,  /* no backend free in time, back-off, suexec refusal,
+                       * a full pool table: 503 with Retry-After */
+    OUT_TIMEOUT       /* the backend was silent past TracFcgiIOTimeout: 504 */
+} outcome_e;
+
+static const int outcome_status[] = {
+    OK,                          /* OUT_NONE */
+    HTTP_INTERNAL_SERVER_ERROR,  /* OUT_APP_INVALID */
+    HTTP_INTERNAL_SERVER_ERROR,  /* OUT_INTERNAL */
+    HTTP_BAD_GATEWAY,            /* OUT_GATEWAY */
+    HTTP_SERVICE_UNAVAILABLE,    /* OUT_UNAVAILABLE */
+    HTTP_GATEWAY_TIME_OUT        /* OUT_TIMEOUT */
+};
+
+/* The status of @o, for log lines ("answering 502"). */
+#define STATUS_OF(o) outcome_status[(o)]
+
+/* The one mapping from outcome to the status the client gets. A 503 says
+ * when to come back: RETRY_AFTER seconds unless the caller knows better
+ * (the back-off's end) and set it already. */
+static int answer(request_rec *r, outcome_e o)
+{
+    if (o == OUT_UNAVAILABLE
+        && !apr_table_get(r->err_headers_out, "Retry-After")) {
+        apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
+    }
+    return outcome_status[o];
 }
 
 int tf_bridge_wants(request_rec *r)
@@ -208,12 +258,6 @@ static void note_error(request_rec *r, int pool, const char *fmt, ...)
     tf_shm_unlock(rt_shm);
 }
 
-static int unavailable(request_rec *r)
-{
-    apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
-    return HTTP_SERVICE_UNAVAILABLE;
-}
-
 /* What a request needs of the slot it holds, read under the lock. */
 static void lease_fill(lease_t *l, const tf_proc_ent_t *pr)
 {
@@ -239,7 +283,8 @@ static void abandon_spawn(lease_t *l, int pm_saw_it)
     tf_shm_unlock(rt_shm);
 }
 
-static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
+static outcome_e start_backend(request_rec *r, tf_spawn_spec_t *spec,
+                               lease_t *l)
 {
     tf_ipc_reply_t reply;
     apr_status_t rv;
@@ -262,26 +307,29 @@ static int start_backend(request_rec *r, tf_spawn_spec_t *spec, lease_t *l)
                           : "it is not reachable at its control socket");
         abandon_spawn(l, pm_saw_it);
         note_error(r, l->pool, "process manager did not start a backend");
-        return unavailable(r);
+        return OUT_UNAVAILABLE;
     }
     if (reply.status != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, reply.status, r, TFLOGNO(00402)
                       "pool %s: could not start a backend: %s; answering "
                       "503", spec->name, reply.msg);
         note_error(r, l->pool, "%s", reply.msg);
-        return unavailable(r);
+        return OUT_UNAVAILABLE;
     }
     tf_shm_lock(rt_shm);
     if (!tf_pool_ref_valid(tf_shm_table(rt_shm), l->ref)) {
         tf_shm_unlock(rt_shm);
-        return unavailable(r);
+        return OUT_UNAVAILABLE;
     }
     lease_fill(l, &tf_shm_table(rt_shm)->procs[l->ref.idx]);
     tf_shm_unlock(rt_shm);
-    return OK;
+    return OUT_NONE;
 }
 
-static int acquire(request_rec *r, const tf_dir_conf_t *dc,
+/* Take a backend of the request's pool: an idle one, a new one, or the
+ * first to come free within TracFcgiQueueTimeout. @return OUT_NONE with
+ * @l filled, or the failure (logged). */
+static outcome_e acquire(request_rec *r, const tf_dir_conf_t *dc,
                    tf_spawn_spec_t *spec, apr_uint64_t key, lease_t *l)
 {
     tf_table_t *t = tf_shm_table(rt_shm);
@@ -313,7 +361,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
                       "pool %s: the pool table is full (%u pools); raise "
                       "TracFcgiMaxProcessesTotal; answering 503", spec->name,
                       t->hdr->n_pools);
-        return unavailable(r);
+        return OUT_UNAVAILABLE;
     }
     l->pool = pool;
     spec->key = key;
@@ -331,7 +379,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                     apr_time_sec(left) + 1));
-        return HTTP_SERVICE_UNAVAILABLE;
+        return OUT_UNAVAILABLE;
     }
     if (a == TF_ACQ_QUEUE_FULL) {
         tf_shm_unlock(rt_shm);
@@ -339,7 +387,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
                       "pool %s: no backend free (%s) and the request queue "
                       "is full; answering 503", spec->name,
                       limit_text(r, limit, &t->pools[pool], t));
-        return unavailable(r);
+        return OUT_UNAVAILABLE;
     }
     if (a == TF_ACQ_WAIT) {
         if ((limit == TF_LIMIT_TOTAL || limit == TF_LIMIT_SLOTS)
@@ -372,7 +420,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
                               "answering 503", spec->name,
                               dc->queue_timeout,
                               limit_text(r, limit, &t->pools[pool], t));
-                return unavailable(r);
+                return OUT_UNAVAILABLE;
             }
         }
         if (apr_time_now() - now > t->pools[pool].longest_wait) {
@@ -382,7 +430,7 @@ static int acquire(request_rec *r, const tf_dir_conf_t *dc,
     if (a == TF_ACQ_PROC) {
         lease_fill(l, &t->procs[l->ref.idx]);
         tf_shm_unlock(rt_shm);
-        return OK;
+        return OUT_NONE;
     }
     tf_shm_unlock(rt_shm);
     return start_backend(r, spec, l);
@@ -409,8 +457,10 @@ static void release(lease_t *l, int how)
 
 typedef enum {
     X_DONE = 0,  /* END_REQUEST seen; answer complete */
-    X_REPLAY,    /* the backend failed before sending a byte */
-    X_FAILED,    /* nothing went to the client: answer x->status */
+    X_UNREACHED, /* connecting failed: the request never reached it */
+    X_SILENT,    /* it closed before sending a byte: it may have read the
+                  * request and acted on it */
+    X_FAILED,    /* nothing went to the client: answer x->outcome */
     X_ABORTED,   /* part went to the client: connection aborted */
     X_CLIENT_GONE, /* the client went away mid-answer */
     X_CLIENT_ERROR /* the client failed while its body was streamed:
@@ -456,7 +506,9 @@ typedef struct {
     int unflushed;        /* passed on without a FLUSH since the last one */
     apr_bucket_brigade *bb;
     const char *redirect; /* local redirect target */
-    int status;           /* with X_FAILED, or 302/304 after headers */
+    int status;           /* 302/304/412 after headers, or the client's
+                           * error with X_CLIENT_ERROR */
+    outcome_e outcome;    /* with X_FAILED and X_ABORTED: what failed */
     char *errline;        /* STDERR line being gathered */
     apr_size_t errlen;
     int broken;           /* the backend must not serve again */
@@ -640,7 +692,30 @@ static void flush_stderr(xchg_t *x)
 
 static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len);
 
-/* The backend's header block is complete in x->hdr: parse it like mod_cgi. */
+/* The exchange cannot go on: remember why. @return FAILED. */
+#define FAILED (-1)
+static int fail(xchg_t *x, outcome_e o)
+{
+    x->outcome = o;
+    return FAILED;
+}
+
+/* RFC 3875 6.2.2: a local redirect is an abs-path [ "?" query ]; a
+ * control character or a space in it is no URL (httpd's own parser would
+ * take it apart differently than the application meant). */
+static int local_url_ok(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The backend's header block is complete in x->hdr: parse it like mod_cgi.
+ * What is not a CGI response is the application's fault, not the
+ * gateway's: 500, as mod_cgi answers it. @return OK or FAILED. */
 static int parse_headers(xchg_t *x)
 {
     request_rec *r = x->r;
@@ -665,19 +740,19 @@ static int parse_headers(xchg_t *x)
     if (ret != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
                       "backend pid=%d sent malformed response headers "
-                      "(%s); answering 502", (int)x->pid, sbuf);
-        x->status = HTTP_BAD_GATEWAY;
-        return HTTP_BAD_GATEWAY;
+                      "(%.200s); answering %d", (int)x->pid, sbuf,
+                      STATUS_OF(OUT_APP_INVALID));
+        return fail(x, OUT_APP_INVALID);
     }
     if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
                       "backend pid=%d sent an invalid Status header (%.40s); "
-                      "answering 502", (int)x->pid,
-                      r->status_line ? r->status_line : "");
+                      "answering %d", (int)x->pid,
+                      r->status_line ? r->status_line : "",
+                      STATUS_OF(OUT_APP_INVALID));
         r->status = HTTP_OK;
         r->status_line = NULL;
-        x->status = HTTP_BAD_GATEWAY;
-        return HTTP_BAD_GATEWAY;
+        return fail(x, OUT_APP_INVALID);
     }
     /* never trust the backend's framing: httpd frames the answer itself;
      * a Content-Length is kept, but checked against what really comes */
@@ -697,8 +772,16 @@ static int parse_headers(xchg_t *x)
     }
     location = apr_table_get(r->headers_out, "Location");
     if (location && r->status == HTTP_OK) {
+        /* as mod_cgi: whatever body comes with a redirect is dropped */
         x->discard = 1;
         if (location[0] == '/') {
+            if (!local_url_ok(location)) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00445)
+                              "backend pid=%d sent a local redirect to a "
+                              "bad URL (%.80s); answering %d", (int)x->pid,
+                              location, STATUS_OF(OUT_APP_INVALID));
+                return fail(x, OUT_APP_INVALID);
+            }
             x->redirect = location;
         }
         else {
@@ -713,8 +796,7 @@ static int parse_headers(xchg_t *x)
         apr_size_t len;
 
         if (apr_brigade_pflatten(hb, &rest, &len, r->pool) != APR_SUCCESS) {
-            x->status = HTTP_INTERNAL_SERVER_ERROR;
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return fail(x, OUT_INTERNAL);
         }
         apr_brigade_cleanup(hb);
         return on_stdout(x, (const unsigned char *)rest, len);
@@ -778,10 +860,11 @@ static int on_stdout(xchg_t *x, const unsigned char *data, apr_size_t len)
         if (cap > MAX_HEADER_BLOCK + IOBUF) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00412)
                           "backend pid=%d sent more than %d bytes without "
-                          "ending its response headers; answering 502",
-                          (int)x->pid, MAX_HEADER_BLOCK);
-            x->status = HTTP_BAD_GATEWAY;
-            return HTTP_BAD_GATEWAY;
+                          "ending its response headers; answering %d",
+                          (int)x->pid, MAX_HEADER_BLOCK,
+                          STATUS_OF(OUT_APP_INVALID));
+            x->broken = 1; /* what else it would send is unknown */
+            return fail(x, OUT_APP_INVALID);
         }
         n = apr_palloc(x->r->pool, cap);
         if (x->hdr_len) {
@@ -821,7 +904,21 @@ static int flush_client(xchg_t *x, int flush)
     return 0;
 }
 
-/* Decode one read's worth. @return OK to go on, or a status. */
+static const char *refusal_name(unsigned protocol_status)
+{
+    switch (protocol_status) {
+    case TF_FCGI_CANT_MPX_CONN:
+        return "FCGI_CANT_MPX_CONN";
+    case TF_FCGI_OVERLOADED:
+        return "FCGI_OVERLOADED";
+    case TF_FCGI_UNKNOWN_ROLE:
+        return "FCGI_UNKNOWN_ROLE";
+    default:
+        return "unknown";
+    }
+}
+
+/* Decode one read's worth. @return OK to go on, or FAILED. */
 static int on_input(xchg_t *x, const unsigned char *in, apr_size_t n,
                     int *ended)
 {
@@ -847,8 +944,7 @@ static int on_input(xchg_t *x, const unsigned char *in, apr_size_t n,
                           "backend pid=%d broke the FastCGI protocol: %s",
                           (int)x->pid, tf_fcgi_strerror(rc));
             x->broken = 1;
-            x->status = HTTP_BAD_GATEWAY;
-            return HTTP_BAD_GATEWAY;
+            return fail(x, OUT_GATEWAY);
         }
         switch (ev.type) {
         case TF_FCGI_STDOUT:
@@ -866,10 +962,11 @@ static int on_input(xchg_t *x, const unsigned char *in, apr_size_t n,
                 && !x->headers_done) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, x->r, TFLOGNO(00415)
                               "backend pid=%d refused the request "
-                              "(FastCGI protocol status %u); answering 503",
-                              (int)x->pid, ev.protocol_status);
-                x->status = HTTP_SERVICE_UNAVAILABLE;
-                return HTTP_SERVICE_UNAVAILABLE;
+                              "(FastCGI protocol status %u: %s); answering %d",
+                              (int)x->pid, ev.protocol_status,
+                              refusal_name(ev.protocol_status),
+                              STATUS_OF(OUT_GATEWAY));
+                return fail(x, OUT_GATEWAY);
             }
             return OK;
         default:
@@ -946,22 +1043,23 @@ static xresult_e exchange(xchg_t *x)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00416)
                           "backend pid=%d: no connection within "
                           "TracFcgiConnectTimeout %ds (its listen queue is "
-                          "full); answering 503", (int)x->pid,
-                          x->dc->connect_timeout);
-            x->status = HTTP_SERVICE_UNAVAILABLE;
+                          "full); answering %d", (int)x->pid,
+                          x->dc->connect_timeout,
+                          STATUS_OF(OUT_UNAVAILABLE));
+            x->outcome = OUT_UNAVAILABLE;
             return X_FAILED;
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, TFLOGNO(00417)
                       "backend pid=%d is gone (cannot connect to %s)",
                       (int)x->pid, x->sock);
-        return X_REPLAY;
+        return X_UNREACHED;
     }
     tf_fcgi_decoder_init(&x->dec, 1);
     tf_fcgi_begin_request_encode(x->begin, 1, TF_FCGI_RESPONDER, 0);
     x->out_phase = 0;
     x->iov_n = 0;
     if ((rv = tf_body_rewind(x->body)) != APR_SUCCESS) {
-        x->status = HTTP_INTERNAL_SERVER_ERROR;
+        x->outcome = OUT_INTERNAL;
         return X_FAILED;
     }
 
@@ -997,7 +1095,7 @@ static xresult_e exchange(xchg_t *x)
                           x->sent ? "aborting the client connection"
                                   : "answering 504");
             x->broken = 1;
-            x->status = HTTP_GATEWAY_TIME_OUT;
+            x->outcome = OUT_TIMEOUT;
             goto failed;
         }
         if (pfd.revents & POLLOUT) {
@@ -1024,7 +1122,7 @@ read_it:
                               TFLOGNO(00439) "no memory for a %u-byte read "
                               "buffer", IOBUF);
                 x->broken = 1;
-                x->status = HTTP_INTERNAL_SERVER_ERROR;
+                x->outcome = OUT_INTERNAL;
                 goto failed;
             }
             x->rd = apr_bucket_heap_create(buf, IOBUF, tf_iobuf_put,
@@ -1048,7 +1146,7 @@ read_it:
         if (got <= 0) {
             x->broken = 1;
             if (!x->got_any) {
-                return X_REPLAY;
+                return X_SILENT;
             }
             ap_log_rerror(APLOG_MARK, APLOG_ERR, got < 0 ? err : 0, r,
                           TFLOGNO(00420)
@@ -1056,7 +1154,7 @@ read_it:
                           "mid-response; %s", (int)x->pid,
                           x->sent ? "aborting the client connection"
                                   : "answering 502");
-            x->status = HTTP_BAD_GATEWAY;
+            x->outcome = OUT_GATEWAY;
             goto failed;
         }
         x->got_any = 1;
@@ -1085,9 +1183,13 @@ read_it:
     }
     if (!x->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
-                      "backend pid=%d ended the request without complete "
-                      "response headers; answering 502", (int)x->pid);
-        x->status = HTTP_BAD_GATEWAY;
+                      "backend pid=%d ended the request without a complete "
+                      "CGI header block (%" APR_SIZE_T_FMT " bytes of output: "
+                      "%s); answering %d", (int)x->pid, x->hdr_len,
+                      x->hdr_len ? "no empty line after the headers"
+                                 : "nothing on stdout",
+                      STATUS_OF(OUT_APP_INVALID));
+        x->outcome = OUT_APP_INVALID;
         return X_FAILED;
     }
     if (x->cl >= 0 && x->body_sent != x->cl && !x->discard
@@ -1098,6 +1200,7 @@ read_it:
                       "aborting the client connection", (int)x->pid, x->cl,
                       x->body_sent);
         x->broken = 1;
+        x->outcome = OUT_GATEWAY;
         goto failed;
     }
     return X_DONE;
@@ -1111,16 +1214,10 @@ body_failed:
     ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00418)
                   "cannot read the spooled request body");
     x->broken = 1;
-    x->status = HTTP_INTERNAL_SERVER_ERROR;
+    x->outcome = OUT_INTERNAL;
 
 failed:
-    if (!x->sent) {
-        if (!x->status) {
-            x->status = HTTP_BAD_GATEWAY;
-        }
-        return X_FAILED;
-    }
-    return X_ABORTED;
+    return x->sent ? X_ABORTED : X_FAILED;
 }
 
 /* --- The handler --------------------------------------------------------- */
@@ -1156,109 +1253,185 @@ static int check_script(request_rec *r)
     return OK;
 }
 
-int tf_bridge_handle(request_rec *r)
+/* RFC 9110 9.2.2: methods whose intended effect is the same however often
+ * the request is made (HEAD is M_GET with header_only). Extension methods
+ * are not known to be. */
+static int idempotent(const request_rec *r)
 {
-    tf_dir_conf_t dc;
-    tf_spawn_spec_t spec;
-    apr_uint64_t key;
-    tf_body_t *body;
-    xchg_t x;
-    lease_t l;
-    xresult_e res;
-    int rc, attempt;
-
-    if (r->method_number == M_OPTIONS) {
-        /* as mod_cgi: let the core answer OPTIONS */
-        r->allowed |= (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
-        return DECLINED;
+    switch (r->method_number) {
+    case M_GET:
+    case M_OPTIONS:
+    case M_TRACE:
+    case M_PUT:
+    case M_DELETE:
+        return 1;
+    default:
+        return 0;
     }
+}
+
+/*
+ * The replay rule, for every way of reaching a backend: the request goes
+ * to a second backend only if the first cannot have acted on it: it never
+ * reached it (connecting failed), or its method is idempotent; and only if
+ * its whole body can be sent again, and only once. A backend that read a
+ * request and then died looks exactly like one that never read it, so a
+ * POST whose backend closed before answering is not run again.
+ * @return OUT_NONE to replay, or OUT_GATEWAY with the reason logged.
+ */
+static outcome_e may_replay(request_rec *r, const xchg_t *x, xresult_e res,
+                            int attempt)
+{
+    const char *what = res == X_UNREACHED ? "could not be reached"
+                                          : "closed the connection before "
+                                            "answering";
+
+    if (attempt > 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
+                      "backend pid=%d %s, as did the one before it; "
+                      "answering %d", (int)x->pid, what,
+                      STATUS_OF(OUT_GATEWAY));
+        return OUT_GATEWAY;
+    }
+    if (res == X_SILENT && !idempotent(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00444)
+                      "backend pid=%d closed the connection before "
+                      "answering; the %s request is not sent to another "
+                      "backend, as the first may have acted on it; "
+                      "answering %d", (int)x->pid, r->method,
+                      STATUS_OF(OUT_GATEWAY));
+        return OUT_GATEWAY;
+    }
+    if (tf_body_rewind(x->body) == APR_EINCOMPLETE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
+                      "backend pid=%d %s, after part of the streamed "
+                      "request body had gone to it (TracFcgiRequestBuffering "
+                      "Off): it cannot be sent again; answering %d",
+                      (int)x->pid, what, STATUS_OF(OUT_GATEWAY));
+        return OUT_GATEWAY;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
+                  "backend pid=%d %s; sending the %s request to another "
+                  "backend", (int)x->pid, what, r->method);
+    return OUT_NONE;
+}
+
+/* One request on one backend, then the backend given back. @x holds the
+ * request; each attempt starts from it afresh, so that nothing of a failed
+ * attempt reaches the next. */
+static xresult_e attempt(request_rec *r, const xchg_t *req, lease_t *l,
+                         xchg_t *x)
+{
+    xresult_e res;
+
+    *x = *req;
+    x->pid = l->pid;
+    x->sock = l->sock;
+    x->max_conns = l->max_conns;
+    x->fd = -1;
+    res = exchange(x);
+    if (x->rd) {
+        apr_bucket_destroy(x->rd); /* our reference to the read buffer */
+        x->rd = NULL;
+    }
+    flush_stderr(x);
+    apr_pool_cleanup_run(r->pool, &x->fd, close_fd);
+    release(l, x->cut ? TF_RELEASE_CUT
+                      : x->broken ? TF_RELEASE_BROKEN : TF_RELEASE_SERVED);
+    return res;
+}
+
+/* The application answered: pass it on, or follow its redirect. */
+static int deliver(request_rec *r, xchg_t *x)
+{
+    if (x->redirect) {
+        /* as mod_cgi: the redirect is a GET, and its body was consumed.
+         * In a sub-request (mod_include), httpd keeps the including
+         * request's filters and drops this one's. */
+        r->method = "GET";
+        r->method_number = M_GET;
+        apr_table_unset(r->headers_in, "Content-Length");
+        ap_internal_redirect_handler(x->redirect, r);
+        return OK;
+    }
+    if (x->status == HTTP_MOVED_TEMPORARILY
+        || x->status == HTTP_PRECONDITION_FAILED) {
+        return x->status;
+    }
+    if (x->status == HTTP_NOT_MODIFIED) {
+        r->status = x->status;
+    }
+    APR_BRIGADE_INSERT_TAIL(x->bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, x->bb);
+    return OK;
+}
+
+/* Set up the request for its attempts. @return OK, or a status. */
+static int prepare(request_rec *r, tf_dir_conf_t *dc, xchg_t *req)
+{
+    tf_body_t *body;
+    int rc;
+
     if ((rc = check_script(r)) != OK) {
         return rc;
     }
     if (!rt_shm) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00434)
                       "mod_tracfcgi is not initialised (no shared memory)");
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return answer(r, OUT_INTERNAL);
     }
-    tf_config_dir_get(r, &dc);
-    if ((rc = tf_body_read(r, dc.body_in_memory, !dc.request_buffering,
+    tf_config_dir_get(r, dc);
+    if ((rc = tf_body_read(r, dc->body_in_memory, !dc->request_buffering,
                            &body)) != OK) {
         return rc;
     }
-    tf_spec_build(r, &dc, &spec, &key);
+    memset(req, 0, sizeof(*req));
+    req->r = r;
+    req->dc = dc;
+    req->body = body;
+    req->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    return tf_params_encode(r, dc, tf_body_length(body),
+                            tf_body_present(body),
+                            (unsigned char **)&req->params, &req->params_len);
+}
 
-    memset(&x, 0, sizeof(x));
-    x.r = r;
-    x.dc = &dc;
-    x.body = body;
-    x.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    rc = tf_params_encode(r, &dc, tf_body_length(body),
-                          tf_body_present(body), (unsigned char **)&x.params,
-                          &x.params_len);
-    if (rc != OK) {
+int tf_bridge_handle(request_rec *r)
+{
+    tf_dir_conf_t dc;
+    tf_spawn_spec_t spec;
+    apr_uint64_t key;
+    xchg_t req, x;
+    lease_t l;
+    xresult_e res;
+    outcome_e o;
+    int rc, n;
+
+    if (r->method_number == M_OPTIONS && strcmp(r->uri, "*") == 0) {
+        return DECLINED; /* the server's, not a script's */
+    }
+    if ((rc = prepare(r, &dc, &req)) != OK) {
         return rc;
     }
-
-    for (attempt = 0;; attempt++) {
+    tf_spec_build(r, &dc, &spec, &key);
+    for (n = 0;; n++) {
         memset(&l, 0, sizeof(l));
-        if ((rc = acquire(r, &dc, &spec, key, &l)) != OK) {
-            return rc;
+        if ((o = acquire(r, &dc, &spec, key, &l)) != OUT_NONE) {
+            return answer(r, o);
         }
-        x.pid = l.pid;
-        x.sock = l.sock;
-        x.max_conns = l.max_conns;
-        x.fd = -1;
-        x.got_any = x.headers_done = x.discard = x.sent = x.broken = 0;
-        x.cut = 0;
-        x.hdr_len = 0;
-        x.status = 0;
-        x.redirect = NULL;
-        x.body_sent = 0;
-        x.pending = 0;
-        x.read_on = 0;
-        x.unflushed = 0;
-        res = exchange(&x);
-        if (x.rd) {
-            apr_bucket_destroy(x.rd); /* our reference to the read buffer */
-            x.rd = NULL;
-        }
-        flush_stderr(&x);
-        apr_pool_cleanup_run(r->pool, &x.fd, close_fd);
-        release(&l, x.cut ? TF_RELEASE_CUT
-                           : x.broken ? TF_RELEASE_BROKEN : TF_RELEASE_SERVED);
-        if (res != X_REPLAY) {
+        res = attempt(r, &req, &l, &x);
+        if (res != X_UNREACHED && res != X_SILENT) {
             break;
         }
-        if (attempt > 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
-                          "backend pid=%d closed the connection before "
-                          "answering, as did the one before it; answering "
-                          "502", (int)x.pid);
-            return HTTP_BAD_GATEWAY;
+        if ((o = may_replay(r, &x, res, n)) != OUT_NONE) {
+            note_error(r, l.pool, "%d from backend pid=%d", STATUS_OF(o),
+                       (int)x.pid);
+            return answer(r, o);
         }
-        if (tf_body_rewind(body) == APR_EINCOMPLETE) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
-                          "backend pid=%d closed the connection before "
-                          "answering, after part of the streamed request "
-                          "body had gone to it (TracFcgiRequestBuffering "
-                          "Off): it cannot be sent again; answering 502",
-                          (int)x.pid);
-            note_error(r, l.pool, "502 from backend pid=%d", (int)x.pid);
-            return HTTP_BAD_GATEWAY;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
-                      "backend pid=%d closed the connection before "
-                      "answering; replaying the request on another backend",
-                      (int)x.pid);
-    }
-
-    if (res == X_FAILED || res == X_ABORTED) {
-        note_error(r, l.pool, "%s from backend pid=%d",
-                   res == X_ABORTED ? "aborted mid-response"
-                                    : apr_itoa(r->pool, x.status),
-                   (int)x.pid);
     }
     switch (res) {
+    case X_DONE:
+        return deliver(r, &x);
     case X_CLIENT_ERROR:
         if (x.sent) {
             abort_client(&x);
@@ -1266,37 +1439,15 @@ int tf_bridge_handle(request_rec *r)
         }
         return x.status;
     case X_FAILED:
-        if (x.status == HTTP_SERVICE_UNAVAILABLE) {
-            apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
-        }
-        return x.status;
+        note_error(r, l.pool, "%d from backend pid=%d",
+                   STATUS_OF(x.outcome), (int)x.pid);
+        return answer(r, x.outcome);
     case X_ABORTED:
+        note_error(r, l.pool, "aborted mid-response from backend pid=%d",
+                   (int)x.pid);
         abort_client(&x);
         return OK;
-    case X_CLIENT_GONE:
-        return OK;
-    default:
-        break;
-    }
-    if (x.redirect) {
-        /* as mod_cgi: the redirect is a GET, and its body was consumed */
-        r->method = "GET";
-        r->method_number = M_GET;
-        apr_table_unset(r->headers_in, "Content-Length");
-        ap_internal_redirect_handler(x.redirect, r);
+    default: /* X_CLIENT_GONE */
         return OK;
     }
-    if (x.status == HTTP_MOVED_TEMPORARILY) {
-        return HTTP_MOVED_TEMPORARILY;
-    }
-    if (x.status == HTTP_PRECONDITION_FAILED) {
-        return x.status;
-    }
-    if (x.status == HTTP_NOT_MODIFIED) {
-        r->status = x.status;
-    }
-    APR_BRIGADE_INSERT_TAIL(x.bb,
-                            apr_bucket_eos_create(r->connection->bucket_alloc));
-    ap_pass_brigade(r->output_filters, x.bb);
-    return OK;
 }

@@ -20,6 +20,12 @@
  *   exitonce=PATH   if PATH does not exist: create it and exit(9) without
  *                   replying; if it exists: go on normally (lets a test make
  *                   exactly one backend die before answering).
+ *   act=PATH        read the whole request body, then append one line
+ *                   "METHOD LEN pid=N" to PATH (what the application did:
+ *                   the test reads how often it ran).
+ *   dieonce=FLAG    after act, if FLAG does not exist: create it and kill
+ *                   itself with SIGKILL (as kill -9 would) before answering
+ *                   anything; if it exists, go on (a replay then answers).
  *   sleep=MS        sleep MS milliseconds before replying.
  *   stderr=TEXT     write TEXT and a newline to the FastCGI stderr stream.
  *
@@ -39,6 +45,11 @@
  *   stream=N        N lines "line i\n", each flushed, with interval=MS
  *                   (default 100) sleep between them.
  *   redirect=PATH   only a "Location: PATH" header (CGI local redirect).
+ *   noheader        "no header block\n" on stdout, no CGI header at all
+ *                   (an invalid CGI response), and a normal end.
+ *   silent          nothing on stdout, a normal end (a script that failed
+ *                   before writing its header).
+ *   method          "method:METHOD\nlen:N\n" (N: request body bytes read).
  *   location=URL    "Status: 302 Found" + "Location: URL", short body.
  *   die-mid-body    headers + 64 KiB of body, FCGX_FFlush, then _exit(3).
  *
@@ -51,6 +62,7 @@
  *                   header (for die-mid-body: the length it would have had,
  *                   1 MiB, of which only 64 KiB is sent).
  *   noct            send no Content-Type header.
+ *   allow=TEXT      an "Allow: TEXT" header (an OPTIONS answer).
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -191,10 +203,12 @@ static void fill_pattern(char *buf, size_t n, uint64_t offset)
 static void put_headers(FCGX_Request *r, const struct query *q, const char *ct)
 {
     long nh = getnum(q, "headers", 0), hs = getnum(q, "hsize", 100), i;
-    const char *st = get(q, "status");
+    const char *st = get(q, "status"), *v;
 
     if (st && *st)
         FCGX_FPrintF(r->out, "Status: %s Test Status\r\n", st);
+    if ((v = get(q, "allow")) != NULL)
+        FCGX_FPrintF(r->out, "Allow: %s\r\n", v);
     if (ct && !has(q, "noct"))
         FCGX_FPrintF(r->out, "Content-Type: %s\r\n", ct);
     if (nh > 0) {
@@ -263,6 +277,32 @@ static unsigned char *read_body(FCGX_Request *r, size_t *len, uint64_t *hash,
     return all;
 }
 
+/* The application acts on the request: it reads the body and records the
+ * run, so a test can count runs the client cannot see. */
+static void act(FCGX_Request *r, const char *path, const char *flag)
+{
+    size_t len;
+    uint64_t h;
+    const char *m = FCGX_GetParam("REQUEST_METHOD", r->envp);
+    int fd;
+
+    read_body(r, &len, &h, 0);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (fd >= 0) {
+        char line[128];
+        int n = snprintf(line, sizeof(line), "%s %lu pid=%ld\n",
+                         m ? m : "?", (unsigned long)len, (long)getpid());
+        if (write(fd, line, (size_t)n) != n)
+            exit(71);
+        close(fd);
+    }
+    if (flag && *flag && (fd = open(flag, O_WRONLY | O_CREAT | O_EXCL,
+                                    0666)) >= 0) {
+        close(fd);
+        kill(getpid(), SIGKILL);
+    }
+}
+
 static void handle(FCGX_Request *r)
 {
     struct query q;
@@ -289,6 +329,8 @@ static void handle(FCGX_Request *r)
             exit(9);
         }
     }
+    if ((v = get(&q, "act")) != NULL && *v)
+        act(r, v, get(&q, "dieonce"));
     sleep_ms(getnum(&q, "sleep", 0));
     if ((v = get(&q, "stderr")) != NULL) {
         FCGX_PutS(v, r->err);
@@ -353,6 +395,20 @@ static void handle(FCGX_Request *r)
             if (FCGX_FFlush(r->out) < 0)
                 break;
         }
+    } else if (has(&q, "noheader")) {
+        FCGX_PutS("no header block\n", r->out);
+    } else if (has(&q, "silent")) {
+        /* nothing */
+    } else if (has(&q, "method")) {
+        size_t len;
+        uint64_t h;
+        const char *m = FCGX_GetParam("REQUEST_METHOD", r->envp);
+        read_body(r, &len, &h, 0);
+        put_headers(r, &q, "text/plain");
+        FCGX_PutS("\r\n", r->out);
+        if (body)
+            FCGX_FPrintF(r->out, "method:%s\nlen:%lu\n", m ? m : "",
+                         (unsigned long)len);
     } else if ((v = get(&q, "redirect")) != NULL) {
         FCGX_FPrintF(r->out, "Location: %s\r\n\r\n", v);
     } else if ((v = get(&q, "location")) != NULL) {

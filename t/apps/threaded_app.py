@@ -13,6 +13,10 @@ What it does for a request is chosen by the QUERY_STRING ('&'-separated
 key or key=value):
     sleep=MS    sleep MS milliseconds before replying
     env         also print one "environ:NAME=VALUE" line per variable
+    act=PATH    append "METHOD LEN pid=N" to PATH once the whole body is in
+                (what the application did: a test counts the runs)
+    dieonce=FLAG  after act, if FLAG does not exist: create it and SIGKILL
+                the whole process before answering (as kill -9 would)
 The body always has "pid:N" (this process), "requests:N" (requests
 served by this process, this one included) and "peak:N" (the most
 requests this process has had in progress at once, so far, measured when
@@ -22,6 +26,7 @@ Environment: THREADED_APP_MAX_CONNS overrides the FCGI_MAX_CONNS answer.
 """
 
 import os
+import signal
 import socket
 import struct
 import sys
@@ -113,10 +118,25 @@ class Conn:
         return rtype, rid, body[:clen]
 
 
-def respond(conn, rid, params):
+def act(params, q, body_len):
+    with open(q["act"][0], "a") as f:
+        f.write("%s %d pid=%d\n" % (params.get("REQUEST_METHOD", "?"),
+                                     body_len, os.getpid()))
+    flag = (q.get("dieonce") or [""])[0]
+    if flag:
+        try:
+            os.close(os.open(flag, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def respond(conn, rid, params, body_len):
     global served, active, peak
     q = urllib.parse.parse_qs(params.get("QUERY_STRING", ""),
                               keep_blank_values=True)
+    if q.get("act"):
+        act(params, q, body_len)
     with lock:
         served += 1
         n = served
@@ -143,7 +163,7 @@ def respond(conn, rid, params):
 def serve(sock):
     conn = Conn(sock)
     try:
-        rid, keep, params, pbuf = None, False, {}, b""
+        rid, keep, params, pbuf, blen = None, False, {}, b"", 0
         while True:
             rec = conn.read_record()
             if rec is None:
@@ -156,14 +176,16 @@ def serve(sock):
             elif rtype == BEGIN_REQUEST:
                 role, flags = struct.unpack("!HB5x", body)
                 rid, keep, params, pbuf = r, bool(flags & KEEP_CONN), {}, b""
+                blen = 0
             elif rtype == PARAMS and r == rid:
                 if body:
                     pbuf += body
                 else:
                     params = nv_decode(pbuf)
             elif rtype == STDIN and r == rid:
+                blen += len(body)
                 if not body:
-                    respond(conn, rid, params)
+                    respond(conn, rid, params, blen)
                     rid = None
                     if not keep:
                         return
