@@ -384,3 +384,54 @@ def test_status(httpd, tree):
     assert str(tree / "cgi-bin/trac.fcgi") in text, text
     assert re.search(r"\b%s\b" % p["pid"], text), \
         "backend pid %s not on the status page:\n%s" % (p["pid"], text)
+
+
+# --------------------------------------------------------------------------
+# the README's configurations: each one pasted as it stands
+
+README = H.REPO / "README"
+
+
+def readme_configs():
+    """The README's indented blocks that are Apache configuration (a
+    section or a LoadModule line), in order."""
+    blocks, cur = [], []
+    for ln in README.read_text().split("\n") + [""]:
+        if ln.startswith("    ") or (cur and not ln.strip()):
+            cur.append(ln)
+            continue
+        if cur:
+            blocks.append("\n".join(cur).strip("\n") + "\n")
+        cur = []
+    return [b for b in blocks
+            if re.search(r"(?m)^\s*(<[A-Za-z]|LoadModule\b)", b)]
+
+
+README_CONFIGS = readme_configs()
+
+
+def test_readme_has_configs():
+    assert len(README_CONFIGS) >= 3, README_CONFIGS
+
+
+@pytest.mark.parametrize("i", range(len(README_CONFIGS)))
+def test_readme_config_configtest(i, tree):
+    body = render(README_CONFIGS[i], tree)
+    r = configtest(body, extra_modules=[("authz_host_module",
+                                         "mod_authz_host.so")])
+    assert r.returncode == 0 and "Syntax OK" in r.stdout, \
+        "apache2 -t on the README's block %d (exit %d):\n%s\n%s" % (
+            i, r.returncode, README_CONFIGS[i], r.stdout)
+
+
+def test_readme_trac_config_serves(httpd, tree):
+    """The README's first Trac configuration, pasted into a server that
+    denies every directory it does not grant (as Debian's apache2.conf):
+    Trac answers, and its login asks for a password."""
+    text = next(b for b in README_CONFIGS if "TracEnv " in b)
+    h = httpd(render(text, tree))
+    p = get_page(h, "/trac/wiki/WikiStart", host="trac.example.org")
+    assert p["project"] == "Main"
+    assert p["path_info"] == "/wiki/WikiStart"
+    r = h.get("/trac/login", headers={"Host": "trac.example.org"})
+    assert r.status == 401, r
