@@ -1,6 +1,10 @@
 """SuEXEC: backends of a virtual host with SuexecUserGroup run as that user,
-started through httpd's own suexec binary (Debian's apache2-suexec-pristine,
-whose document root is /var/www), so suexec's checks apply.
+started through httpd's own suexec binary, so suexec's checks apply. Every
+test runs once with each flavour Debian has (apache2-suexec-pristine, whose
+document root is compiled in, and apache2-suexec-custom, which reads it
+from /etc/apache2/suexec/www-data): as root the test points the "suexec"
+alternative at the flavour and puts it back afterwards; a flavour that is
+not installed is skipped with that reason.
 
 The scripts live in a fresh directory under suexec's document root, owned by
 the target user (nobody:nogroup), and are removed afterwards.
@@ -19,24 +23,79 @@ import pytest
 
 import httpd as H
 
-SUEXEC = "/usr/lib/apache2/suexec"
+SUEXEC = "/usr/lib/apache2/suexec"     # what httpd runs: an alternative
+FLAVOURS = ("pristine", "custom")
 TARGET_USER, TARGET_GROUP = "nobody", "nogroup"
+CUSTOM_CONF = Path("/etc/apache2/suexec/www-data")   # httpd's User
 
 
-def suexec_docroot():
-    out = subprocess.run([SUEXEC, "-V"], capture_output=True, text=True)
+def flavour_bin(flavour):
+    return "/usr/lib/apache2/suexec-" + flavour
+
+
+def suexec_docroot(flavour):
+    """The document root suexec accepts scripts under."""
+    if flavour == "custom":
+        first = CUSTOM_CONF.read_text().splitlines()[0].strip()
+        assert first and not first.startswith("#"), \
+            "%s disables suexec's document root: %r" % (CUSTOM_CONF, first)
+        return Path(first)
+    out = subprocess.run([flavour_bin(flavour), "-V"], capture_output=True,
+                         text=True)
     m = re.search(r'AP_DOC_ROOT="([^"]+)"', out.stdout + out.stderr)
     assert m, "cannot read suexec's document root: %r" % (out.stderr,)
     return Path(m.group(1))
 
 
+def alternative():
+    """(status, value) of the "suexec" alternative: ("auto", path), ..."""
+    out = subprocess.run(["update-alternatives", "--query", "suexec"],
+                         capture_output=True, text=True).stdout
+    status = re.search(r"^Status: (\S+)", out, re.M)
+    return (status.group(1) if status else None,
+            os.path.realpath(SUEXEC))
+
+
+def restore_alternative(status, value):
+    """Put the alternative back: its value first; auto again only where
+    auto chooses that value (two flavours of equal priority tie)."""
+    def ua(*args):
+        subprocess.run(("update-alternatives", "--quiet") + args, check=True)
+    ua("--set", "suexec", value)
+    if status == "auto":
+        ua("--auto", "suexec")
+        if os.path.realpath(SUEXEC) != value:
+            ua("--set", "suexec", value)
+
+
+@pytest.fixture(params=FLAVOURS)
+def suexec_flavour(request):
+    """httpd's suexec is this flavour for the test; the alternative is put
+    back as it was (auto or manual) afterwards."""
+    flavour = request.param
+    path = flavour_bin(flavour)
+    if not os.path.exists(path):
+        pytest.skip("apache2-suexec-%s is not installed" % flavour)
+    status, before = alternative()
+    if before == path:
+        yield flavour
+        return
+    if os.geteuid() != 0:
+        pytest.skip("httpd's suexec is %s; switching to %s needs root"
+                    % (before, path))
+    subprocess.run(["update-alternatives", "--quiet", "--set", "suexec",
+                    path], check=True)
+    try:
+        yield flavour
+    finally:
+        restore_alternative(status, before)
+
+
 @pytest.fixture
-def suexec_tree():
+def suexec_tree(suexec_flavour):
     """A directory under suexec's docroot with a copy of the responder owned
     by nobody:nogroup (accepted), and one owned by root (refused)."""
-    assert os.path.exists(SUEXEC), \
-        "httpd's suexec is missing: apt-get install apache2-suexec-pristine"
-    root = suexec_docroot()
+    root = suexec_docroot(suexec_flavour)
     root.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="tracfcgi-suexec-", dir=str(root)))
     uid = pwd.getpwnam(TARGET_USER).pw_uid
