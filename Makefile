@@ -59,6 +59,11 @@ t/unit/test_iobuf: t/unit/test_iobuf.c src/iobuf.c include/tf_iobuf.h t/unit/tf_
 t/unit/test_cgi_head: t/unit/test_cgi_head.c src/cgi_head.c include/tf_cgi_head.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) -o $@ t/unit/test_cgi_head.c src/cgi_head.c
 
+# the exchange against a scripted peer: APR and apr-util buckets, no httpd
+XCHG_SRC := src/exchange.c src/backend.c src/fcgi_proto.c src/iobuf.c
+t/unit/test_exchange: t/unit/test_exchange.c $(XCHG_SRC) include/tf_exchange.h include/tf_backend.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -pthread -o $@ t/unit/test_exchange.c $(XCHG_SRC) -laprutil-1 -lapr-1
+
 UNIT_BINS := $(patsubst %.c,%,$(wildcard t/unit/test_*.c))
 unit: $(UNIT_BINS) $(addprefix t/fuzz/replay_,$(FUZZ_TARGETS))
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done

@@ -17,4 +17,10 @@ APLOG_USE_MODULE(tracfcgi);
  * free number is in src/next-logno. */
 #define TFLOGNO(n) "TF" #n ": "
 
+/* How a log line names a backend process, as mod_http2's H2_STRM_MSG: the
+ * format's prefix and its argument, the message's own arguments after:
+ *   ap_log_rerror(..., TFLOGNO(00420) TF_BACKEND_MSG(pid, " closed %s"),
+ *                 what); */
+#define TF_BACKEND_MSG(pid, msg) "backend pid=%d" msg, (int)(pid)
+
 #endif /* TF_PRIVATE_H */

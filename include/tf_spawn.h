@@ -1,8 +1,7 @@
 /*
- * tf_spawn.h: start one backend process and probe it. tf_spawn_backend()
- * runs only in the process manager (src/pm.c), from its spawn threads;
- * tf_spawn_probe() there too, and in a request whose client went away
- * (src/bridge.c: is the backend free again?).
+ * tf_spawn.h: start one backend process. tf_spawn_backend() runs only in
+ * the process manager (src/pm.c), from its spawn threads; whether the new
+ * backend is ready is asked with tf_backend_probe() (src/backend.c).
  */
 #ifndef TF_SPAWN_H
 #define TF_SPAWN_H
@@ -28,17 +27,5 @@
 apr_status_t tf_spawn_backend(const tf_spawn_spec_t *spec,
                               const char *sock_path, pid_t *pid,
                               int *stderr_fd, char *err, apr_size_t errlen);
-
-/**
- * Ask the backend listening at @p sock_path for FCGI_MAX_CONNS with
- * FCGI_GET_VALUES, waiting up to @p timeout.
- * @param[out] max_conns  its answer (1 when it gave none).
- * @return APR_SUCCESS (answered), APR_EOF (closed without answering: it
- *         accepts connections, but ignores management records),
- *         APR_TIMEUP, or the connect/read error (ECONNREFUSED: nobody
- *         listens any more, the backend is gone).
- */
-apr_status_t tf_spawn_probe(const char *sock_path, apr_interval_time_t timeout,
-                            apr_uint32_t *max_conns);
 
 #endif /* TF_SPAWN_H */

@@ -44,6 +44,7 @@
 #include "tf_ipc.h"
 #include "tf_pm.h"
 #include "tf_private.h"
+#include "tf_backend.h"
 #include "tf_spawn.h"
 #include "tf_spec.h"
 
@@ -370,6 +371,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                      tf_ipc_reply_t *reply)
 {
     char sock_path[TF_SOCK_PATH_LEN];
+    tf_backend_addr_t addr = {TF_BACKEND_UNIX, sock_path};
     apr_time_t t0 = apr_time_now();
     apr_uint32_t conns = 1;
     apr_status_t rv;
@@ -411,8 +413,8 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
     tf_shm_unlock(pm->shm);
     pass_pipe(pm, out_fd, pid);
 
-    rv = tf_spawn_probe(sock_path,
-                        apr_time_from_sec(spec->startup_timeout), &conns);
+    rv = tf_backend_probe(&addr, apr_time_from_sec(spec->startup_timeout),
+                          &conns);
     if (rv == APR_EOF) {
         /* It closed the probe without answering (libfcgi ignores
          * management records): accepting, unless it is dying right now.
@@ -420,8 +422,9 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
          * closes it again; the listening socket of a process that exits
          * refuses or resets it. (A 10 ms look at the process used to
          * decide: every libfcgi backend came up 10 ms later for it.) */
-        rv = tf_spawn_probe(sock_path,
-                            apr_time_from_sec(spec->startup_timeout), &conns);
+        rv = tf_backend_probe(&addr,
+                              apr_time_from_sec(spec->startup_timeout),
+                              &conns);
         if (rv == APR_EOF) {
             rv = APR_SUCCESS;
             conns = 1;

@@ -1,6 +1,6 @@
 /*
- * spawn.c: fork/exec of one backend with its listening socket on fd 0,
- * and the FCGI_GET_VALUES readiness probe.
+ * spawn.c: fork/exec of one backend with its listening socket on fd 0.
+ * (Whether it is ready is asked by src/backend.c's probe.)
  *
  * Runs in the process manager, which has several threads: between fork()
  * and execve() the child calls only async-signal-safe functions, on data
@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +17,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
 
-#include "tf_fcgi_proto.h"
 #include "tf_spawn.h"
 
 static int listen_unix(const char *path, int *fd_out)
@@ -206,122 +203,4 @@ fail:
         close(statp[1]);
     }
     return rc;
-}
-
-/* Parse FCGI_MAX_CONNS out of a GET_VALUES_RESULT body. */
-static apr_uint32_t parse_max_conns(const unsigned char *buf, size_t len)
-{
-    tf_fcgi_nv_t nv;
-    size_t used;
-    char num[16];
-
-    while (len > 0 && tf_fcgi_nv_decode(buf, len, &nv, &used) == TF_FCGI_OK) {
-        if (nv.nlen == 14 && memcmp(nv.name, "FCGI_MAX_CONNS", 14) == 0
-            && nv.vlen > 0 && nv.vlen < sizeof(num)) {
-            long v;
-
-            memcpy(num, nv.value, nv.vlen);
-            num[nv.vlen] = '\0';
-            v = strtol(num, NULL, 10);
-            return v > 0 ? (apr_uint32_t)(v > 1024 ? 1024 : v) : 1;
-        }
-        buf += used;
-        len -= used;
-    }
-    return 1;
-}
-
-apr_status_t tf_spawn_probe(const char *sock_path, apr_interval_time_t timeout,
-                            apr_uint32_t *max_conns)
-{
-    static const char *const names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS",
-                                        "FCGI_MPXS_CONNS"};
-    unsigned char out[128], in[4096], result[4096];
-    size_t out_len = 0, result_len = 0, used, off;
-    struct sockaddr_un sa;
-    apr_time_t deadline = apr_time_now() + timeout;
-    tf_fcgi_decoder_t dec;
-    tf_fcgi_event_t ev;
-    tf_fcgi_rc frc;
-    struct pollfd pfd;
-    struct timeval tv;
-    apr_status_t rv = APR_TIMEUP;
-    ssize_t n;
-    int fd;
-
-    *max_conns = 1;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    apr_cpystrn(sa.sun_path, sock_path, sizeof(sa.sun_path));
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return errno;
-    }
-    /* a unix connect() blocks while the listen queue is full: not for
-     * longer than we wait for the answer */
-    tv.tv_sec = (time_t)apr_time_sec(timeout);
-    tv.tv_usec = (suseconds_t)apr_time_usec(timeout);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rv = errno == EAGAIN || errno == EINPROGRESS ? APR_TIMEUP : errno;
-        close(fd);
-        return rv;
-    }
-    tf_fcgi_get_values_encode(out, sizeof(out), names, 3, &out_len);
-    if (send(fd, out, out_len, MSG_NOSIGNAL) != (ssize_t)out_len) {
-        rv = errno;
-        close(fd);
-        return rv;
-    }
-    /* Half-close: an application that ignores management records (libfcgi
-     * does) sees end-of-input and closes at once, which tells us it
-     * accepts connections, instead of waiting for a request that never
-     * comes. One that answers (flup, Trac, php-cgi) answers first. */
-    shutdown(fd, SHUT_WR);
-    tf_fcgi_decoder_init(&dec, 0);
-    for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-
-        if (left <= 0) {
-            rv = APR_TIMEUP;
-            break;
-        }
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, (int)(left / 1000) + 1) <= 0) {
-            continue; /* EINTR or timeout: the loop head decides */
-        }
-        n = recv(fd, in, sizeof(in), 0);
-        if (n == 0) {
-            rv = APR_EOF;
-            break;
-        }
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            rv = errno;
-            break;
-        }
-        for (off = 0; off < (size_t)n; off += used) {
-            frc = tf_fcgi_decode(&dec, in + off, (size_t)n - off, &used, &ev);
-            if (frc < 0) {
-                close(fd);
-                return APR_EGENERAL;
-            }
-            if (frc == TF_FCGI_OK && ev.type == TF_FCGI_GET_VALUES_RESULT) {
-                if (result_len + ev.len <= sizeof(result)) {
-                    memcpy(result + result_len, ev.data, ev.len);
-                    result_len += ev.len;
-                }
-                if (ev.record_end) {
-                    *max_conns = parse_max_conns(result, result_len);
-                    close(fd);
-                    return APR_SUCCESS;
-                }
-            }
-        }
-    }
-    close(fd);
-    return rv;
 }

@@ -1,0 +1,58 @@
+/*
+ * tf_lease.h: a request's hold on one backend process of its pool, from
+ * the shared table: take one (idle, a new one started by the process
+ * manager, or the first to come free in the pool's FIFO within
+ * TracFcgiQueueTimeout), and give it back with what became of it.
+ *
+ * Request threads only. The table lock is held for microseconds at a
+ * time, never across I/O or a log line.
+ */
+#ifndef TF_LEASE_H
+#define TF_LEASE_H
+
+#include "httpd.h"
+
+#include "tf_config.h"
+#include "tf_ipc.h"
+#include "tf_outcome.h"
+#include "tf_pool.h"
+#include "tf_shm.h"
+
+typedef struct {
+    tf_proc_ref_t ref;
+    int pool;               /* index in the table */
+    pid_t pid;              /* the backend's */
+    pid_t holder;           /* this httpd child, as the table knows it */
+    apr_uint32_t max_conns; /* connections the process takes */
+    char sock[TF_SOCK_PATH_LEN];
+} tf_lease_t;
+
+/** Set once in the httpd parent (post_config), inherited by children. */
+void tf_lease_runtime_set(tf_shm_t *shm, const char *ctl_path);
+
+/** child_init: this child's pid (getpid() is a system call). */
+void tf_lease_child_init(void);
+
+/** @return 1 once tf_lease_runtime_set() gave it a table. */
+int tf_lease_ready(void);
+
+/**
+ * Take a backend of the pool @p key for @p r, creating the pool from
+ * @p spec if it is new.
+ * @return TF_OUT_NONE with @p l filled, or TF_OUT_UNAVAILABLE (logged,
+ *         with the limit that was hit; Retry-After set where it is known
+ *         better than the default: a crash-loop back-off).
+ */
+tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
+                           tf_spawn_spec_t *spec, apr_uint64_t key,
+                           tf_lease_t *l);
+
+/** Give the backend back: @p how is TF_RELEASE_SERVED, _BROKEN or _CUT
+ * (src/pool.c says what each does). Wakes the manager if it must act. */
+void tf_lease_give_back(tf_lease_t *l, int how);
+
+/** Remember a failure as the pool's last error (the status page). */
+void tf_lease_note_error(int pool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* TF_LEASE_H */

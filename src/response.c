@@ -1,0 +1,471 @@
+/*
+ * response.c: the RESPONDER role's sink. The answer's STDOUT is a CGI
+ * response: its header block is gathered (up to MAX_HEADER_BLOCK) and
+ * parsed by httpd's own parser as mod_cgi parses a script's; then the
+ * body goes to the output filters as slices of the exchange's read
+ * buffers (no copy), in batches while the backend keeps sending, flushed
+ * when it pauses (streamed answers, progress pages). What is not a CGI
+ * response is the application's fault, not the gateway's: outcome
+ * TF_OUT_APP_INVALID (500, as mod_cgi).
+ *
+ * Runs in a request thread, one per attempt. Logs what it finds wrong;
+ * src/bridge.c turns its outcome into a status.
+ */
+#include <string.h>
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+
+#include "tf_cgi_head.h"
+#include "tf_iobuf.h"
+#include "tf_private.h"
+#include "tf_response.h"
+
+#define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
+#define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
+#define STDERR_LINE_MAX 8192    /* a longer line is logged in pieces */
+
+struct tf_response {
+    request_rec *r;
+    pid_t pid;
+    apr_bucket_brigade *bb; /* body gathered, not passed on yet */
+    char *hdr;              /* header block being gathered */
+    apr_size_t hdr_len, hdr_cap;
+    int headers_done;
+    int discard;            /* body not wanted (redirect, 304) */
+    int sent;               /* something was passed to the client */
+    int unflushed;          /* passed on without a FLUSH since the last */
+    int broken;             /* the backend must not serve again */
+    apr_off_t cl;           /* the backend's Content-Length, -1 if none */
+    apr_off_t body_sent;
+    apr_size_t pending;     /* body bytes in bb */
+    const char *redirect;   /* local redirect target */
+    int status;             /* 302/304/412 after the headers */
+    tf_outcome_e outcome;   /* after TF_SINK_STOP */
+    char *errline;          /* STDERR line being gathered */
+    apr_size_t errlen;
+};
+
+/* The sink cannot go on: remember why. */
+static int stop(tf_response_t *rs, tf_outcome_e o, int broken)
+{
+    rs->outcome = o;
+    rs->broken |= broken;
+    return TF_SINK_STOP;
+}
+
+/* --- STDERR: the error log, a line at a time ------------------------------ */
+
+static void log_stderr_line(tf_response_t *rs, const char *s, apr_size_t n)
+{
+    if (n && s[n - 1] == '\r') {
+        n--;
+    }
+    if (n) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00410)
+                      TF_BACKEND_MSG(rs->pid, " stderr: %.*s"), (int)n, s);
+    }
+}
+
+/* STDERR arrives in pieces of any size, across records: log whole lines. */
+static void on_stderr(void *ctx, const unsigned char *data, apr_size_t len)
+{
+    tf_response_t *rs = ctx;
+    const char *s = (const char *)data, *end = s + len, *nl;
+
+    while (s < end) {
+        apr_size_t n, room;
+
+        nl = memchr(s, '\n', (apr_size_t)(end - s));
+        n = nl ? (apr_size_t)(nl - s) : (apr_size_t)(end - s);
+        if (!rs->errline) {
+            rs->errline = apr_palloc(rs->r->pool, STDERR_LINE_MAX);
+        }
+        room = STDERR_LINE_MAX - rs->errlen;
+        if (n > room) {
+            n = room;
+            nl = NULL;
+        }
+        memcpy(rs->errline + rs->errlen, s, n);
+        rs->errlen += n;
+        s += n;
+        if (nl) {
+            s++;
+        }
+        if (nl || rs->errlen == STDERR_LINE_MAX) {
+            log_stderr_line(rs, rs->errline, rs->errlen);
+            rs->errlen = 0;
+        }
+    }
+}
+
+void tf_response_stderr_flush(tf_response_t *rs)
+{
+    if (rs->errlen) {
+        log_stderr_line(rs, rs->errline, rs->errlen);
+        rs->errlen = 0;
+    }
+}
+
+/* --- The body ------------------------------------------------------------ */
+
+/* Body bytes: a slice of the read buffer @buf when there is one (no copy),
+ * else a copy. */
+static int body_piece(tf_response_t *rs, const unsigned char *data,
+                      apr_size_t len, apr_bucket *buf)
+{
+    apr_bucket *b;
+
+    if (rs->discard || len == 0) {
+        return TF_SINK_GO_ON;
+    }
+    if (rs->cl >= 0 && rs->body_sent + (apr_off_t)len > rs->cl) {
+        if (!rs->broken) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00438)
+                          TF_BACKEND_MSG(rs->pid, " sent more than its "
+                          "Content-Length %" APR_OFF_T_FMT "; the rest is "
+                          "dropped and the backend stopped"), rs->cl);
+        }
+        len = (apr_size_t)(rs->cl - rs->body_sent);
+        rs->broken = 1; /* more than it announced: stream suspect */
+        if (len == 0) {
+            return TF_SINK_GO_ON;
+        }
+    }
+    if (buf) {
+        apr_bucket_copy(buf, &b);
+        b->start = (apr_off_t)((const char *)data
+                               - ((apr_bucket_heap *)buf->data)->base);
+        b->length = len;
+    }
+    else {
+        b = apr_bucket_heap_create((const char *)data, len, NULL,
+                                   rs->r->connection->bucket_alloc);
+    }
+    APR_BRIGADE_INSERT_TAIL(rs->bb, b);
+    rs->body_sent += (apr_off_t)len;
+    rs->pending += len;
+    return TF_SINK_GO_ON;
+}
+
+/* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
+static int pass_on(tf_response_t *rs, int flush)
+{
+    request_rec *r = rs->r;
+    apr_status_t rv;
+
+    if (APR_BRIGADE_EMPTY(rs->bb) && !(flush && rs->unflushed)) {
+        return 0;
+    }
+    rs->unflushed = !flush;
+    if (flush) {
+        APR_BRIGADE_INSERT_TAIL(
+            rs->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    }
+    rs->sent = 1;
+    rv = ap_pass_brigade(r->output_filters, rs->bb);
+    apr_brigade_cleanup(rs->bb);
+    if (rv != APR_SUCCESS || r->connection->aborted) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A read was handled or the backend paused: pass on a full batch, or on a
+ * pause everything (flushed). At the end, what is gathered goes out with
+ * the EOS in one brigade instead (tf_response_deliver()): a small answer
+ * then gets a Content-Length and a single write. */
+static int on_read(void *ctx, int paused)
+{
+    tf_response_t *rs = ctx;
+
+    if (rs->redirect || rs->discard || (!paused && rs->pending < PASS_BATCH)) {
+        return TF_SINK_GO_ON;
+    }
+    rs->pending = 0;
+    return pass_on(rs, paused) < 0 ? TF_SINK_CLIENT_GONE : TF_SINK_GO_ON;
+}
+
+/* --- The header block ---------------------------------------------------- */
+
+/* RFC 3875 6.2.2: a local redirect is an abs-path [ "?" query ]; a
+ * control character or a space in it is no URL (httpd's own parser would
+ * take it apart differently than the application meant). */
+static int local_url_ok(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Never trust the backend's framing: httpd frames the answer itself. A
+ * Content-Length is kept, but checked against what really comes. */
+static void take_framing(tf_response_t *rs)
+{
+    request_rec *r = rs->r;
+    const char *cl;
+    char *end;
+    apr_off_t v;
+
+    apr_table_unset(r->headers_out, "Transfer-Encoding");
+    rs->cl = -1;
+    if ((cl = apr_table_get(r->headers_out, "Content-Length")) == NULL) {
+        return;
+    }
+    if (apr_strtoff(&v, cl, &end, 10) == APR_SUCCESS && *end == '\0'
+        && v >= 0) {
+        rs->cl = v;
+    }
+    else {
+        apr_table_unset(r->headers_out, "Content-Length");
+    }
+}
+
+/* A Location with no Status: a redirect, local (followed inside httpd) or
+ * not (302); whatever body comes with it is dropped, as by mod_cgi. */
+static int take_location(tf_response_t *rs, const char *location)
+{
+    rs->discard = 1;
+    if (location[0] != '/') {
+        rs->status = HTTP_MOVED_TEMPORARILY;
+        return TF_SINK_GO_ON;
+    }
+    if (!local_url_ok(location)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00445)
+                      TF_BACKEND_MSG(rs->pid, " sent a local redirect to a "
+                      "bad URL (%.80s); answering 500"), location);
+        return stop(rs, TF_OUT_APP_INVALID, 1);
+    }
+    rs->redirect = location;
+    return TF_SINK_GO_ON;
+}
+
+/* The header block is complete in rs->hdr: parse it like mod_cgi, then
+ * what follows it in the block is the start of the body. */
+static int parse_headers(tf_response_t *rs)
+{
+    request_rec *r = rs->r;
+    conn_rec *c = r->connection;
+    char sbuf[MAX_STRING_LEN];
+    const char *location;
+    apr_bucket_brigade *hb;
+    apr_size_t len;
+    char *rest;
+    int ret;
+
+    hb = apr_brigade_create(r->pool, c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(hb, apr_bucket_transient_create(
+                                    rs->hdr, rs->hdr_len, c->bucket_alloc));
+    sbuf[0] = '\0';
+    ret = ap_scan_script_header_err_brigade_ex(r, hb, sbuf,
+                                               APLOG_MODULE_INDEX);
+    rs->headers_done = 1;
+    if (ret == HTTP_NOT_MODIFIED || ret == HTTP_PRECONDITION_FAILED) {
+        rs->status = ret;
+        rs->discard = 1;
+        return TF_SINK_GO_ON;
+    }
+    if (ret != OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
+                      TF_BACKEND_MSG(rs->pid, " sent malformed response "
+                      "headers (%.200s); answering 500"), sbuf);
+        return stop(rs, TF_OUT_APP_INVALID, 1);
+    }
+    if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
+                      TF_BACKEND_MSG(rs->pid, " sent an invalid Status "
+                      "header (%.40s); answering 500"),
+                      r->status_line ? r->status_line : "");
+        r->status = HTTP_OK;
+        r->status_line = NULL;
+        return stop(rs, TF_OUT_APP_INVALID, 1);
+    }
+    take_framing(rs);
+    location = apr_table_get(r->headers_out, "Location");
+    if (location && r->status == HTTP_OK) {
+        return take_location(rs, location);
+    }
+    if (APR_BRIGADE_EMPTY(hb)) {
+        return TF_SINK_GO_ON;
+    }
+    /* it counts against the announced length like everything after it */
+    if (apr_brigade_pflatten(hb, &rest, &len, r->pool) != APR_SUCCESS) {
+        return stop(rs, TF_OUT_INTERNAL, 1);
+    }
+    apr_brigade_cleanup(hb);
+    return body_piece(rs, (const unsigned char *)rest, len, NULL);
+}
+
+/* Gather the header block until its empty line; parse it then. */
+static int gather_header(tf_response_t *rs, const unsigned char *data,
+                         apr_size_t len)
+{
+    if (rs->hdr_len + len > rs->hdr_cap) {
+        apr_size_t cap = rs->hdr_cap ? rs->hdr_cap * 2 : 8192;
+        char *n;
+
+        while (cap < rs->hdr_len + len) {
+            cap *= 2;
+        }
+        if (cap > MAX_HEADER_BLOCK + TF_IOBUF_SIZE) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00412)
+                          TF_BACKEND_MSG(rs->pid, " sent more than %d bytes "
+                          "without ending its response headers; answering "
+                          "500"), MAX_HEADER_BLOCK);
+            return stop(rs, TF_OUT_APP_INVALID, 1);
+        }
+        n = apr_palloc(rs->r->pool, cap);
+        if (rs->hdr_len) {
+            memcpy(n, rs->hdr, rs->hdr_len);
+        }
+        rs->hdr = n;
+        rs->hdr_cap = cap;
+    }
+    memcpy(rs->hdr + rs->hdr_len, data, len);
+    rs->hdr_len += len;
+    if (!tf_cgi_header_end(rs->hdr, rs->hdr_len, rs->hdr_len - len)) {
+        return TF_SINK_GO_ON;
+    }
+    return parse_headers(rs);
+}
+
+static int on_stdout(void *ctx, const unsigned char *data, apr_size_t len,
+                     apr_bucket *buf)
+{
+    tf_response_t *rs = ctx;
+
+    if (rs->headers_done) {
+        return body_piece(rs, data, len, buf);
+    }
+    return gather_header(rs, data, len);
+}
+
+/* --- The end ------------------------------------------------------------- */
+
+static const char *refusal_name(unsigned protocol_status)
+{
+    switch (protocol_status) {
+    case TF_FCGI_CANT_MPX_CONN:
+        return "FCGI_CANT_MPX_CONN";
+    case TF_FCGI_OVERLOADED:
+        return "FCGI_OVERLOADED";
+    case TF_FCGI_UNKNOWN_ROLE:
+        return "FCGI_UNKNOWN_ROLE";
+    default:
+        return "unknown";
+    }
+}
+
+static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
+{
+    tf_response_t *rs = ctx;
+    request_rec *r = rs->r;
+
+    if (protocol_status != TF_FCGI_REQUEST_COMPLETE && !rs->headers_done) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00415)
+                      TF_BACKEND_MSG(rs->pid, " refused the request "
+                      "(FastCGI protocol status %u: %s); answering 502"),
+                      protocol_status, refusal_name(protocol_status));
+        return stop(rs, TF_OUT_GATEWAY, 0);
+    }
+    if (!rs->headers_done) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
+                      TF_BACKEND_MSG(rs->pid, " ended the request without a "
+                      "complete CGI header block (%" APR_SIZE_T_FMT " bytes "
+                      "of output: %s); answering 500"), rs->hdr_len,
+                      rs->hdr_len ? "no empty line after the headers"
+                                  : "nothing on stdout");
+        return stop(rs, TF_OUT_APP_INVALID, 0);
+    }
+    if (rs->cl >= 0 && rs->body_sent != rs->cl && !rs->discard
+        && !r->header_only) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00422)
+                      TF_BACKEND_MSG(rs->pid, " announced Content-Length %"
+                      APR_OFF_T_FMT " but sent %" APR_OFF_T_FMT " bytes; "
+                      "aborting the client connection"), rs->cl,
+                      rs->body_sent);
+        return stop(rs, TF_OUT_GATEWAY, 1);
+    }
+    return TF_SINK_GO_ON;
+}
+
+/* --- The sink's life ----------------------------------------------------- */
+
+tf_response_t *tf_response_create(request_rec *r, pid_t pid,
+                                  tf_xsink_t *sink)
+{
+    tf_response_t *rs = apr_pcalloc(r->pool, sizeof(*rs));
+
+    rs->r = r;
+    rs->pid = pid;
+    rs->cl = -1;
+    rs->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    sink->on_stdout = on_stdout;
+    sink->on_stderr = on_stderr;
+    sink->on_end = on_end;
+    sink->on_read = on_read;
+    sink->ctx = rs;
+    return rs;
+}
+
+int tf_response_deliver(tf_response_t *rs)
+{
+    request_rec *r = rs->r;
+
+    if (rs->redirect) {
+        /* as mod_cgi: the redirect is a GET, and its body was consumed.
+         * In a sub-request (mod_include), httpd keeps the including
+         * request's filters and drops this one's. */
+        r->method = "GET";
+        r->method_number = M_GET;
+        apr_table_unset(r->headers_in, "Content-Length");
+        ap_internal_redirect_handler(rs->redirect, r);
+        return OK;
+    }
+    if (rs->status == HTTP_MOVED_TEMPORARILY
+        || rs->status == HTTP_PRECONDITION_FAILED) {
+        return rs->status;
+    }
+    if (rs->status == HTTP_NOT_MODIFIED) {
+        r->status = rs->status;
+    }
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_eos_create(
+                                        r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, rs->bb);
+    return OK;
+}
+
+void tf_response_abort(tf_response_t *rs)
+{
+    request_rec *r = rs->r;
+    conn_rec *c = r->connection;
+
+    r->no_cache = 1;
+    c->keepalive = AP_CONN_CLOSE;
+    APR_BRIGADE_INSERT_TAIL(rs->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY,
+                                                           NULL, r->pool,
+                                                           c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, rs->bb);
+    apr_brigade_cleanup(rs->bb);
+}
+
+int tf_response_sent(const tf_response_t *rs)
+{
+    return rs->sent;
+}
+
+int tf_response_broken(const tf_response_t *rs)
+{
+    return rs->broken;
+}
+
+tf_outcome_e tf_response_outcome(const tf_response_t *rs)
+{
+    return rs->outcome;
+}
