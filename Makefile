@@ -47,6 +47,16 @@ t/unit/test_fcgi_proto: t/unit/test_fcgi_proto.c src/fcgi_proto.c include/tf_fcg
 t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool.c src/pool.c
 
+# config.c and spec.c call into httpd: they link with the few ap_* symbols
+# they use, stood in for by t/unit/httpd_stubs.c (lighttpd's way), and APR
+UNIT_HTTPD := $(APR_CPP) $(APR_INC) -I$$($(APXS) -q INCLUDEDIR)
+UNIT_HTTPD_LIBS := -lapr-1 -laprutil-1
+HTTPD_STUBS := t/unit/httpd_stubs.c t/unit/httpd_stubs.h
+
+t/unit/test_config: t/unit/test_config.c src/config.c include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c src/config.c \
+	    t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
 PURE_SRC := src/fcgi_proto.c src/cgi_head.c
