@@ -57,6 +57,10 @@ t/unit/test_config: t/unit/test_config.c src/config.c include/tf_config.h $(HTTP
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c src/config.c \
 	    t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
 
+t/unit/test_spec: t/unit/test_spec.c src/spec.c src/config.c include/tf_spec.h include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_spec.c src/spec.c \
+	    src/config.c t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
 PURE_SRC := src/fcgi_proto.c src/cgi_head.c
