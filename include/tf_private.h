@@ -10,11 +10,8 @@
 #include "http_config.h"
 #include "http_log.h"
 
-APLOG_USE_MODULE(tracfcgi);
+#include "tf_logno.h" /* TFLOGNO() */
 
-/* Log tags in the shape of httpd's APLOGNO(): "TF00012: ". Third-party
- * modules may not use AH numbers (docs/log-message-tags/README). The next
- * free number is in src/next-logno. */
-#define TFLOGNO(n) "TF" #n ": "
+APLOG_USE_MODULE(tracfcgi);
 
 #endif /* TF_PRIVATE_H */
