@@ -47,6 +47,20 @@ t/unit/test_fcgi_proto: t/unit/test_fcgi_proto.c src/fcgi_proto.c include/tf_fcg
 t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool.c src/pool.c
 
+# config.c and spec.c call into httpd: they link with the few ap_* symbols
+# they use, stood in for by t/unit/httpd_stubs.c (lighttpd's way), and APR
+UNIT_HTTPD := $(APR_CPP) $(APR_INC) -I$$($(APXS) -q INCLUDEDIR)
+UNIT_HTTPD_LIBS := -lapr-1 -laprutil-1
+HTTPD_STUBS := t/unit/httpd_stubs.c t/unit/httpd_stubs.h
+
+t/unit/test_config: t/unit/test_config.c src/config.c include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c src/config.c \
+	    t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+
+t/unit/test_spec: t/unit/test_spec.c src/spec.c src/config.c include/tf_spec.h include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_spec.c src/spec.c \
+	    src/config.c t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
 PURE_SRC := src/fcgi_proto.c src/cgi_head.c
@@ -122,10 +136,31 @@ check-headers:
 	    -Iinclude $(APR_CPP) $(APR_INC) -I$$($(APXS) -q INCLUDEDIR) \
 	    -fsyntax-only -x c - || { echo "$$h does not compile alone"; exit 1; }; done
 
+# Log tags (TFLOGNO, include/tf_logno.h): none empty (httpd CI's "Empty
+# APLOGNO() test"), no number used twice, and none that src/next-logno
+# still offers as a file's next free number already in use, in that file
+# or another (a next-logno left behind would hand it out a second time).
+LOG_SRC := mod_tracfcgi.c $(wildcard src/*.c)
 check-logtags:
-	@! grep -n 'TFLOGNO()' mod_tracfcgi.c src/*.c
-	@dups=$$(grep -oh 'TFLOGNO([0-9]*)' mod_tracfcgi.c src/*.c | sort | uniq -d); \
-	    if [ -n "$$dups" ]; then echo "duplicate log tags: $$dups"; exit 1; fi
+	@if grep -n 'TFLOGNO( *)' $(LOG_SRC); then \
+	    echo "empty TFLOGNO(): take the file's next number from src/next-logno"; \
+	    exit 1; fi
+	@grep -on 'TFLOGNO([^)]*)' $(LOG_SRC) | awk ' \
+	    FNR == NR { if ($$1 !~ /^#/ && NF >= 2) offers[$$2] = $$1; next } \
+	    { n = $$0; sub(/^.*TFLOGNO\(/, "", n); sub(/\)$$/, "", n); \
+	      at = $$0; sub(/:TFLOGNO\(.*$$/, "", at); \
+	      if (n !~ /^[0-9][0-9][0-9][0-9][0-9]$$/) { \
+	          print "TFLOGNO(" n ") at " at ": not five digits"; bad = 1 } \
+	      if (n in used) { twice[n] = 1; used[n] = used[n] ", " at } \
+	      else used[n] = at } \
+	    END { for (n in twice) { \
+	              print "TF" n " is used more than once: " used[n]; bad = 1 } \
+	          for (n in offers) if (n in used) { \
+	              print "src/next-logno offers TF" n " as the next number of " \
+	                  offers[n] ", but it is in use: " used[n] \
+	                  " (move it past the numbers in use)"; \
+	              bad = 1 } \
+	          exit bad }' src/next-logno -
 
 clean-unit:
 	rm -f $(UNIT_BINS) t/fuzz/replay_*

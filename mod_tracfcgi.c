@@ -23,6 +23,7 @@
 
 #include "tf_bridge.h"
 #include "tf_config.h"
+#include "tf_logno.h"
 #include "tf_pm.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
@@ -35,8 +36,6 @@ module AP_MODULE_DECLARE_DATA tracfcgi_module;
 /* This generation's table: set in the parent at post_config, before the
  * children fork; read-only afterwards. */
 static tf_shm_t *table_shm;
-
-#define TFLOGNO(n) "TF" #n ": "
 
 static int preflight(apr_pool_t *pconf, server_rec *s)
 {

@@ -10,12 +10,9 @@
 #include "http_config.h"
 #include "http_log.h"
 
-APLOG_USE_MODULE(tracfcgi);
+#include "tf_logno.h" /* TFLOGNO() */
 
-/* Log tags in the shape of httpd's APLOGNO(): "TF00012: ". Third-party
- * modules may not use AH numbers (docs/log-message-tags/README). The next
- * free number is in src/next-logno. */
-#define TFLOGNO(n) "TF" #n ": "
+APLOG_USE_MODULE(tracfcgi);
 
 /* How a log line names a backend process, as mod_http2's H2_STRM_MSG: the
  * format's prefix and its argument, the message's own arguments after:
