@@ -1,10 +1,10 @@
 /*
  * pm.c: the process manager daemon (see tf_pm.h).
  *
- * Forked from the httpd parent at post_config (pattern of mod_cgid's
- * daemon): registered as an "other child" so that httpd restarts it if it
- * dies, and noted as a subprocess of pconf so that it is stopped with the
- * configuration. It drops to the httpd User at once.
+ * Runs in the manager process only, which the httpd parent forks at
+ * post_config and restarts when it dies (pattern of mod_cgid's daemon;
+ * that side is pm_parent.c, and tf_pm_daemon.h is all the two share). It
+ * drops to the httpd User at once, and it never sees a request.
  *
  * Threads: the main thread runs a poll() loop over the control socket, a
  * self-pipe fed by signal handlers (SIGCHLD, SIGUSR2 "a process awaits
@@ -27,29 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 #include "ap_listen.h"
-#include "ap_mpm.h"
-#include "http_core.h"
-#include "http_main.h"
 #include "mpm_common.h"
 #include "unixd.h"
 
 #include "tf_ipc.h"
-#include "tf_pm.h"
+#include "tf_pm_daemon.h"
 #include "tf_private.h"
 #include "tf_spawn.h"
 #include "tf_spec.h"
-
-/* Exit code for a PM that cannot start at all: other_child then does not
- * restart it in a loop (mod_cgid's DAEMON_STARTUP_ERROR). */
-#define PM_STARTUP_ERROR 254
 
 #define TICK_MS 1000
 #define STOP_GRACE_SEC 10   /* SIGTERM, then SIGKILL after this */
@@ -97,21 +88,6 @@ typedef struct {
                             * yet (or STARTING), for startup diagnosis */
     int exits_next;
 } pm_t;
-
-/* Parent-side record, for restarts by other_child. */
-typedef struct {
-    apr_pool_t *pconf;
-    server_rec *s;
-    tf_shm_t *shm;
-    const char *sock_dir;
-    const char *ctl_path;
-    apr_uint32_t gen;
-    int ctl_fd;            /* listening control socket, bound by the parent
-                            * and inherited by each manager it forks */
-    apr_proc_t *proc;      /* the current manager process */
-    int draining;          /* its generation is over */
-    apr_array_header_t *declared; /* tf_spec_declared_t */
-} pm_parent_t;
 
 static int sig_fd = -1; /* write end of the self-pipe, for handlers */
 
@@ -164,7 +140,7 @@ static void pm_kill(pm_t *pm, pid_t pid, int sig)
         if (seteuid(ap_unixd_config.user_id) < 0) {
             /* cannot happen: the saved uid allows it; stop rather than
              * go on with euid 0 */
-            _exit(PM_STARTUP_ERROR);
+            _exit(TF_PM_STARTUP_ERROR);
         }
     }
     pthread_mutex_unlock(&pm->priv_mu);
@@ -1068,7 +1044,7 @@ static void setup_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static int pm_main(pm_parent_t *pp)
+int tf_pm_daemon_run(const tf_pm_args_t *args)
 {
     pm_t pm;
     int sp[2], i, n, stopping = 0, draining = 0;
@@ -1076,14 +1052,14 @@ static int pm_main(pm_parent_t *pp)
     apr_array_header_t *pfds;
 
     memset(&pm, 0, sizeof(pm));
-    pm.s = pp->s;
-    apr_pool_create(&pm.pool, pp->pconf);
+    pm.s = args->s;
+    apr_pool_create(&pm.pool, args->pconf);
     apr_pool_tag(pm.pool, "tf_pm");
-    pm.shm = pp->shm;
-    pm.t = tf_shm_table(pp->shm);
-    pm.sock_dir = pp->sock_dir;
-    pm.ctl_path = pp->ctl_path;
-    pm.gen = pp->gen;
+    pm.shm = args->shm;
+    pm.t = tf_shm_table(args->shm);
+    pm.sock_dir = args->sock_dir;
+    pm.ctl_path = args->ctl_path;
+    pm.gen = args->gen;
     pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
     pthread_mutex_init(&pm.mu, NULL);
     pthread_mutex_init(&pm.priv_mu, NULL);
@@ -1100,21 +1076,21 @@ static int pm_main(pm_parent_t *pp)
     if (drop_privileges(&pm) != OK) {
         ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm.s, TFLOGNO(00111)
                      "process manager could not drop privileges");
-        return PM_STARTUP_ERROR;
+        return TF_PM_STARTUP_ERROR;
     }
     if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
-        return PM_STARTUP_ERROR;
+        return TF_PM_STARTUP_ERROR;
     }
     pm.sig_r = sp[0];
     pm.sig_w = sig_fd = sp[1];
     setup_signals();
     /* the control socket was bound by the parent: requests that come
      * before we got here wait in its backlog instead of failing */
-    pm.ctl_fd = pp->ctl_fd;
+    pm.ctl_fd = args->ctl_fd;
     adopt(&pm);
-    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
+    for (i = 0; args->declared && i < args->declared->nelts; i++) {
         const tf_spec_declared_t *sd =
-            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
+            &APR_ARRAY_IDX(args->declared, i, tf_spec_declared_t);
 
         if (sd->spec.pool >= 0) {
             remember_spec(&pm, &sd->spec);
@@ -1191,237 +1167,4 @@ static int pm_main(pm_parent_t *pp)
                  (int)getpid());
     shutdown_all(&pm);
     return 0;
-}
-
-/* --- Parent side --------------------------------------------------------- */
-
-/*
- * Lifetime: the record lives in the process pool, not pconf, because a
- * manager outlives its configuration on a graceful restart: pconf's
- * cleanup then tells it to drain (SIGUSR1) and returns at once, and the
- * manager exits by itself once the old generation's requests are done. On
- * stop the cleanup stops it (SIGTERM) and waits for it, so that nothing it
- * started outlives httpd.
- */
-
-#define PM_STOP_WAIT_MS 5000
-
-static apr_status_t fork_pm(pm_parent_t *pp);
-
-static void pm_maint(int reason, void *data, apr_wait_t status)
-{
-    pm_parent_t *pp = data;
-    int mpm_state = AP_MPMQ_STOPPING;
-    char how[96];
-
-    switch (reason) {
-    case APR_OC_REASON_DEATH:
-    case APR_OC_REASON_LOST:
-        apr_proc_other_child_unregister(pp);
-        if (pp->draining) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
-                         TFLOGNO(00117) "process manager pid=%d of an "
-                         "earlier generation has drained and exited",
-                         (int)pp->proc->pid);
-            break;
-        }
-        ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
-        if (mpm_state == AP_MPMQ_STOPPING) {
-            break;
-        }
-        if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
-            && WEXITSTATUS(status) == PM_STARTUP_ERROR) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf,
-                         TFLOGNO(00115) "process manager failed to start; "
-                         "not restarting it (see the lines above)");
-            break;
-        }
-        if (WIFSIGNALED(status)) {
-            apr_snprintf(how, sizeof(how), "killed by signal %d",
-                         WTERMSIG(status));
-        }
-        else {
-            apr_snprintf(how, sizeof(how), "exit status %d",
-                         WEXITSTATUS(status));
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
-                     TFLOGNO(00116) "process manager pid=%d died (%s); "
-                     "restarting it", (int)pp->proc->pid, how);
-        fork_pm(pp);
-        break;
-    default:
-        break;
-    }
-}
-
-static apr_status_t pm_pconf_cleanup(void *data)
-{
-    pm_parent_t *pp = data;
-    int i;
-    apr_exit_why_e why;
-    int code;
-
-    if (!pp->proc || pp->draining) {
-        return APR_SUCCESS;
-    }
-    /* httpd clears pconf for a restart while the MPM state still says
-     * STOPPING; only an exit sets the main state to EXITING */
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
-        /* a restart: the old generation's children may still be using
-         * our backends; the manager stops them once idle, then exits */
-        pp->draining = 1;
-        kill(pp->proc->pid, SIGUSR1);
-        return APR_SUCCESS;
-    }
-    apr_proc_other_child_unregister(pp);
-    kill(pp->proc->pid, SIGTERM);
-    for (i = 0; i < PM_STOP_WAIT_MS / 20; i++) {
-        if (apr_proc_wait(pp->proc, &code, &why, APR_NOWAIT)
-            != APR_CHILD_NOTDONE) {
-            return APR_SUCCESS;
-        }
-        apr_sleep(apr_time_from_msec(20));
-    }
-    kill(pp->proc->pid, SIGKILL);
-    apr_proc_wait(pp->proc, &code, &why, APR_WAIT);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fork_pm(pm_parent_t *pp)
-{
-    apr_proc_t *proc = pp->proc;
-    apr_status_t rv;
-
-    if (!proc) {
-        proc = apr_pcalloc(pp->s->process->pool, sizeof(*proc));
-    }
-    rv = apr_proc_fork(proc, pp->pconf);
-    if (rv == APR_INCHILD) {
-        /* _exit: the parent's pool cleanups (pconf's subprocesses, other
-         * modules' daemons) are not ours to run */
-        _exit(pm_main(pp));
-    }
-    if (rv != APR_INPARENT) {
-        return rv;
-    }
-    pp->proc = proc;
-    apr_proc_other_child_register(proc, pm_maint, pp, NULL,
-                                  pp->s->process->pool);
-    return APR_SUCCESS;
-}
-
-static apr_status_t close_control(void *data)
-{
-    pm_parent_t *pp = data;
-
-    if (pp->ctl_fd >= 0) {
-        close(pp->ctl_fd);
-        pp->ctl_fd = -1;
-    }
-    return APR_SUCCESS;
-}
-
-/* Bind the control socket in the parent, before any manager or child
- * exists: owned by User, mode 0600, in the 0700 socket directory. */
-static apr_status_t open_control(pm_parent_t *pp)
-{
-    struct sockaddr_un sa;
-    int fd;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    apr_cpystrn(sa.sun_path, pp->ctl_path, sizeof(sa.sun_path));
-    unlink(pp->ctl_path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return errno;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-        || chmod(pp->ctl_path, 0600) < 0
-        || (geteuid() == 0
-            && chown(pp->ctl_path, ap_unixd_config.user_id,
-                     ap_unixd_config.group_id) < 0)
-        || listen(fd, 511) < 0) {
-        apr_status_t rv = errno;
-
-        close(fd);
-        return rv;
-    }
-    pp->ctl_fd = fd;
-    return APR_SUCCESS;
-}
-
-/* Enter the TracFcgiServer pools in the table before anything runs. */
-static void declare_pools(pm_parent_t *pp)
-{
-    tf_table_t *t = tf_shm_table(pp->shm);
-    apr_time_t now = apr_time_now();
-    int i;
-
-    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
-        tf_spec_declared_t *sd =
-            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
-        tf_pool_ent_t *p;
-        int pool, created = 0;
-
-        tf_shm_lock(pp->shm);
-        pool = tf_pool_find(t, sd->spec.key);
-        if (pool < 0) {
-            pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim,
-                                  sd->spec.name, now);
-            if (pool >= 0) {
-                created = 1;
-                p = &t->pools[pool];
-                p->uid = sd->spec.uid;
-                p->gid = sd->spec.gid;
-                apr_cpystrn(p->script, sd->script, sizeof(p->script));
-                apr_cpystrn(p->vhost, sd->vhost, sizeof(p->vhost));
-                apr_cpystrn(p->env_summary, sd->env_summary,
-                            sizeof(p->env_summary));
-            }
-        }
-        tf_shm_unlock(pp->shm);
-        if (created && sd->suexec_dropped) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pp->s,
-                         TFLOGNO(00123) TF_SUEXEC_DROPPED_FMT, sd->spec.name,
-                         sd->suexec_dropped);
-        }
-        sd->spec.pool = pool;
-        if (pool < 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00121)
-                         "TracFcgiServer %s: the pool table is full",
-                         sd->script);
-        }
-    }
-}
-
-apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
-                         const char *sock_dir, const char *ctl_path,
-                         apr_uint32_t generation,
-                         apr_array_header_t *declared)
-{
-    pm_parent_t *pp = apr_pcalloc(s->process->pool, sizeof(*pp));
-    apr_status_t rv;
-
-    pp->pconf = pconf;
-    pp->s = s;
-    pp->shm = shm;
-    pp->sock_dir = sock_dir;
-    pp->ctl_path = ctl_path;
-    pp->gen = generation;
-    pp->ctl_fd = -1;
-    pp->declared = declared;
-    declare_pools(pp);
-    if ((rv = open_control(pp)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
-                     TFLOGNO(00112) "cannot listen on the control socket %s",
-                     ctl_path);
-        return rv;
-    }
-    /* registered first, so run last: after the manager was told */
-    apr_pool_cleanup_register(pconf, pp, close_control,
-                              apr_pool_cleanup_null);
-    apr_pool_cleanup_register(pconf, pp, pm_pconf_cleanup,
-                              apr_pool_cleanup_null);
-    return fork_pm(pp);
 }
