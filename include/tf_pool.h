@@ -252,6 +252,21 @@ tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
 void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 
 /**
+ * A request of @p pool got its backend after waiting @p waited in the
+ * FIFO: the pool's longest_wait (status page) keeps the longest such wait.
+ */
+void tf_pool_req_note_wait(tf_table_t *t, int pool,
+                           apr_interval_time_t waited);
+
+/**
+ * A request asks for @p pool with limits other than those the pool was
+ * created with (tf_pool_limits_same() said so): that is logged once a
+ * pool. Test-and-set of the pool's lim_warned flag.
+ * @return 1 if this caller is the first (it logs), 0 if one already was.
+ */
+int tf_pool_req_claim_lim_warning(tf_table_t *t, int pool);
+
+/**
  * A request of @p pool waits because the server-wide cap is reached: stop
  * the longest-idle process of another pool (above its minimum) to make
  * room, unless enough processes are already stopping.

@@ -533,6 +533,27 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
     }
 }
 
+void tf_pool_req_note_wait(tf_table_t *t, int pool,
+                           apr_interval_time_t waited)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    if (waited > p->longest_wait) {
+        p->longest_wait = waited;
+    }
+}
+
+int tf_pool_req_claim_lim_warning(tf_table_t *t, int pool)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    if (p->lim_warned) {
+        return 0;
+    }
+    p->lim_warned = 1;
+    return 1;
+}
+
 int tf_pool_req_evict(tf_table_t *t, int pool)
 {
     apr_int32_t best = NIL;

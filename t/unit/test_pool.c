@@ -110,6 +110,37 @@ static void test_limits_same(void)
                                                  && !t.pools[p].lim_warned);
 }
 
+/* the two counters a request path updates on the status page */
+static void test_req_notes(void)
+{
+    int p, q;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(42, 3, 0);
+    q = new_pool(43, 3, 0);
+    TF_CHECK("no wait yet", t.pools[p].longest_wait == 0);
+    tf_pool_req_note_wait(&t, p, 1500);
+    TF_CHECK("first wait kept", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 900);
+    TF_CHECK("a shorter one is not", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 1500);
+    TF_CHECK("an equal one changes nothing", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 1501);
+    TF_CHECK("a longer one is", t.pools[p].longest_wait == 1501);
+    tf_pool_req_note_wait(&t, p, 0);
+    TF_CHECK("zero is never longest", t.pools[p].longest_wait == 1501);
+    TF_CHECK("other pool untouched", t.pools[q].longest_wait == 0);
+
+    TF_CHECK("first claim wins", tf_pool_req_claim_lim_warning(&t, p) == 1);
+    TF_CHECK("flag set", t.pools[p].lim_warned == 1);
+    TF_CHECK("second claim loses", tf_pool_req_claim_lim_warning(&t, p) == 0);
+    TF_CHECK("third too", tf_pool_req_claim_lim_warning(&t, p) == 0);
+    TF_CHECK("each pool has its own",
+             tf_pool_req_claim_lim_warning(&t, q) == 1);
+    TF_CHECK("limits untouched", t.pools[p].lim.max_procs == 3);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_fifo(void)
 {
     tf_proc_ref_t a, b, got;
@@ -661,6 +692,7 @@ int main(void)
 {
     test_reuse();
     test_limits_same();
+    test_req_notes();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
