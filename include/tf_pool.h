@@ -336,9 +336,24 @@ int tf_pool_pm_reserve(tf_table_t *t, int pool, apr_time_t now,
  */
 int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now);
 
-/** PM: the STARTING slot got a process (@p pid). */
+/**
+ * PM: a spawn thread takes the spawn request for @p ref. It may start a
+ * process only while the slot is still the STARTING one reserved for pool
+ * @p pool of key @p key (a reserver that gave up may have freed it, and
+ * the slot been reused); the slot then records @p spawner, after which a
+ * reserver that goes away no longer frees it (the manager owns it).
+ * @return 1 when the request is claimed, 0 when it is stale.
+ */
+int tf_pool_pm_spawn_claim(tf_table_t *t, tf_proc_ref_t ref, int pool,
+                           apr_uint64_t key, pid_t spawner);
+
+/**
+ * PM: the STARTING slot got a process (@p pid), listening on @p sock
+ * (copied; at most TF_SOCK_PATH_LEN - 1 bytes). Nothing when @p ref is
+ * stale.
+ */
 void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
-                       apr_time_t now);
+                       const char *sock, apr_time_t now);
 
 /**
  * PM: the STARTING slot's process is ready; the reserving request keeps
@@ -359,6 +374,35 @@ int tf_pool_pm_spawn_failed(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now);
  */
 int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
                       apr_time_t now);
+
+/**
+ * PM: the manager sent process @p idx its first stop signal at @p now
+ * (SIGTERM, or SIGKILL for a broken one); after STOP_GRACE it is killed.
+ */
+void tf_pool_pm_stop_sent(tf_table_t *t, int idx, apr_time_t now);
+
+/**
+ * PM: a manager (pid @p self) starts on this table, maybe after an earlier
+ * one died: the processes its predecessor left running are marked adopted
+ * (the new manager cannot reap them, it watches them), and the slots its
+ * predecessor was starting are freed without counting toward the
+ * crash-loop back-off (their requesters were told). Slots still in the
+ * control socket's backlog (no spawner yet) are left for the new manager.
+ * @param[out] to_kill the pids of the processes those cut spawns had
+ *                     forked, for the caller to SIGKILL (after the
+ *                     unlock); room for hdr->n_procs entries.
+ * @param[out] n_kill  how many.
+ * @return the number of processes adopted.
+ */
+int tf_pool_pm_take_over(tf_table_t *t, pid_t self, apr_time_t now,
+                         pid_t *to_kill, apr_uint32_t *n_kill);
+
+/**
+ * PM: the generation is over (graceful restart): from now on a released
+ * process is stopped instead of kept, and every idle one stops now
+ * (TF_EXIT_SHUTDOWN).
+ */
+void tf_pool_pm_drain(tf_table_t *t);
 
 /**
  * PM: mark idle process @p idx as stopping (idle timeout, retirement,

@@ -355,12 +355,8 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
     apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
                  pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
     tf_shm_lock(pm->shm);
-    valid = tf_pool_ref_valid(pm->t, spec->ref)
-            && pm->t->procs[spec->ref.idx].state == TF_PROC_STARTING
-            && pm->t->pools[spec->pool].key == spec->key;
-    if (valid) {
-        pm->t->procs[spec->ref.idx].spawner = getpid();
-    }
+    valid = tf_pool_pm_spawn_claim(pm->t, spec->ref, spec->pool, spec->key,
+                                   getpid());
     tf_shm_unlock(pm->shm);
     if (!valid) {
         reply->status = APR_EINVAL;
@@ -381,9 +377,7 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         return;
     }
     tf_shm_lock(pm->shm);
-    tf_pool_pm_forked(pm->t, spec->ref, pid, apr_time_now());
-    apr_cpystrn(pm->t->procs[spec->ref.idx].sock, sock_path,
-                TF_SOCK_PATH_LEN);
+    tf_pool_pm_forked(pm->t, spec->ref, pid, sock_path, apr_time_now());
     tf_shm_unlock(pm->shm);
     pass_pipe(pm, out_fd, pid);
 
@@ -789,7 +783,7 @@ static void reclaim_dead_children(pm_t *pm)
     tf_shm_lock(pm->shm);
     for (i = 0; i < n; i++) {
         if (kids[i] && t->children[i] == kids[i]) {
-            t->children[i] = 0;
+            tf_table_child_detach(t, (int)i, kids[i]);
             tf_pool_pm_reclaim(t, kids[i], apr_time_now(), &got[i]);
         }
     }
@@ -853,7 +847,7 @@ static void scan(pm_t *pm)
         }
         if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
             if (!pr->stop_sent) {
-                pr->stop_sent = now;
+                tf_pool_pm_stop_sent(t, (int)k, now);
                 /* a broken backend may be wedged: do not wait for it */
                 if (pr->exit_reason == TF_EXIT_BROKEN
                     || pr->exit_reason == TF_EXIT_ORPHANED) {
@@ -888,41 +882,17 @@ static void scan(pm_t *pm)
  * short (their requesters already got an error). */
 static void adopt(pm_t *pm)
 {
-    tf_table_t *t = pm->t;
-    apr_uint32_t k;
-    int n = 0;
+    pid_t *cut = apr_palloc(pm->scratch, sizeof(pid_t) * pm->t->hdr->n_procs);
+    apr_uint32_t n_cut, i;
+    int n;
 
     tf_shm_lock(pm->shm);
-    for (k = 0; k < t->hdr->n_procs; k++) {
-        tf_proc_ent_t *pr = &t->procs[k];
-        tf_proc_ref_t ref;
-
-        if (pr->state == TF_PROC_FREE) {
-            continue;
-        }
-        if (pr->state == TF_PROC_STARTING) {
-            if (!pr->spawner) {
-                /* its spawn request waits in the control socket's
-                 * backlog (the parent bound it): ours to serve */
-                continue;
-            }
-            /* cut short by our predecessor's death; its requester was
-             * told. Not the backend's fault: no back-off */
-            if (pr->pid > 0) {
-                pm_kill(pm, pr->pid, SIGKILL);
-            }
-            ref.idx = (apr_int32_t)k;
-            ref.seq = pr->seq;
-            tf_pool_spawn_abandoned(t, ref, apr_time_now());
-            continue;
-        }
-        pr->adopted = 1;
-        n++;
-    }
-    t->hdr->pm_pid = getpid();
-    t->hdr->pm_starts++;
-    t->hdr->pm_started = apr_time_now();
+    n = tf_pool_pm_take_over(pm->t, getpid(), apr_time_now(), cut, &n_cut);
     tf_shm_unlock(pm->shm);
+    /* processes of spawns cut short: nobody waits for them */
+    for (i = 0; i < n_cut; i++) {
+        pm_kill(pm, cut[i], SIGKILL);
+    }
     if (n) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00110)
                      "process manager took over %d running backend(s) of "
@@ -936,13 +906,8 @@ static void adopt(pm_t *pm)
  * the next scan, and the manager exits once the table is empty. */
 static void start_drain(pm_t *pm)
 {
-    apr_uint32_t k;
-
     tf_shm_lock(pm->shm);
-    pm->t->hdr->draining = 1;
-    for (k = 0; k < pm->t->hdr->n_procs; k++) {
-        tf_pool_pm_stop_idle(pm->t, (int)k, TF_EXIT_SHUTDOWN);
-    }
+    tf_pool_pm_drain(pm->t);
     tf_shm_unlock(pm->shm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00118)
                  "process manager pid=%d: configuration replaced; stopping "
@@ -962,7 +927,7 @@ static int drained(pm_t *pm)
     empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
     for (i = 0; empty && i < t->hdr->n_waiters; i++) {
         if (t->children[i] && !process_alive(t->children[i])) {
-            t->children[i] = 0;
+            tf_table_child_detach(t, (int)i, t->children[i]);
         }
         empty = t->children[i] == 0;
     }

@@ -762,14 +762,34 @@ int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now)
     return grant_spawns(t, pool, now);
 }
 
-void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
-                       apr_time_t now)
+int tf_pool_pm_spawn_claim(tf_table_t *t, tf_proc_ref_t ref, int pool,
+                           apr_uint64_t key, pid_t spawner)
 {
-    if (tf_pool_ref_valid(t, ref)) {
-        t->procs[ref.idx].pid = pid;
-        t->procs[ref.idx].started = now;
-        t->pools[t->procs[ref.idx].pool].spawns++;
+    /* pool comes from the spawn request: checked before it indexes */
+    if (!tf_pool_ref_valid(t, ref)
+        || t->procs[ref.idx].state != TF_PROC_STARTING || pool < 0
+        || (apr_uint32_t)pool >= t->hdr->used_pools
+        || t->pools[pool].key != key) {
+        return 0;
     }
+    t->procs[ref.idx].spawner = spawner;
+    return 1;
+}
+
+void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
+                       const char *sock, apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return;
+    }
+    pr = &t->procs[ref.idx];
+    pr->pid = pid;
+    pr->started = now;
+    strncpy(pr->sock, sock, sizeof(pr->sock) - 1);
+    pr->sock[sizeof(pr->sock) - 1] = '\0';
+    t->pools[pr->pool].spawns++;
 }
 
 int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
@@ -881,6 +901,60 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
     pr->state = TF_PROC_STOPPING;
     pr->exit_reason = why;
     return 0;
+}
+
+void tf_pool_pm_stop_sent(tf_table_t *t, int idx, apr_time_t now)
+{
+    t->procs[idx].stop_sent = now;
+}
+
+int tf_pool_pm_take_over(tf_table_t *t, pid_t self, apr_time_t now,
+                         pid_t *to_kill, apr_uint32_t *n_kill)
+{
+    apr_uint32_t k;
+    int n = 0;
+
+    *n_kill = 0;
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+        tf_proc_ref_t ref;
+
+        if (pr->state == TF_PROC_FREE) {
+            continue;
+        }
+        if (pr->state == TF_PROC_STARTING) {
+            if (!pr->spawner) {
+                /* its spawn request waits in the control socket's
+                 * backlog (the parent bound it): the new manager's */
+                continue;
+            }
+            /* cut short by the predecessor's death; its requester was
+             * told. Not the backend's fault: no back-off */
+            if (pr->pid > 0) {
+                to_kill[(*n_kill)++] = pr->pid;
+            }
+            ref.idx = (apr_int32_t)k;
+            ref.seq = pr->seq;
+            tf_pool_spawn_abandoned(t, ref, now);
+            continue;
+        }
+        pr->adopted = 1;
+        n++;
+    }
+    t->hdr->pm_pid = self;
+    t->hdr->pm_starts++;
+    t->hdr->pm_started = now;
+    return n;
+}
+
+void tf_pool_pm_drain(tf_table_t *t)
+{
+    apr_uint32_t k;
+
+    t->hdr->draining = 1;
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
+    }
 }
 
 int tf_pool_pm_retire_all(tf_table_t *t, int pool)
