@@ -14,8 +14,10 @@
  * forks the backend, probes it and answers the requesting httpd thread, so
  * a slow-starting application never delays the others.
  *
- * Table lock: taken for bookkeeping only; fork, probe, kill and logging
- * happen outside it.
+ * Table lock: taken for bookkeeping only. Fork, the readiness probe,
+ * signals, liveness checks (/proc), stat and unlink, and logging happen
+ * outside it: what to act on is collected under the lock and acted on
+ * after, by pid or path (a slot may be reused meanwhile).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -560,12 +562,9 @@ static void keep_minimum(pm_t *pm)
 
     for (i = 0; i < t->hdr->used_pools; i++) {
         tf_proc_ref_t ref[16];
-        int have, want = 0, changed = 0, j;
+        int have, script_changed = 0, want = 0, changed = 0, j;
 
-        tf_shm_lock(pm->shm);
-        if (t->pools[i].n_waiting) {
-            tf_pool_pm_grant(t, (int)i, now);
-        }
+        /* the stat, before the table lock: no I/O under it */
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
         if (have && pm->specs[i]->lim.reload) {
@@ -573,10 +572,17 @@ static void keep_minimum(pm_t *pm)
 
             if (m && m != pm->mtimes[i]) {
                 pm->mtimes[i] = m;
-                changed = tf_pool_pm_retire_all(t, (int)i);
+                script_changed = 1;
             }
         }
         pthread_mutex_unlock(&pm->spec_mu);
+        tf_shm_lock(pm->shm);
+        if (t->pools[i].n_waiting) {
+            tf_pool_pm_grant(t, (int)i, now);
+        }
+        if (script_changed) {
+            changed = tf_pool_pm_retire_all(t, (int)i);
+        }
         /* all that are missing at once (a few per tick at most) */
         while (have && !t->hdr->draining && want < 16
                && t->pools[i].n_procs < t->pools[i].lim.min_procs
@@ -799,15 +805,56 @@ static void reclaim_dead_children(pm_t *pm)
     }
 }
 
+/* Processes of a predecessor (adopted: not ours to reap) that are gone.
+ * Looked up under the lock, checked after it: liveness reads /proc.
+ * @return how many pids were put in @gone (at most @max). */
+static int find_gone_adopted(pm_t *pm, pid_t *gone, int max)
+{
+    tf_table_t *t = pm->t;
+    pid_t *pids = apr_palloc(pm->scratch, sizeof(pid_t) * t->hdr->n_procs);
+    apr_uint32_t k, n = 0;
+    int n_gone = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        const tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->adopted && pr->state != TF_PROC_FREE
+            && pr->state != TF_PROC_STARTING && pr->pid > 0) {
+            pids[n++] = pr->pid;
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (k = 0; k < n && n_gone < max; k++) {
+        if (!process_alive(pids[k])) {
+            gone[n_gone++] = pids[k];
+        }
+    }
+    return n_gone;
+}
+
+static int pid_in(const pid_t *pids, int n, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Once a second, and when a request asks: stop what must stop. */
 static void scan(pm_t *pm)
 {
     tf_table_t *t = pm->t;
     apr_time_t now = apr_time_now();
     pid_t term[64], killp[64], gone[64];
-    int n_term = 0, n_kill = 0, n_gone = 0, i;
+    int n_term = 0, n_kill = 0, n_gone, i;
     apr_uint32_t k, *kept;
 
+    n_gone = find_gone_adopted(pm, gone, 64);
     tf_shm_lock(pm->shm);
     /* processes each pool keeps (neither stopping nor gone): the idle
      * timeout never takes a pool below TracFcgiMinProcesses */
@@ -828,9 +875,8 @@ static void scan(pm_t *pm)
             continue;
         }
         p = &t->pools[pr->pool];
-        if (pr->adopted && !process_alive(pr->pid) && n_gone < 64) {
-            gone[n_gone++] = pr->pid;
-            continue;
+        if (pr->adopted && pid_in(gone, n_gone, pr->pid)) {
+            continue; /* process_gone() below */
         }
         if (pr->state == TF_PROC_READY && pr->conns == 0) {
             if (kept[pr->pool] > p->lim.min_procs && p->lim.idle_timeout
@@ -916,23 +962,78 @@ static void start_drain(pm_t *pm)
 
 /* Drained: no process, nobody queued, and no httpd child of our
  * generation left that could still ask for one (a child that died
- * without detaching is found by its pid). */
+ * without detaching is found by its pid, outside the lock: liveness
+ * reads /proc). */
 static int drained(pm_t *pm)
 {
     tf_table_t *t = pm->t;
-    apr_uint32_t i;
+    apr_uint32_t i, n = t->hdr->n_waiters;
+    pid_t *kids = apr_palloc(pm->scratch, n * sizeof(pid_t));
     int empty;
 
     tf_shm_lock(pm->shm);
     empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
-    for (i = 0; empty && i < t->hdr->n_waiters; i++) {
-        if (t->children[i] && !process_alive(t->children[i])) {
-            tf_table_child_detach(t, (int)i, t->children[i]);
+    if (empty) {
+        memcpy(kids, t->children, n * sizeof(pid_t));
+    }
+    tf_shm_unlock(pm->shm);
+    if (!empty) {
+        return 0;
+    }
+    /* the dead ones up to the first that lives (enough to answer) */
+    for (i = 0; i < n; i++) {
+        if (kids[i] && process_alive(kids[i])) {
+            memset(kids + i, 0, (n - i) * sizeof(pid_t));
+            break;
         }
-        empty = t->children[i] == 0;
+    }
+    tf_shm_lock(pm->shm);
+    empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
+    for (i = 0; i < n; i++) {
+        if (kids[i]) {
+            tf_table_child_detach(t, (int)i, kids[i]);
+        }
+        empty = empty && t->children[i] == 0;
     }
     tf_shm_unlock(pm->shm);
     return empty;
+}
+
+/* The pids of every process in the table; @return how many. */
+static apr_uint32_t running_pids(pm_t *pm, pid_t *pids)
+{
+    tf_table_t *t = pm->t;
+    apr_uint32_t k, n = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].state != TF_PROC_FREE && t->procs[k].pid > 0) {
+            pids[n++] = t->procs[k].pid;
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    return n;
+}
+
+/* Unlink every socket path the table holds (of freed slots too: they
+ * keep theirs). The paths are copied under the lock, unlinked after. */
+static void unlink_sockets(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    char(*socks)[TF_SOCK_PATH_LEN] =
+        apr_palloc(pm->scratch, TF_SOCK_PATH_LEN * t->hdr->n_procs);
+    apr_uint32_t k, n = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].sock[0]) {
+            memcpy(socks[n++], t->procs[k].sock, TF_SOCK_PATH_LEN);
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (k = 0; k < n; k++) {
+        unlink(socks[k]);
+    }
 }
 
 /* SIGTERM: stop every backend, give them a moment, then kill. */
@@ -940,49 +1041,41 @@ static void shutdown_all(pm_t *pm)
 {
     tf_table_t *t = pm->t;
     apr_time_t until = apr_time_now() + apr_time_from_msec(SHUTDOWN_WAIT_MS);
-    apr_uint32_t k;
+    pid_t *pids = apr_palloc(pm->scratch, sizeof(pid_t) * t->hdr->n_procs);
+    apr_uint32_t k, n;
     int left;
 
     tf_shm_lock(pm->shm);
     for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
 
-        if (pr->state != TF_PROC_FREE && pr->pid > 0) {
-            if (pr->state == TF_PROC_READY && pr->conns == 0) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
-            }
-            pm_kill(pm, pr->pid, SIGTERM);
+        if (pr->state == TF_PROC_READY && pr->conns == 0 && pr->pid > 0) {
+            tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
         }
     }
     tf_shm_unlock(pm->shm);
+    n = running_pids(pm, pids);
+    for (k = 0; k < n; k++) {
+        pm_kill(pm, pids[k], SIGTERM);
+    }
     do {
         reap(pm);
         left = 0;
-        tf_shm_lock(pm->shm);
-        for (k = 0; k < t->hdr->n_procs; k++) {
-            tf_proc_ent_t *pr = &t->procs[k];
-
-            if (pr->state != TF_PROC_FREE && pr->pid > 0
-                && process_alive(pr->pid)) {
+        n = running_pids(pm, pids);
+        for (k = 0; k < n; k++) {
+            if (process_alive(pids[k])) {
                 left++;
                 if (apr_time_now() >= until) {
-                    pm_kill(pm, pr->pid, SIGKILL);
+                    pm_kill(pm, pids[k], SIGKILL);
                 }
             }
         }
-        tf_shm_unlock(pm->shm);
         if (left) {
             apr_sleep(apr_time_from_msec(20));
         }
     } while (left && apr_time_now() < until + apr_time_from_msec(500));
     reap(pm);
-    tf_shm_lock(pm->shm);
-    for (k = 0; k < t->hdr->n_procs; k++) {
-        if (t->procs[k].sock[0]) {
-            unlink(t->procs[k].sock);
-        }
-    }
-    tf_shm_unlock(pm->shm);
+    unlink_sockets(pm);
     unlink(pm->ctl_path);
 }
 
