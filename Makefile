@@ -47,6 +47,9 @@ t/unit/test_fcgi_proto: t/unit/test_fcgi_proto.c src/fcgi_proto.c include/tf_fcg
 t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool.c src/pool.c
 
+t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
+
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
 PURE_SRC := src/fcgi_proto.c src/cgi_head.c

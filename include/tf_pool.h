@@ -411,6 +411,53 @@ void tf_pool_pm_drain(tf_table_t *t);
  */
 int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
 
+/* A stopping process gets SIGTERM, and SIGKILL if it is still there this
+ * many seconds later. */
+#define TF_STOP_GRACE_SEC 10
+
+/** What the manager does with one process at a scan. */
+typedef enum {
+    TF_STOP_NONE = 0, /* leave it as it is */
+    TF_STOP_MARK,     /* idle and due to stop: mark it STOPPING
+                       * (tf_pool_pm_stop_idle() with the reason given),
+                       * then ask again: it is signalled in the same scan */
+    TF_STOP_TERM,     /* stopping, idle, not signalled yet: SIGTERM, and
+                       * tf_pool_pm_stop_sent() */
+    TF_STOP_KILL,     /* the same, but broken or orphaned (it may be
+                       * wedged): SIGKILL at once, and
+                       * tf_pool_pm_stop_sent() */
+    TF_STOP_OVERDUE   /* SIGTERM'd more than TF_STOP_GRACE_SEC ago and
+                       * not gone: SIGKILL */
+} tf_stop_e;
+
+/**
+ * PM: the stop policy, for one process of pool @p p at a scan. Pure: it
+ * decides, the caller acts (signals, logging) and updates the table.
+ * The rules (README, "Directives"):
+ * - a busy process (conns > 0) is never stopped nor signalled;
+ * - an idle READY process is stopped after TracFcgiIdleTimeout without a
+ *   request (last_used + timeout <= @p now), unless that would take its
+ *   pool to TracFcgiMinProcesses or below (@p kept), reason TF_EXIT_IDLE;
+ * - else it is retired once due (TF_EXIT_RETIRED): TracFcgiProcessLifetime
+ *   after its start, or TracFcgiMaxRequestsPerProcess requests (the rule
+ *   that tf_pool_req_release() applies; a release that reaches the count
+ *   already stops the process, so at a scan only the lifetime is new);
+ * - a STOPPING idle process is signalled once (TF_STOP_TERM, or
+ *   TF_STOP_KILL for TF_EXIT_BROKEN and TF_EXIT_ORPHANED), then killed
+ *   when more than TF_STOP_GRACE_SEC have passed (TF_STOP_OVERDUE).
+ * FREE and STARTING slots and slots without a pid are left alone. The
+ * drain of a generation and TracFcgiReloadOnChange stop processes through
+ * tf_pool_pm_drain(), tf_pool_pm_retire_all() and the release, not here.
+ * @param kept  processes of the pool not stopping (READY or STARTING),
+ *              minus those this scan already marked: the caller lowers it
+ *              after each TF_STOP_MARK with TF_EXIT_IDLE.
+ * @param[out] why  the reason: of the stop for TF_STOP_MARK, else the
+ *                  process's exit_reason (TF_STOP_NONE: unchanged).
+ */
+tf_stop_e tf_pool_pm_stop_policy(const tf_pool_ent_t *p,
+                                 const tf_proc_ent_t *pr, apr_uint32_t kept,
+                                 apr_time_t now, tf_exit_reason_e *why);
+
 /** Remember @p msg as the pool's last error (status page). */
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
                         apr_time_t now);

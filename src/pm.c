@@ -45,7 +45,6 @@
 #include "tf_spec.h"
 
 #define TICK_MS 1000
-#define STOP_GRACE_SEC 10   /* SIGTERM, then SIGKILL after this */
 #define SHUTDOWN_WAIT_MS 1500
 #define MAX_PIPES_PENDING 256
 #define MAX_EXITS 64
@@ -867,48 +866,34 @@ static void scan(pm_t *pm)
         }
     }
     for (k = 0; k < t->hdr->n_procs; k++) {
-        tf_proc_ent_t *pr = &t->procs[k];
-        tf_pool_ent_t *p;
+        const tf_proc_ent_t *pr = &t->procs[k];
+        tf_exit_reason_e why;
+        tf_stop_e act;
 
         if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
-            || pr->pid <= 0) {
-            continue;
+            || pr->pid <= 0
+            || (pr->adopted && pid_in(gone, n_gone, pr->pid))) {
+            continue; /* the gone: process_gone() below */
         }
-        p = &t->pools[pr->pool];
-        if (pr->adopted && pid_in(gone, n_gone, pr->pid)) {
-            continue; /* process_gone() below */
-        }
-        if (pr->state == TF_PROC_READY && pr->conns == 0) {
-            if (kept[pr->pool] > p->lim.min_procs && p->lim.idle_timeout
-                && now - pr->last_used
-                       >= apr_time_from_sec(p->lim.idle_timeout)) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_IDLE);
+        act = tf_pool_pm_stop_policy(&t->pools[pr->pool], pr,
+                                     kept[pr->pool], now, &why);
+        if (act == TF_STOP_MARK) {
+            tf_pool_pm_stop_idle(t, (int)k, why);
+            if (why == TF_EXIT_IDLE) {
                 kept[pr->pool]--;
             }
-            else if (p->lim.lifetime
-                     && now - pr->started
-                            >= apr_time_from_sec(p->lim.lifetime)) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
-            }
+            act = tf_pool_pm_stop_policy(&t->pools[pr->pool], pr,
+                                         kept[pr->pool], now, &why);
         }
-        if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
-            if (!pr->stop_sent) {
-                tf_pool_pm_stop_sent(t, (int)k, now);
-                /* a broken backend may be wedged: do not wait for it */
-                if (pr->exit_reason == TF_EXIT_BROKEN
-                    || pr->exit_reason == TF_EXIT_ORPHANED) {
-                    if (n_kill < 64) {
-                        killp[n_kill++] = pr->pid;
-                    }
-                }
-                else if (n_term < 64) {
-                    term[n_term++] = pr->pid;
-                }
-            }
-            else if (now - pr->stop_sent > apr_time_from_sec(STOP_GRACE_SEC)
-                     && n_kill < 64) {
-                killp[n_kill++] = pr->pid;
-            }
+        if (act == TF_STOP_TERM || act == TF_STOP_KILL) {
+            tf_pool_pm_stop_sent(t, (int)k, now);
+        }
+        if (act == TF_STOP_TERM && n_term < 64) {
+            term[n_term++] = pr->pid;
+        }
+        else if ((act == TF_STOP_KILL || act == TF_STOP_OVERDUE)
+                 && n_kill < 64) {
+            killp[n_kill++] = pr->pid;
         }
     }
     tf_shm_unlock(pm->shm);

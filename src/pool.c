@@ -979,6 +979,44 @@ int tf_pool_pm_retire_all(tf_table_t *t, int pool)
     return n;
 }
 
+tf_stop_e tf_pool_pm_stop_policy(const tf_pool_ent_t *p,
+                                 const tf_proc_ent_t *pr, apr_uint32_t kept,
+                                 apr_time_t now, tf_exit_reason_e *why)
+{
+    if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
+        || pr->pid <= 0 || pr->conns > 0) {
+        return TF_STOP_NONE;
+    }
+    if (pr->state == TF_PROC_READY) {
+        if (kept > p->lim.min_procs && p->lim.idle_timeout
+            && now - pr->last_used >= apr_time_from_sec(p->lim.idle_timeout)) {
+            *why = TF_EXIT_IDLE;
+            return TF_STOP_MARK;
+        }
+        if (retire_due(p, pr, now)) {
+            *why = TF_EXIT_RETIRED;
+            return TF_STOP_MARK;
+        }
+        return TF_STOP_NONE;
+    }
+    if (pr->state != TF_PROC_STOPPING) {
+        return TF_STOP_NONE; /* EXITED: gone already, freed on release */
+    }
+    if (pr->stop_sent
+        && now - pr->stop_sent <= apr_time_from_sec(TF_STOP_GRACE_SEC)) {
+        return TF_STOP_NONE; /* signalled: give it its grace */
+    }
+    *why = (tf_exit_reason_e)pr->exit_reason;
+    if (pr->stop_sent) {
+        return TF_STOP_OVERDUE;
+    }
+    /* a broken backend may be wedged: do not wait for it */
+    return pr->exit_reason == TF_EXIT_BROKEN
+                   || pr->exit_reason == TF_EXIT_ORPHANED
+               ? TF_STOP_KILL
+               : TF_STOP_TERM;
+}
+
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
                         apr_time_t now)
 {
