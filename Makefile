@@ -8,6 +8,7 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 APR_CPP   := $(shell apr-1-config --cppflags 2>/dev/null)
 APR_INC   := $(shell apr-1-config --includes 2>/dev/null)
+APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
              -Wmissing-prototypes -Wshadow -Wpointer-arith -Wformat=2 \
              -Wno-format-nonliteral -Wmissing-declarations
@@ -49,6 +50,9 @@ t/unit/test_pool: t/unit/test_pool.c src/pool.c include/tf_pool.h t/unit/tf_test
 
 t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
+
+t/unit/test_ipc: t/unit/test_ipc.c src/ipc.c include/tf_ipc.h include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_ipc.c src/ipc.c $(APR_LIBS)
 
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
