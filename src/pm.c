@@ -342,19 +342,13 @@ static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
     }
 }
 
-/* Start one backend for @spec and fill @reply. */
-static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
-                     tf_ipc_reply_t *reply)
+/* Take the STARTING slot of @spec for this manager.
+ * @return 1, or 0 with @reply filled: the request is stale. */
+static int claim_slot(pm_t *pm, const tf_spawn_spec_t *spec,
+                      tf_ipc_reply_t *reply)
 {
-    char sock_path[TF_SOCK_PATH_LEN];
-    apr_time_t t0 = apr_time_now();
-    apr_uint32_t conns = 1;
-    apr_status_t rv;
-    pid_t pid = 0;
-    int out_fd = -1, status = 0, i, valid;
+    int valid;
 
-    apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
-                 pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
     tf_shm_lock(pm->shm);
     valid = tf_pool_pm_spawn_claim(pm->t, spec->ref, spec->pool, spec->key,
                                    getpid());
@@ -363,11 +357,22 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
         reply->status = APR_EINVAL;
         apr_cpystrn(reply->msg, "stale spawn request (slot reused)",
                     sizeof(reply->msg));
-        return;
     }
+    return valid;
+}
+
+/* Fork the backend of @spec listening on @sock_path, and enter it in the
+ * table. @return APR_SUCCESS with @pid set, or the error, logged, counted
+ * and in @reply. */
+static apr_status_t fork_backend(pm_t *pm, const tf_spawn_spec_t *spec,
+                                 const char *sock_path, pid_t *pid,
+                                 tf_ipc_reply_t *reply)
+{
+    apr_status_t rv;
+    int out_fd = -1;
 
     pthread_mutex_lock(&pm->priv_mu);
-    rv = tf_spawn_backend(spec, sock_path, &pid, &out_fd, reply->msg,
+    rv = tf_spawn_backend(spec, sock_path, pid, &out_fd, reply->msg,
                           sizeof(reply->msg));
     pthread_mutex_unlock(&pm->priv_mu);
     if (rv != APR_SUCCESS) {
@@ -375,15 +380,27 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                      "pool %s: %s", spec->name, reply->msg);
         reply->status = rv;
         spawn_fail(pm, spec, reply->msg);
-        return;
+        return rv;
     }
     tf_shm_lock(pm->shm);
-    tf_pool_pm_forked(pm->t, spec->ref, pid, sock_path, apr_time_now());
+    tf_pool_pm_forked(pm->t, spec->ref, *pid, sock_path, apr_time_now());
     tf_shm_unlock(pm->shm);
-    pass_pipe(pm, out_fd, pid);
+    pass_pipe(pm, out_fd, *pid);
+    return APR_SUCCESS;
+}
 
-    rv = tf_spawn_probe(sock_path,
-                        apr_time_from_sec(spec->startup_timeout), &conns);
+/* Is the new backend @pid up? FCGI_GET_VALUES on its socket.
+ * @return APR_SUCCESS with @conns (its FCGI_MAX_CONNS, or 1), or why
+ *         not. */
+static apr_status_t probe_backend(pm_t *pm, const tf_spawn_spec_t *spec,
+                                  const char *sock_path, pid_t pid,
+                                  apr_uint32_t *conns)
+{
+    apr_interval_time_t limit = apr_time_from_sec(spec->startup_timeout);
+    apr_status_t rv;
+    int i;
+
+    rv = tf_spawn_probe(sock_path, limit, conns);
     if (rv == APR_EOF) {
         /* It closed the probe without answering (libfcgi ignores
          * management records): accepting, unless it is dying right now.
@@ -391,11 +408,10 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
          * closes it again; the listening socket of a process that exits
          * refuses or resets it. (A 10 ms look at the process used to
          * decide: every libfcgi backend came up 10 ms later for it.) */
-        rv = tf_spawn_probe(sock_path,
-                            apr_time_from_sec(spec->startup_timeout), &conns);
+        rv = tf_spawn_probe(sock_path, limit, conns);
         if (rv == APR_EOF) {
             rv = APR_SUCCESS;
-            conns = 1;
+            *conns = 1;
         }
     }
     if (rv == APR_TIMEUP) {
@@ -411,43 +427,74 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                          "(%us); using it anyway with one connection",
                          spec->name, (int)pid, spec->startup_timeout);
             rv = APR_SUCCESS;
-            conns = 1;
+            *conns = 1;
         }
     }
-    if (rv != APR_SUCCESS) {
-        const char *how = "it stopped accepting connections";
+    return rv;
+}
 
-        /* wait briefly for the reaper to tell how it ended */
-        for (i = 0; i < 50; i++) {
-            if (find_exit(pm, pid, &status)) {
-                how = describe_status(p, status);
-                break;
-            }
-            apr_sleep(apr_time_from_msec(10));
+/* The backend @pid did not come up (@rv): say how it ended, as exactly
+ * as the reaper can tell within half a second, in the log and @reply. */
+static void startup_failed(pm_t *pm, apr_pool_t *p,
+                           const tf_spawn_spec_t *spec,
+                           const char *sock_path, pid_t pid, apr_status_t rv,
+                           tf_ipc_reply_t *reply)
+{
+    const char *how = "it stopped accepting connections";
+    int i, status = 0;
+
+    /* wait briefly for the reaper to tell how it ended */
+    for (i = 0; i < 50; i++) {
+        if (find_exit(pm, pid, &status)) {
+            how = describe_status(p, status);
+            break;
         }
-        if (i == 50 && process_alive(pid)) {
-            pm_kill(pm, pid, SIGKILL);
-        }
-        if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
-            && spec->argv[2] && i < 50 && WIFEXITED(status)
-            && WEXITSTATUS(status) > 100) {
-            /* suexec exits 101-120 when one of its checks refuses */
-            apr_snprintf(reply->msg, sizeof(reply->msg),
-                         "suexec refused to run %s/%s as %s:%s (%s): its "
-                         "log (suexec.log beside the error log) says why",
-                         spec->cwd, spec->argv[3], spec->argv[1],
-                         spec->argv[2], how);
-        }
-        else {
-            apr_snprintf(reply->msg, sizeof(reply->msg),
-                         "backend pid=%d died during startup (%s); its "
-                         "stderr, if any, is logged above", (int)pid, how);
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
-                     "pool %s: %s", spec->name, reply->msg);
-        unlink(sock_path);
-        reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
-        spawn_fail(pm, spec, reply->msg);
+        apr_sleep(apr_time_from_msec(10));
+    }
+    if (i == 50 && process_alive(pid)) {
+        pm_kill(pm, pid, SIGKILL);
+    }
+    if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
+        && spec->argv[2] && i < 50 && WIFEXITED(status)
+        && WEXITSTATUS(status) > 100) {
+        /* suexec exits 101-120 when one of its checks refuses */
+        apr_snprintf(reply->msg, sizeof(reply->msg),
+                     "suexec refused to run %s/%s as %s:%s (%s): its "
+                     "log (suexec.log beside the error log) says why",
+                     spec->cwd, spec->argv[3], spec->argv[1], spec->argv[2],
+                     how);
+    }
+    else {
+        apr_snprintf(reply->msg, sizeof(reply->msg),
+                     "backend pid=%d died during startup (%s); its "
+                     "stderr, if any, is logged above", (int)pid, how);
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
+                 "pool %s: %s", spec->name, reply->msg);
+    unlink(sock_path);
+    reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    spawn_fail(pm, spec, reply->msg);
+}
+
+/* Start one backend for @spec and fill @reply. */
+static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
+                     tf_ipc_reply_t *reply)
+{
+    char sock_path[TF_SOCK_PATH_LEN];
+    apr_time_t t0 = apr_time_now();
+    apr_uint32_t conns = 1;
+    apr_status_t rv;
+    pid_t pid = 0;
+
+    apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
+                 pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
+    if (!claim_slot(pm, spec, reply)
+        || fork_backend(pm, spec, sock_path, &pid, reply) != APR_SUCCESS) {
+        return;
+    }
+    rv = probe_backend(pm, spec, sock_path, pid, &conns);
+    if (rv != APR_SUCCESS) {
+        startup_failed(pm, p, spec, sock_path, pid, rv, reply);
         return;
     }
     if (!spec->lim.conns_auto) {
