@@ -8,11 +8,13 @@
  *
  * Threads: the main thread runs a poll() loop over the control socket, a
  * self-pipe fed by signal handlers (SIGCHLD, SIGUSR2 "a process awaits
- * stopping", SIGTERM "shut down") and the backends' stdout/stderr pipes;
+ * stopping", SIGUSR1 "drain", SIGTERM "shut down") and the backends'
+ * stdout/stderr pipes;
  * once a second (and on SIGUSR2) it scans the table to stop idle, retired
- * and broken processes. Each spawn request gets a short-lived thread that
- * forks the backend, probes it and answers the requesting httpd thread, so
- * a slow-starting application never delays the others.
+ * and broken processes (which ones, and how, is tf_pool_pm_stop_policy()
+ * in pool.c; the scan acts on it). Each spawn request gets a short-lived
+ * thread that forks the backend, probes it and answers the requesting
+ * httpd thread, so a slow-starting application never delays the others.
  *
  * Table lock: taken for bookkeeping only. Fork, the readiness probe,
  * signals, liveness checks (/proc), stat and unlink, and logging happen
@@ -920,7 +922,7 @@ static void scan(pm_t *pm)
         if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
             || pr->pid <= 0
             || (pr->adopted && pid_in(gone, n_gone, pr->pid))) {
-            continue; /* the gone: process_gone() below */
+            continue; /* adopted and gone: process_gone() below */
         }
         act = tf_pool_pm_stop_policy(&t->pools[pr->pool], pr,
                                      kept[pr->pool], now, &why);
@@ -1134,124 +1136,179 @@ static void setup_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-int tf_pm_daemon_run(const tf_pm_args_t *args)
+/* The manager's state, before anything runs. */
+static void init_pm(pm_t *pm, const tf_pm_args_t *args)
 {
-    pm_t pm;
-    int sp[2], i, n, stopping = 0, draining = 0;
-    apr_time_t next_scan = 0, drain_until = 0;
-    apr_array_header_t *pfds;
+    memset(pm, 0, sizeof(*pm));
+    pm->s = args->s;
+    apr_pool_create(&pm->pool, args->pconf);
+    apr_pool_tag(pm->pool, "tf_pm");
+    pm->shm = args->shm;
+    pm->t = tf_shm_table(args->shm);
+    pm->sock_dir = args->sock_dir;
+    pm->ctl_path = args->ctl_path;
+    pm->gen = args->gen;
+    pm->pipes = apr_array_make(pm->pool, 16, sizeof(out_pipe_t *));
+    pthread_mutex_init(&pm->mu, NULL);
+    pthread_mutex_init(&pm->priv_mu, NULL);
+    pthread_mutex_init(&pm->spec_mu, NULL);
+    apr_pool_create(&pm->spec_pool, pm->pool);
+    apr_pool_tag(pm->spec_pool, "tf_pm_specs");
+    apr_pool_create(&pm->scratch, pm->pool);
+    apr_pool_tag(pm->scratch, "tf_pm_scratch");
+    pm->specs = apr_pcalloc(pm->pool, sizeof(tf_spawn_spec_t *)
+                                          * pm->t->hdr->n_pools);
+    pm->mtimes = apr_pcalloc(pm->pool,
+                             sizeof(apr_time_t) * pm->t->hdr->n_pools);
+}
 
-    memset(&pm, 0, sizeof(pm));
-    pm.s = args->s;
-    apr_pool_create(&pm.pool, args->pconf);
-    apr_pool_tag(pm.pool, "tf_pm");
-    pm.shm = args->shm;
-    pm.t = tf_shm_table(args->shm);
-    pm.sock_dir = args->sock_dir;
-    pm.ctl_path = args->ctl_path;
-    pm.gen = args->gen;
-    pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
-    pthread_mutex_init(&pm.mu, NULL);
-    pthread_mutex_init(&pm.priv_mu, NULL);
-    pthread_mutex_init(&pm.spec_mu, NULL);
-    apr_pool_create(&pm.spec_pool, pm.pool);
-    apr_pool_tag(pm.spec_pool, "tf_pm_specs");
-    apr_pool_create(&pm.scratch, pm.pool);
-    apr_pool_tag(pm.scratch, "tf_pm_scratch");
-    pm.specs = apr_pcalloc(pm.pool, sizeof(tf_spawn_spec_t *)
-                                        * pm.t->hdr->n_pools);
-    pm.mtimes = apr_pcalloc(pm.pool, sizeof(apr_time_t) * pm.t->hdr->n_pools);
+/* Become the manager: privileges, signals, the table of a predecessor,
+ * the declared pools. @return OK, or TF_PM_STARTUP_ERROR. */
+static int start_pm(pm_t *pm, const tf_pm_args_t *args)
+{
+    int sp[2], i;
 
     ap_close_listeners();
-    if (drop_privileges(&pm) != OK) {
-        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm.s, TFLOGNO(00111)
+    if (drop_privileges(pm) != OK) {
+        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm->s, TFLOGNO(00111)
                      "process manager could not drop privileges");
         return TF_PM_STARTUP_ERROR;
     }
     if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
         return TF_PM_STARTUP_ERROR;
     }
-    pm.sig_r = sp[0];
-    pm.sig_w = sig_fd = sp[1];
+    pm->sig_r = sp[0];
+    pm->sig_w = sig_fd = sp[1];
     setup_signals();
     /* the control socket was bound by the parent: requests that come
      * before we got here wait in its backlog instead of failing */
-    pm.ctl_fd = args->ctl_fd;
-    adopt(&pm);
+    pm->ctl_fd = args->ctl_fd;
+    adopt(pm);
     for (i = 0; args->declared && i < args->declared->nelts; i++) {
         const tf_spec_declared_t *sd =
             &APR_ARRAY_IDX(args->declared, i, tf_spec_declared_t);
 
         if (sd->spec.pool >= 0) {
-            remember_spec(&pm, &sd->spec);
+            remember_spec(pm, &sd->spec);
         }
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm.s, TFLOGNO(00113)
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00113)
                  "process manager pid=%d started (sockets in %s)",
-                 (int)getpid(), pm.sock_dir);
+                 (int)getpid(), pm->sock_dir);
+    return OK;
+}
 
-    pfds = apr_array_make(pm.pool, 16, sizeof(struct pollfd));
-    while (!stopping) {
-        struct pollfd *pf;
-        char sigs[64];
-        ssize_t got;
-        int chld = 0, usr2 = 0, wait_ms;
+/* The main loop's state across passes. */
+typedef struct {
+    int stopping;            /* SIGTERM came: shut down */
+    int draining;            /* SIGUSR1 came: our generation is over */
+    apr_time_t drain_until;  /* give up waiting for the drain then */
+    apr_time_t next_scan;
+    int chld, usr2;          /* this pass: SIGCHLD, SIGUSR2 (or a drain
+                              * that began) came */
+} loop_t;
 
-        take_pending_pipes(&pm);
-        apr_pool_clear(pm.scratch);
-        apr_array_clear(pfds);
-        pf = apr_array_push(pfds);
-        pf->fd = pm.sig_r;
-        pf->events = POLLIN;
-        pf = apr_array_push(pfds);
-        pf->fd = pm.ctl_fd;
-        pf->events = POLLIN;
-        for (i = 0; i < pm.pipes->nelts; i++) {
-            pf = apr_array_push(pfds);
-            pf->fd = APR_ARRAY_IDX(pm.pipes, i, out_pipe_t *)->fd;
-            pf->events = POLLIN;
-        }
-        wait_ms = (int)apr_time_as_msec(next_scan - apr_time_now());
-        n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts,
-                 wait_ms < 0 ? 0 : wait_ms > TICK_MS ? TICK_MS : wait_ms);
-        pf = (struct pollfd *)pfds->elts;
-        if (n > 0 && (pf[0].revents & POLLIN)) {
-            while ((got = read(pm.sig_r, sigs, sizeof(sigs))) > 0) {
-                for (i = 0; i < got; i++) {
-                    chld |= sigs[i] == 'C';
-                    usr2 |= sigs[i] == 'U';
-                    stopping |= sigs[i] == 'T';
-                    if (sigs[i] == 'D' && !draining) {
-                        draining = 1;
-                        drain_until = apr_time_now()
-                                      + apr_time_from_sec(DRAIN_MAX_SEC);
-                        start_drain(&pm);
-                        usr2 = 1;
-                    }
-                }
+/* Read the self-pipe: which signals came. */
+static void read_signals(pm_t *pm, loop_t *lp)
+{
+    char sigs[64];
+    ssize_t got;
+    int i;
+
+    while ((got = read(pm->sig_r, sigs, sizeof(sigs))) > 0) {
+        for (i = 0; i < got; i++) {
+            lp->chld |= sigs[i] == 'C';
+            lp->usr2 |= sigs[i] == 'U';
+            lp->stopping |= sigs[i] == 'T';
+            if (sigs[i] == 'D' && !lp->draining) {
+                lp->draining = 1;
+                lp->drain_until = apr_time_now()
+                                  + apr_time_from_sec(DRAIN_MAX_SEC);
+                start_drain(pm);
+                lp->usr2 = 1;
             }
         }
-        if (n > 0 && (pf[1].revents & POLLIN)) {
-            accept_spawn(&pm);
+    }
+}
+
+/* Wait, until the next scan at most, for a signal, a spawn request or
+ * backend output, and take what came. */
+static void poll_once(pm_t *pm, apr_array_header_t *pfds, loop_t *lp)
+{
+    struct pollfd *pf;
+    int i, n, wait_ms;
+
+    apr_array_clear(pfds);
+    pf = apr_array_push(pfds);
+    pf->fd = pm->sig_r;
+    pf->events = POLLIN;
+    pf = apr_array_push(pfds);
+    pf->fd = pm->ctl_fd;
+    pf->events = POLLIN;
+    for (i = 0; i < pm->pipes->nelts; i++) {
+        pf = apr_array_push(pfds);
+        pf->fd = APR_ARRAY_IDX(pm->pipes, i, out_pipe_t *)->fd;
+        pf->events = POLLIN;
+    }
+    wait_ms = (int)apr_time_as_msec(lp->next_scan - apr_time_now());
+    n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts,
+             wait_ms < 0 ? 0 : wait_ms > TICK_MS ? TICK_MS : wait_ms);
+    if (n <= 0) {
+        return;
+    }
+    pf = (struct pollfd *)pfds->elts;
+    if (pf[0].revents & POLLIN) {
+        read_signals(pm, lp);
+    }
+    if (pf[1].revents & POLLIN) {
+        accept_spawn(pm);
+    }
+    for (i = 2; i < pfds->nelts; i++) {
+        if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+            read_pipe(pm, i - 2);
         }
-        for (i = 2; n > 0 && i < pfds->nelts; i++) {
-            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                read_pipe(&pm, i - 2);
-            }
+    }
+}
+
+/* Until SIGTERM, or the end of a drain. */
+static void run_loop(pm_t *pm)
+{
+    apr_array_header_t *pfds;
+    loop_t lp;
+
+    memset(&lp, 0, sizeof(lp));
+    pfds = apr_array_make(pm->pool, 16, sizeof(struct pollfd));
+    while (!lp.stopping) {
+        lp.chld = lp.usr2 = 0;
+        take_pending_pipes(pm);
+        apr_pool_clear(pm->scratch);
+        poll_once(pm, pfds, &lp);
+        if (lp.chld) {
+            reap(pm);
         }
-        if (chld) {
-            reap(&pm);
+        if (lp.usr2 || apr_time_now() >= lp.next_scan) {
+            reclaim_dead_children(pm);
+            scan(pm);
+            keep_minimum(pm);
+            lp.next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
         }
-        if (usr2 || apr_time_now() >= next_scan) {
-            reclaim_dead_children(&pm);
-            scan(&pm);
-            keep_minimum(&pm);
-            next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
-        }
-        if (draining && (drained(&pm) || apr_time_now() >= drain_until)) {
+        if (lp.draining
+            && (drained(pm) || apr_time_now() >= lp.drain_until)) {
             break;
         }
     }
+}
+
+int tf_pm_daemon_run(const tf_pm_args_t *args)
+{
+    pm_t pm;
+    int rc;
+
+    init_pm(&pm, args);
+    if ((rc = start_pm(&pm, args)) != OK) {
+        return rc;
+    }
+    run_loop(&pm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm.s, TFLOGNO(00114)
                  "process manager pid=%d stopping its backends",
                  (int)getpid());
