@@ -8,6 +8,7 @@ CC        ?= cc
 PYTHON    ?= /usr/bin/python3
 APR_CPP   := $(shell apr-1-config --cppflags 2>/dev/null)
 APR_INC   := $(shell apr-1-config --includes 2>/dev/null)
+APR_LIBS  := $(shell apr-1-config --link-ld --libs 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
              -Wmissing-prototypes -Wshadow -Wpointer-arith -Wformat=2 \
              -Wno-format-nonliteral -Wmissing-declarations
@@ -60,6 +61,12 @@ t/unit/test_config: t/unit/test_config.c src/config.c include/tf_config.h $(HTTP
 t/unit/test_spec: t/unit/test_spec.c src/spec.c src/config.c include/tf_spec.h include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_spec.c src/spec.c \
 	    src/config.c t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+
+t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
+
+t/unit/test_ipc: t/unit/test_ipc.c src/ipc.c include/tf_ipc.h include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_ipc.c src/ipc.c $(APR_LIBS)
 
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link

@@ -3,7 +3,7 @@
  * Glue only: each concept lives in src/ (see include/ for the contracts).
  *
  *   post_config  creates the socket directory, the shared process table
- *                and the process manager (src/shm.c, src/pm.c)
+ *                and the process manager (src/shm.c, src/pm_parent.c)
  *   child_init   registers the child with its generation's table
  *   handler      serves tracfcgi-script and .fcgi targets of ScriptAlias
  *                (src/bridge.c), and tracfcgi-status (src/status.c)

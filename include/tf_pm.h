@@ -3,6 +3,9 @@
  * per configuration generation). It alone starts backends (on request of
  * httpd children, over its control socket), reaps them, stops idle or
  * broken ones, and logs their stderr. httpd restarts it if it dies.
+ *
+ * Two files, one for each process: src/pm_parent.c runs in the httpd
+ * parent and implements this interface; src/pm.c is the daemon.
  */
 #ifndef TF_PM_H
 #define TF_PM_H

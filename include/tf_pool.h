@@ -252,6 +252,21 @@ tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
 void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter);
 
 /**
+ * A request of @p pool got its backend after waiting @p waited in the
+ * FIFO: the pool's longest_wait (status page) keeps the longest such wait.
+ */
+void tf_pool_req_note_wait(tf_table_t *t, int pool,
+                           apr_interval_time_t waited);
+
+/**
+ * A request asks for @p pool with limits other than those the pool was
+ * created with (tf_pool_limits_same() said so): that is logged once a
+ * pool. Test-and-set of the pool's lim_warned flag.
+ * @return 1 if this caller is the first (it logs), 0 if one already was.
+ */
+int tf_pool_req_claim_lim_warning(tf_table_t *t, int pool);
+
+/**
  * A request of @p pool waits because the server-wide cap is reached: stop
  * the longest-idle process of another pool (above its minimum) to make
  * room, unless enough processes are already stopping.
@@ -321,9 +336,24 @@ int tf_pool_pm_reserve(tf_table_t *t, int pool, apr_time_t now,
  */
 int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now);
 
-/** PM: the STARTING slot got a process (@p pid). */
+/**
+ * PM: a spawn thread takes the spawn request for @p ref. It may start a
+ * process only while the slot is still the STARTING one reserved for pool
+ * @p pool of key @p key (a reserver that gave up may have freed it, and
+ * the slot been reused); the slot then records @p spawner, after which a
+ * reserver that goes away no longer frees it (the manager owns it).
+ * @return 1 when the request is claimed, 0 when it is stale.
+ */
+int tf_pool_pm_spawn_claim(tf_table_t *t, tf_proc_ref_t ref, int pool,
+                           apr_uint64_t key, pid_t spawner);
+
+/**
+ * PM: the STARTING slot got a process (@p pid), listening on @p sock
+ * (copied; at most TF_SOCK_PATH_LEN - 1 bytes). Nothing when @p ref is
+ * stale.
+ */
 void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
-                       apr_time_t now);
+                       const char *sock, apr_time_t now);
 
 /**
  * PM: the STARTING slot's process is ready; the reserving request keeps
@@ -346,11 +376,87 @@ int tf_pool_pm_exited(tf_table_t *t, int idx, tf_exit_reason_e why,
                       apr_time_t now);
 
 /**
+ * PM: the manager sent process @p idx its first stop signal at @p now
+ * (SIGTERM, or SIGKILL for a broken one); after STOP_GRACE it is killed.
+ */
+void tf_pool_pm_stop_sent(tf_table_t *t, int idx, apr_time_t now);
+
+/**
+ * PM: a manager (pid @p self) starts on this table, maybe after an earlier
+ * one died: the processes its predecessor left running are marked adopted
+ * (the new manager cannot reap them, it watches them), and the slots its
+ * predecessor was starting are freed without counting toward the
+ * crash-loop back-off (their requesters were told). Slots still in the
+ * control socket's backlog (no spawner yet) are left for the new manager.
+ * @param[out] to_kill the pids of the processes those cut spawns had
+ *                     forked, for the caller to SIGKILL (after the
+ *                     unlock); room for hdr->n_procs entries.
+ * @param[out] n_kill  how many.
+ * @return the number of processes adopted.
+ */
+int tf_pool_pm_take_over(tf_table_t *t, pid_t self, apr_time_t now,
+                         pid_t *to_kill, apr_uint32_t *n_kill);
+
+/**
+ * PM: the generation is over (graceful restart): from now on a released
+ * process is stopped instead of kept, and every idle one stops now
+ * (TF_EXIT_SHUTDOWN).
+ */
+void tf_pool_pm_drain(tf_table_t *t);
+
+/**
  * PM: mark idle process @p idx as stopping (idle timeout, retirement,
  * shutdown); it leaves the idle list at once so that no request takes it.
  * @return 0, or -1 if the process is not idle.
  */
 int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why);
+
+/* A stopping process gets SIGTERM, and SIGKILL if it is still there this
+ * many seconds later. */
+#define TF_STOP_GRACE_SEC 10
+
+/** What the manager does with one process at a scan. */
+typedef enum {
+    TF_STOP_NONE = 0, /* leave it as it is */
+    TF_STOP_MARK,     /* idle and due to stop: mark it STOPPING
+                       * (tf_pool_pm_stop_idle() with the reason given),
+                       * then ask again: it is signalled in the same scan */
+    TF_STOP_TERM,     /* stopping, idle, not signalled yet: SIGTERM, and
+                       * tf_pool_pm_stop_sent() */
+    TF_STOP_KILL,     /* the same, but broken or orphaned (it may be
+                       * wedged): SIGKILL at once, and
+                       * tf_pool_pm_stop_sent() */
+    TF_STOP_OVERDUE   /* SIGTERM'd more than TF_STOP_GRACE_SEC ago and
+                       * not gone: SIGKILL */
+} tf_stop_e;
+
+/**
+ * PM: the stop policy, for one process of pool @p p at a scan. Pure: it
+ * decides, the caller acts (signals, logging) and updates the table.
+ * The rules (README, "Directives"):
+ * - a busy process (conns > 0) is never stopped nor signalled;
+ * - an idle READY process is stopped after TracFcgiIdleTimeout without a
+ *   request (last_used + timeout <= @p now), unless that would take its
+ *   pool to TracFcgiMinProcesses or below (@p kept), reason TF_EXIT_IDLE;
+ * - else it is retired once due (TF_EXIT_RETIRED): TracFcgiProcessLifetime
+ *   after its start, or TracFcgiMaxRequestsPerProcess requests (the rule
+ *   that tf_pool_req_release() applies; a release that reaches the count
+ *   already stops the process, so at a scan only the lifetime is new);
+ * - a STOPPING idle process is signalled once (TF_STOP_TERM, or
+ *   TF_STOP_KILL for TF_EXIT_BROKEN and TF_EXIT_ORPHANED), then killed
+ *   when more than TF_STOP_GRACE_SEC have passed (TF_STOP_OVERDUE).
+ * FREE and STARTING slots and slots without a pid are left alone. The
+ * drain of a generation and TracFcgiReloadOnChange stop processes through
+ * tf_pool_pm_drain(), tf_pool_pm_retire_all() and the release, not here.
+ * @param kept  processes of the pool not stopping (READY or STARTING),
+ *              minus those this scan already marked: the caller lowers it
+ *              after each TF_STOP_MARK with TF_EXIT_IDLE.
+ * @param[out] why  the reason: of the stop for TF_STOP_MARK, else the
+ *                  process's exit_reason (TF_STOP_NONE: unchanged).
+ */
+tf_stop_e tf_pool_pm_stop_policy(const tf_pool_ent_t *p,
+                                 const tf_proc_ent_t *pr, apr_uint32_t kept,
+                                 apr_time_t now, tf_exit_reason_e *why);
 
 /** Remember @p msg as the pool's last error (status page). */
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,

@@ -437,12 +437,163 @@ skip_padding(tf_fcgi_decoder_t *d, size_t len, size_t *pos)
     d->state = d->padding_left ? ST_PADDING : ST_HEADER;
 }
 
+/*
+ * One step of the decoder per state. Each takes bytes from in[*pos, len),
+ * advances *pos past what it used, and returns STEP_ON to go on with the
+ * (new) state, or what tf_fcgi_decode() returns, with *pos as the bytes
+ * consumed.
+ */
+#define STEP_ON 100 /* not a tf_fcgi_rc */
+
+/* ST_HEADER: gather the 8 header bytes, then validate them. */
+static int
+step_header(tf_fcgi_decoder_t *d, const unsigned char *in, size_t len,
+            size_t *pos, tf_fcgi_event_t *ev)
+{
+    size_t n;
+    tf_fcgi_rc rc;
+
+    if (*pos == len) {
+        return TF_FCGI_AGAIN;
+    }
+    if (d->ended) {
+        /* any byte after the END_REQUEST record is an error */
+        *pos += 1;
+        return fail_decoder(d, TF_FCGI_E_AFTER_END);
+    }
+    n = min_size(TF_FCGI_HEADER_LEN - d->have, len - *pos);
+    memcpy(d->hdr + d->have, in + *pos, n);
+    d->have += n;
+    *pos += n;
+    if (d->have < TF_FCGI_HEADER_LEN) {
+        return TF_FCGI_AGAIN;
+    }
+    d->have = 0;
+    rc = parse_header(d);
+    if (rc != TF_FCGI_OK) {
+        ev->type = d->hdr[1];
+        return fail_decoder(d, rc);
+    }
+    return STEP_ON;
+}
+
+/* ST_CONTENT: hand out the content bytes at hand as one event. */
+static int
+step_content(tf_fcgi_decoder_t *d, const unsigned char *in, size_t len,
+             size_t *pos, tf_fcgi_event_t *ev)
+{
+    size_t n;
+
+    if (d->content_len == 0) {
+        /* FCGI §5.3: an empty STDOUT/STDERR record ends the
+         * stream; an empty management record is just empty */
+        ev->type = d->type;
+        ev->data = in ? in + *pos : NULL;
+        ev->eos = (d->type == TF_FCGI_STDOUT || d->type == TF_FCGI_STDERR);
+        ev->record_end = 1;
+        skip_padding(d, len, pos);
+        return TF_FCGI_OK;
+    }
+    if (*pos == len) {
+        /* never emit a zero-length slice of a non-empty record */
+        return TF_FCGI_AGAIN;
+    }
+    /* hand out what we have now: this is what makes streaming
+     * work; the rest of the record comes in later events */
+    n = min_size(d->content_left, len - *pos);
+    ev->type = d->type;
+    ev->data = in + *pos;
+    ev->len = n;
+    *pos += n;
+    d->content_left -= n;
+    if (d->content_left == 0) {
+        ev->record_end = 1;
+        skip_padding(d, len, pos);
+    }
+    return TF_FCGI_OK;
+}
+
+/* ST_END_BODY: gather the 8-byte END_REQUEST body. */
+static int
+step_end_body(tf_fcgi_decoder_t *d, const unsigned char *in, size_t len,
+              size_t *pos)
+{
+    size_t n;
+
+    if (*pos == len) {
+        return TF_FCGI_AGAIN;
+    }
+    n = min_size(8 - d->have, len - *pos);
+    memcpy(d->body + d->have, in + *pos, n);
+    d->have += n;
+    *pos += n;
+    if (d->have < 8) {
+        return TF_FCGI_AGAIN;
+    }
+    d->have = 0;
+    d->state = ST_END_PADDING;
+    return STEP_ON;
+}
+
+/* ST_END_PADDING: swallow the padding, then report END_REQUEST. */
+static int
+step_end_padding(tf_fcgi_decoder_t *d, size_t len, size_t *pos,
+                 tf_fcgi_event_t *ev)
+{
+    size_t n = min_size(d->padding_left, len - *pos);
+
+    *pos += n;
+    d->padding_left -= n;
+    if (d->padding_left) {
+        return TF_FCGI_AGAIN;
+    }
+    /* FCGI §5.5: appStatus (32-bit BE), protocolStatus, 3 reserved;
+     * reported once the whole record, padding included, is read */
+    ev->type = TF_FCGI_END_REQUEST;
+    ev->record_end = 1;
+    ev->app_status = ((uint32_t)d->body[0] << 24)
+                     | ((uint32_t)d->body[1] << 16)
+                     | ((uint32_t)d->body[2] << 8) | (uint32_t)d->body[3];
+    ev->protocol_status = d->body[4];
+    d->ended = 1;
+    d->state = ST_HEADER;
+    return TF_FCGI_OK;
+}
+
+/* ST_SKIP: drop a whole record, content and padding. */
+static int
+step_skip(tf_fcgi_decoder_t *d, size_t len, size_t *pos, tf_fcgi_event_t *ev)
+{
+    size_t n = min_size(d->content_left, len - *pos);
+
+    *pos += n;
+    d->content_left -= n;
+    n = min_size(d->padding_left, len - *pos);
+    *pos += n;
+    d->padding_left -= n;
+    if (d->content_left || d->padding_left) {
+        return TF_FCGI_AGAIN;
+    }
+    ev->type = d->type;
+    ev->record_end = 1;
+    d->state = ST_HEADER;
+    return TF_FCGI_SKIPPED;
+}
+
+/* ST_PADDING: the rest of a record's padding. */
+static int
+step_padding(tf_fcgi_decoder_t *d, size_t len, size_t *pos)
+{
+    skip_padding(d, len, pos);
+    return d->state == ST_PADDING ? TF_FCGI_AGAIN : STEP_ON;
+}
+
 tf_fcgi_rc
 tf_fcgi_decode(tf_fcgi_decoder_t *d, const unsigned char *in, size_t len,
                size_t *consumed, tf_fcgi_event_t *ev)
 {
-    size_t pos = 0, n;
-    tf_fcgi_rc rc;
+    size_t pos = 0;
+    int rc;
 
     memset(ev, 0, sizeof(*ev));
     *consumed = 0;
@@ -450,136 +601,31 @@ tf_fcgi_decode(tf_fcgi_decoder_t *d, const unsigned char *in, size_t len,
         /* errors are sticky and consume nothing */
         return (tf_fcgi_rc)(-(int)(d->state - ST_ERROR));
     }
-
-    for (;;) {
+    do {
         switch (d->state) {
         case ST_HEADER:
-            if (pos == len) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            if (d->ended) {
-                /* any byte after the END_REQUEST record is an error */
-                *consumed = pos + 1;
-                return fail_decoder(d, TF_FCGI_E_AFTER_END);
-            }
-            n = min_size(TF_FCGI_HEADER_LEN - d->have, len - pos);
-            memcpy(d->hdr + d->have, in + pos, n);
-            d->have += n;
-            pos += n;
-            if (d->have < TF_FCGI_HEADER_LEN) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            d->have = 0;
-            rc = parse_header(d);
-            if (rc != TF_FCGI_OK) {
-                *consumed = pos;
-                ev->type = d->hdr[1];
-                return fail_decoder(d, rc);
-            }
+            rc = step_header(d, in, len, &pos, ev);
             break;
-
         case ST_CONTENT:
-            if (d->content_len == 0) {
-                /* FCGI §5.3: an empty STDOUT/STDERR record ends the
-                 * stream; an empty management record is just empty */
-                ev->type = d->type;
-                ev->data = in ? in + pos : NULL;
-                ev->eos = (d->type == TF_FCGI_STDOUT
-                           || d->type == TF_FCGI_STDERR);
-                ev->record_end = 1;
-                skip_padding(d, len, &pos);
-                *consumed = pos;
-                return TF_FCGI_OK;
-            }
-            if (pos == len) {
-                /* never emit a zero-length slice of a non-empty record */
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            /* hand out what we have now: this is what makes streaming
-             * work; the rest of the record comes in later events */
-            n = min_size(d->content_left, len - pos);
-            ev->type = d->type;
-            ev->data = in + pos;
-            ev->len = n;
-            pos += n;
-            d->content_left -= n;
-            if (d->content_left == 0) {
-                ev->record_end = 1;
-                skip_padding(d, len, &pos);
-            }
-            *consumed = pos;
-            return TF_FCGI_OK;
-
+            rc = step_content(d, in, len, &pos, ev);
+            break;
         case ST_END_BODY:
-            if (pos == len) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            n = min_size(8 - d->have, len - pos);
-            memcpy(d->body + d->have, in + pos, n);
-            d->have += n;
-            pos += n;
-            if (d->have < 8) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            d->have = 0;
-            d->state = ST_END_PADDING;
+            rc = step_end_body(d, in, len, &pos);
             break;
-
         case ST_END_PADDING:
-            n = min_size(d->padding_left, len - pos);
-            pos += n;
-            d->padding_left -= n;
-            if (d->padding_left) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            /* FCGI §5.5: appStatus (32-bit BE), protocolStatus, 3 reserved;
-             * reported once the whole record, padding included, is read */
-            ev->type = TF_FCGI_END_REQUEST;
-            ev->record_end = 1;
-            ev->app_status = ((uint32_t)d->body[0] << 24)
-                             | ((uint32_t)d->body[1] << 16)
-                             | ((uint32_t)d->body[2] << 8)
-                             | (uint32_t)d->body[3];
-            ev->protocol_status = d->body[4];
-            d->ended = 1;
-            d->state = ST_HEADER;
-            *consumed = pos;
-            return TF_FCGI_OK;
-
-        case ST_SKIP:
-            n = min_size(d->content_left, len - pos);
-            pos += n;
-            d->content_left -= n;
-            n = min_size(d->padding_left, len - pos);
-            pos += n;
-            d->padding_left -= n;
-            if (d->content_left || d->padding_left) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
-            ev->type = d->type;
-            ev->record_end = 1;
-            d->state = ST_HEADER;
-            *consumed = pos;
-            return TF_FCGI_SKIPPED;
-
-        case ST_PADDING:
-            skip_padding(d, len, &pos);
-            if (d->state == ST_PADDING) {
-                *consumed = pos;
-                return TF_FCGI_AGAIN;
-            }
+            rc = step_end_padding(d, len, &pos, ev);
             break;
-
+        case ST_SKIP:
+            rc = step_skip(d, len, &pos, ev);
+            break;
+        case ST_PADDING:
+            rc = step_padding(d, len, &pos);
+            break;
         default:
             /* corrupted state: refuse to go on */
             return fail_decoder(d, TF_FCGI_E_TYPE);
         }
-    }
+    } while (rc == STEP_ON);
+    *consumed = pos;
+    return (tf_fcgi_rc)rc;
 }

@@ -1,21 +1,25 @@
 /*
  * pm.c: the process manager daemon (see tf_pm.h).
  *
- * Forked from the httpd parent at post_config (pattern of mod_cgid's
- * daemon): registered as an "other child" so that httpd restarts it if it
- * dies, and noted as a subprocess of pconf so that it is stopped with the
- * configuration. It drops to the httpd User at once.
+ * Runs in the manager process only, which the httpd parent forks at
+ * post_config and restarts when it dies (pattern of mod_cgid's daemon;
+ * that side is pm_parent.c, and tf_pm_daemon.h is all the two share). It
+ * drops to the httpd User at once, and it never sees a request.
  *
  * Threads: the main thread runs a poll() loop over the control socket, a
  * self-pipe fed by signal handlers (SIGCHLD, SIGUSR2 "a process awaits
- * stopping", SIGTERM "shut down") and the backends' stdout/stderr pipes;
+ * stopping", SIGUSR1 "drain", SIGTERM "shut down") and the backends'
+ * stdout/stderr pipes;
  * once a second (and on SIGUSR2) it scans the table to stop idle, retired
- * and broken processes. Each spawn request gets a short-lived thread that
- * forks the backend, probes it and answers the requesting httpd thread, so
- * a slow-starting application never delays the others.
+ * and broken processes (which ones, and how, is tf_pool_pm_stop_policy()
+ * in pool.c; the scan acts on it). Each spawn request gets a short-lived
+ * thread that forks the backend, probes it and answers the requesting
+ * httpd thread, so a slow-starting application never delays the others.
  *
- * Table lock: taken for bookkeeping only; fork, probe, kill and logging
- * happen outside it.
+ * Table lock: taken for bookkeeping only. Fork, the readiness probe,
+ * signals, liveness checks (/proc), stat and unlink, and logging happen
+ * outside it: what to act on is collected under the lock and acted on
+ * after, by pid or path (a slot may be reused meanwhile).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,33 +31,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
 #include "ap_listen.h"
-#include "ap_mpm.h"
-#include "http_core.h"
-#include "http_main.h"
 #include "mpm_common.h"
 #include "unixd.h"
 
 #include "tf_ipc.h"
-#include "tf_pm.h"
+#include "tf_pm_daemon.h"
 #include "tf_private.h"
 #include "tf_backend.h"
 #include "tf_spawn.h"
 #include "tf_spec.h"
 
-/* Exit code for a PM that cannot start at all: other_child then does not
- * restart it in a loop (mod_cgid's DAEMON_STARTUP_ERROR). */
-#define PM_STARTUP_ERROR 254
-
 #define TICK_MS 1000
-#define STOP_GRACE_SEC 10   /* SIGTERM, then SIGKILL after this */
 #define SHUTDOWN_WAIT_MS 1500
 #define MAX_PIPES_PENDING 256
 #define MAX_EXITS 64
@@ -98,21 +92,6 @@ typedef struct {
                             * yet (or STARTING), for startup diagnosis */
     int exits_next;
 } pm_t;
-
-/* Parent-side record, for restarts by other_child. */
-typedef struct {
-    apr_pool_t *pconf;
-    server_rec *s;
-    tf_shm_t *shm;
-    const char *sock_dir;
-    const char *ctl_path;
-    apr_uint32_t gen;
-    int ctl_fd;            /* listening control socket, bound by the parent
-                            * and inherited by each manager it forks */
-    apr_proc_t *proc;      /* the current manager process */
-    int draining;          /* its generation is over */
-    apr_array_header_t *declared; /* tf_spec_declared_t */
-} pm_parent_t;
 
 static int sig_fd = -1; /* write end of the self-pipe, for handlers */
 
@@ -165,7 +144,7 @@ static void pm_kill(pm_t *pm, pid_t pid, int sig)
         if (seteuid(ap_unixd_config.user_id) < 0) {
             /* cannot happen: the saved uid allows it; stop rather than
              * go on with euid 0 */
-            _exit(PM_STARTUP_ERROR);
+            _exit(TF_PM_STARTUP_ERROR);
         }
     }
     pthread_mutex_unlock(&pm->priv_mu);
@@ -366,37 +345,37 @@ static void spawn_fail(pm_t *pm, const tf_spawn_spec_t *spec,
     }
 }
 
-/* Start one backend for @spec and fill @reply. */
-static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
-                     tf_ipc_reply_t *reply)
+/* Take the STARTING slot of @spec for this manager.
+ * @return 1, or 0 with @reply filled: the request is stale. */
+static int claim_slot(pm_t *pm, const tf_spawn_spec_t *spec,
+                      tf_ipc_reply_t *reply)
 {
-    char sock_path[TF_SOCK_PATH_LEN];
-    tf_backend_addr_t addr = {TF_BACKEND_UNIX, sock_path};
-    apr_time_t t0 = apr_time_now();
-    apr_uint32_t conns = 1;
-    apr_status_t rv;
-    pid_t pid = 0;
-    int out_fd = -1, status = 0, i, valid;
+    int valid;
 
-    apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
-                 pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
     tf_shm_lock(pm->shm);
-    valid = tf_pool_ref_valid(pm->t, spec->ref)
-            && pm->t->procs[spec->ref.idx].state == TF_PROC_STARTING
-            && pm->t->pools[spec->pool].key == spec->key;
-    if (valid) {
-        pm->t->procs[spec->ref.idx].spawner = getpid();
-    }
+    valid = tf_pool_pm_spawn_claim(pm->t, spec->ref, spec->pool, spec->key,
+                                   getpid());
     tf_shm_unlock(pm->shm);
     if (!valid) {
         reply->status = APR_EINVAL;
         apr_cpystrn(reply->msg, "stale spawn request (slot reused)",
                     sizeof(reply->msg));
-        return;
     }
+    return valid;
+}
+
+/* Fork the backend of @spec listening on @sock_path, and enter it in the
+ * table. @return APR_SUCCESS with @pid set, or the error, logged, counted
+ * and in @reply. */
+static apr_status_t fork_backend(pm_t *pm, const tf_spawn_spec_t *spec,
+                                 const char *sock_path, pid_t *pid,
+                                 tf_ipc_reply_t *reply)
+{
+    apr_status_t rv;
+    int out_fd = -1;
 
     pthread_mutex_lock(&pm->priv_mu);
-    rv = tf_spawn_backend(spec, sock_path, &pid, &out_fd, reply->msg,
+    rv = tf_spawn_backend(spec, sock_path, pid, &out_fd, reply->msg,
                           sizeof(reply->msg));
     pthread_mutex_unlock(&pm->priv_mu);
     if (rv != APR_SUCCESS) {
@@ -404,17 +383,28 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                      "pool %s: %s", spec->name, reply->msg);
         reply->status = rv;
         spawn_fail(pm, spec, reply->msg);
-        return;
+        return rv;
     }
     tf_shm_lock(pm->shm);
-    tf_pool_pm_forked(pm->t, spec->ref, pid, apr_time_now());
-    apr_cpystrn(pm->t->procs[spec->ref.idx].sock, sock_path,
-                TF_SOCK_PATH_LEN);
+    tf_pool_pm_forked(pm->t, spec->ref, *pid, sock_path, apr_time_now());
     tf_shm_unlock(pm->shm);
-    pass_pipe(pm, out_fd, pid);
+    pass_pipe(pm, out_fd, *pid);
+    return APR_SUCCESS;
+}
 
-    rv = tf_backend_probe(&addr, apr_time_from_sec(spec->startup_timeout),
-                          &conns);
+/* Is the new backend @pid up? FCGI_GET_VALUES on its socket.
+ * @return APR_SUCCESS with @conns (its FCGI_MAX_CONNS, or 1), or why
+ *         not. */
+static apr_status_t probe_backend(pm_t *pm, const tf_spawn_spec_t *spec,
+                                  const char *sock_path, pid_t pid,
+                                  apr_uint32_t *conns)
+{
+    apr_interval_time_t limit = apr_time_from_sec(spec->startup_timeout);
+    tf_backend_addr_t addr = {TF_BACKEND_UNIX, sock_path};
+    apr_status_t rv;
+    int i;
+
+    rv = tf_backend_probe(&addr, limit, conns);
     if (rv == APR_EOF) {
         /* It closed the probe without answering (libfcgi ignores
          * management records): accepting, unless it is dying right now.
@@ -422,12 +412,10 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
          * closes it again; the listening socket of a process that exits
          * refuses or resets it. (A 10 ms look at the process used to
          * decide: every libfcgi backend came up 10 ms later for it.) */
-        rv = tf_backend_probe(&addr,
-                              apr_time_from_sec(spec->startup_timeout),
-                              &conns);
+        rv = tf_backend_probe(&addr, limit, conns);
         if (rv == APR_EOF) {
             rv = APR_SUCCESS;
-            conns = 1;
+            *conns = 1;
         }
     }
     if (rv == APR_TIMEUP) {
@@ -443,43 +431,74 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
                          "(%us); using it anyway with one connection",
                          spec->name, (int)pid, spec->startup_timeout);
             rv = APR_SUCCESS;
-            conns = 1;
+            *conns = 1;
         }
     }
-    if (rv != APR_SUCCESS) {
-        const char *how = "it stopped accepting connections";
+    return rv;
+}
 
-        /* wait briefly for the reaper to tell how it ended */
-        for (i = 0; i < 50; i++) {
-            if (find_exit(pm, pid, &status)) {
-                how = describe_status(p, status);
-                break;
-            }
-            apr_sleep(apr_time_from_msec(10));
+/* The backend @pid did not come up (@rv): say how it ended, as exactly
+ * as the reaper can tell within half a second, in the log and @reply. */
+static void startup_failed(pm_t *pm, apr_pool_t *p,
+                           const tf_spawn_spec_t *spec,
+                           const char *sock_path, pid_t pid, apr_status_t rv,
+                           tf_ipc_reply_t *reply)
+{
+    const char *how = "it stopped accepting connections";
+    int i, status = 0;
+
+    /* wait briefly for the reaper to tell how it ended */
+    for (i = 0; i < 50; i++) {
+        if (find_exit(pm, pid, &status)) {
+            how = describe_status(p, status);
+            break;
         }
-        if (i == 50 && process_alive(pid)) {
-            pm_kill(pm, pid, SIGKILL);
-        }
-        if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
-            && spec->argv[2] && i < 50 && WIFEXITED(status)
-            && WEXITSTATUS(status) > 100) {
-            /* suexec exits 101-120 when one of its checks refuses */
-            apr_snprintf(reply->msg, sizeof(reply->msg),
-                         "suexec refused to run %s/%s as %s:%s (%s): its "
-                         "log (suexec.log beside the error log) says why",
-                         spec->cwd, spec->argv[3], spec->argv[1],
-                         spec->argv[2], how);
-        }
-        else {
-            apr_snprintf(reply->msg, sizeof(reply->msg),
-                         "backend pid=%d died during startup (%s); its "
-                         "stderr, if any, is logged above", (int)pid, how);
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
-                     "pool %s: %s", spec->name, reply->msg);
-        unlink(sock_path);
-        reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
-        spawn_fail(pm, spec, reply->msg);
+        apr_sleep(apr_time_from_msec(10));
+    }
+    if (i == 50 && process_alive(pid)) {
+        pm_kill(pm, pid, SIGKILL);
+    }
+    if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
+        && spec->argv[2] && i < 50 && WIFEXITED(status)
+        && WEXITSTATUS(status) > 100) {
+        /* suexec exits 101-120 when one of its checks refuses */
+        apr_snprintf(reply->msg, sizeof(reply->msg),
+                     "suexec refused to run %s/%s as %s:%s (%s): its "
+                     "log (suexec.log beside the error log) says why",
+                     spec->cwd, spec->argv[3], spec->argv[1], spec->argv[2],
+                     how);
+    }
+    else {
+        apr_snprintf(reply->msg, sizeof(reply->msg),
+                     "backend pid=%d died during startup (%s); its "
+                     "stderr, if any, is logged above", (int)pid, how);
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
+                 "pool %s: %s", spec->name, reply->msg);
+    unlink(sock_path);
+    reply->status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    spawn_fail(pm, spec, reply->msg);
+}
+
+/* Start one backend for @spec and fill @reply. */
+static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
+                     tf_ipc_reply_t *reply)
+{
+    char sock_path[TF_SOCK_PATH_LEN];
+    apr_time_t t0 = apr_time_now();
+    apr_uint32_t conns = 1;
+    apr_status_t rv;
+    pid_t pid = 0;
+
+    apr_snprintf(sock_path, sizeof(sock_path), "%s/b-%u-%d-%u.sock",
+                 pm->sock_dir, pm->gen, spec->ref.idx, spec->ref.seq);
+    if (!claim_slot(pm, spec, reply)
+        || fork_backend(pm, spec, sock_path, &pid, reply) != APR_SUCCESS) {
+        return;
+    }
+    rv = probe_backend(pm, spec, sock_path, pid, &conns);
+    if (rv != APR_SUCCESS) {
+        startup_failed(pm, p, spec, sock_path, pid, rv, reply);
         return;
     }
     if (!spec->lim.conns_auto) {
@@ -593,12 +612,9 @@ static void keep_minimum(pm_t *pm)
 
     for (i = 0; i < t->hdr->used_pools; i++) {
         tf_proc_ref_t ref[16];
-        int have, want = 0, changed = 0, j;
+        int have, script_changed = 0, want = 0, changed = 0, j;
 
-        tf_shm_lock(pm->shm);
-        if (t->pools[i].n_waiting) {
-            tf_pool_pm_grant(t, (int)i, now);
-        }
+        /* the stat, before the table lock: no I/O under it */
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
         if (have && pm->specs[i]->lim.reload) {
@@ -606,10 +622,17 @@ static void keep_minimum(pm_t *pm)
 
             if (m && m != pm->mtimes[i]) {
                 pm->mtimes[i] = m;
-                changed = tf_pool_pm_retire_all(t, (int)i);
+                script_changed = 1;
             }
         }
         pthread_mutex_unlock(&pm->spec_mu);
+        tf_shm_lock(pm->shm);
+        if (t->pools[i].n_waiting) {
+            tf_pool_pm_grant(t, (int)i, now);
+        }
+        if (script_changed) {
+            changed = tf_pool_pm_retire_all(t, (int)i);
+        }
         /* all that are missing at once (a few per tick at most) */
         while (have && !t->hdr->draining && want < 16
                && t->pools[i].n_procs < t->pools[i].lim.min_procs
@@ -816,7 +839,7 @@ static void reclaim_dead_children(pm_t *pm)
     tf_shm_lock(pm->shm);
     for (i = 0; i < n; i++) {
         if (kids[i] && t->children[i] == kids[i]) {
-            t->children[i] = 0;
+            tf_table_child_detach(t, (int)i, kids[i]);
             tf_pool_pm_reclaim(t, kids[i], apr_time_now(), &got[i]);
         }
     }
@@ -832,15 +855,56 @@ static void reclaim_dead_children(pm_t *pm)
     }
 }
 
+/* Processes of a predecessor (adopted: not ours to reap) that are gone.
+ * Looked up under the lock, checked after it: liveness reads /proc.
+ * @return how many pids were put in @gone (at most @max). */
+static int find_gone_adopted(pm_t *pm, pid_t *gone, int max)
+{
+    tf_table_t *t = pm->t;
+    pid_t *pids = apr_palloc(pm->scratch, sizeof(pid_t) * t->hdr->n_procs);
+    apr_uint32_t k, n = 0;
+    int n_gone = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        const tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->adopted && pr->state != TF_PROC_FREE
+            && pr->state != TF_PROC_STARTING && pr->pid > 0) {
+            pids[n++] = pr->pid;
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (k = 0; k < n && n_gone < max; k++) {
+        if (!process_alive(pids[k])) {
+            gone[n_gone++] = pids[k];
+        }
+    }
+    return n_gone;
+}
+
+static int pid_in(const pid_t *pids, int n, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (pids[i] == pid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Once a second, and when a request asks: stop what must stop. */
 static void scan(pm_t *pm)
 {
     tf_table_t *t = pm->t;
     apr_time_t now = apr_time_now();
     pid_t term[64], killp[64], gone[64];
-    int n_term = 0, n_kill = 0, n_gone = 0, i;
+    int n_term = 0, n_kill = 0, n_gone, i;
     apr_uint32_t k, *kept;
 
+    n_gone = find_gone_adopted(pm, gone, 64);
     tf_shm_lock(pm->shm);
     /* processes each pool keeps (neither stopping nor gone): the idle
      * timeout never takes a pool below TracFcgiMinProcesses */
@@ -853,49 +917,34 @@ static void scan(pm_t *pm)
         }
     }
     for (k = 0; k < t->hdr->n_procs; k++) {
-        tf_proc_ent_t *pr = &t->procs[k];
-        tf_pool_ent_t *p;
+        const tf_proc_ent_t *pr = &t->procs[k];
+        tf_exit_reason_e why;
+        tf_stop_e act;
 
         if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
-            || pr->pid <= 0) {
-            continue;
+            || pr->pid <= 0
+            || (pr->adopted && pid_in(gone, n_gone, pr->pid))) {
+            continue; /* adopted and gone: process_gone() below */
         }
-        p = &t->pools[pr->pool];
-        if (pr->adopted && !process_alive(pr->pid) && n_gone < 64) {
-            gone[n_gone++] = pr->pid;
-            continue;
-        }
-        if (pr->state == TF_PROC_READY && pr->conns == 0) {
-            if (kept[pr->pool] > p->lim.min_procs && p->lim.idle_timeout
-                && now - pr->last_used
-                       >= apr_time_from_sec(p->lim.idle_timeout)) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_IDLE);
+        act = tf_pool_pm_stop_policy(&t->pools[pr->pool], pr,
+                                     kept[pr->pool], now, &why);
+        if (act == TF_STOP_MARK) {
+            tf_pool_pm_stop_idle(t, (int)k, why);
+            if (why == TF_EXIT_IDLE) {
                 kept[pr->pool]--;
             }
-            else if (p->lim.lifetime
-                     && now - pr->started
-                            >= apr_time_from_sec(p->lim.lifetime)) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
-            }
+            act = tf_pool_pm_stop_policy(&t->pools[pr->pool], pr,
+                                         kept[pr->pool], now, &why);
         }
-        if (pr->state == TF_PROC_STOPPING && pr->conns == 0) {
-            if (!pr->stop_sent) {
-                pr->stop_sent = now;
-                /* a broken backend may be wedged: do not wait for it */
-                if (pr->exit_reason == TF_EXIT_BROKEN
-                    || pr->exit_reason == TF_EXIT_ORPHANED) {
-                    if (n_kill < 64) {
-                        killp[n_kill++] = pr->pid;
-                    }
-                }
-                else if (n_term < 64) {
-                    term[n_term++] = pr->pid;
-                }
-            }
-            else if (now - pr->stop_sent > apr_time_from_sec(STOP_GRACE_SEC)
-                     && n_kill < 64) {
-                killp[n_kill++] = pr->pid;
-            }
+        if (act == TF_STOP_TERM || act == TF_STOP_KILL) {
+            tf_pool_pm_stop_sent(t, (int)k, now);
+        }
+        if (act == TF_STOP_TERM && n_term < 64) {
+            term[n_term++] = pr->pid;
+        }
+        else if ((act == TF_STOP_KILL || act == TF_STOP_OVERDUE)
+                 && n_kill < 64) {
+            killp[n_kill++] = pr->pid;
         }
     }
     tf_shm_unlock(pm->shm);
@@ -915,41 +964,17 @@ static void scan(pm_t *pm)
  * short (their requesters already got an error). */
 static void adopt(pm_t *pm)
 {
-    tf_table_t *t = pm->t;
-    apr_uint32_t k;
-    int n = 0;
+    pid_t *cut = apr_palloc(pm->scratch, sizeof(pid_t) * pm->t->hdr->n_procs);
+    apr_uint32_t n_cut, i;
+    int n;
 
     tf_shm_lock(pm->shm);
-    for (k = 0; k < t->hdr->n_procs; k++) {
-        tf_proc_ent_t *pr = &t->procs[k];
-        tf_proc_ref_t ref;
-
-        if (pr->state == TF_PROC_FREE) {
-            continue;
-        }
-        if (pr->state == TF_PROC_STARTING) {
-            if (!pr->spawner) {
-                /* its spawn request waits in the control socket's
-                 * backlog (the parent bound it): ours to serve */
-                continue;
-            }
-            /* cut short by our predecessor's death; its requester was
-             * told. Not the backend's fault: no back-off */
-            if (pr->pid > 0) {
-                pm_kill(pm, pr->pid, SIGKILL);
-            }
-            ref.idx = (apr_int32_t)k;
-            ref.seq = pr->seq;
-            tf_pool_spawn_abandoned(t, ref, apr_time_now());
-            continue;
-        }
-        pr->adopted = 1;
-        n++;
-    }
-    t->hdr->pm_pid = getpid();
-    t->hdr->pm_starts++;
-    t->hdr->pm_started = apr_time_now();
+    n = tf_pool_pm_take_over(pm->t, getpid(), apr_time_now(), cut, &n_cut);
     tf_shm_unlock(pm->shm);
+    /* processes of spawns cut short: nobody waits for them */
+    for (i = 0; i < n_cut; i++) {
+        pm_kill(pm, cut[i], SIGKILL);
+    }
     if (n) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00110)
                      "process manager took over %d running backend(s) of "
@@ -963,13 +988,8 @@ static void adopt(pm_t *pm)
  * the next scan, and the manager exits once the table is empty. */
 static void start_drain(pm_t *pm)
 {
-    apr_uint32_t k;
-
     tf_shm_lock(pm->shm);
-    pm->t->hdr->draining = 1;
-    for (k = 0; k < pm->t->hdr->n_procs; k++) {
-        tf_pool_pm_stop_idle(pm->t, (int)k, TF_EXIT_SHUTDOWN);
-    }
+    tf_pool_pm_drain(pm->t);
     tf_shm_unlock(pm->shm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00118)
                  "process manager pid=%d: configuration replaced; stopping "
@@ -978,23 +998,78 @@ static void start_drain(pm_t *pm)
 
 /* Drained: no process, nobody queued, and no httpd child of our
  * generation left that could still ask for one (a child that died
- * without detaching is found by its pid). */
+ * without detaching is found by its pid, outside the lock: liveness
+ * reads /proc). */
 static int drained(pm_t *pm)
 {
     tf_table_t *t = pm->t;
-    apr_uint32_t i;
+    apr_uint32_t i, n = t->hdr->n_waiters;
+    pid_t *kids = apr_palloc(pm->scratch, n * sizeof(pid_t));
     int empty;
 
     tf_shm_lock(pm->shm);
     empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
-    for (i = 0; empty && i < t->hdr->n_waiters; i++) {
-        if (t->children[i] && !process_alive(t->children[i])) {
-            t->children[i] = 0;
+    if (empty) {
+        memcpy(kids, t->children, n * sizeof(pid_t));
+    }
+    tf_shm_unlock(pm->shm);
+    if (!empty) {
+        return 0;
+    }
+    /* the dead ones up to the first that lives (enough to answer) */
+    for (i = 0; i < n; i++) {
+        if (kids[i] && process_alive(kids[i])) {
+            memset(kids + i, 0, (n - i) * sizeof(pid_t));
+            break;
         }
-        empty = t->children[i] == 0;
+    }
+    tf_shm_lock(pm->shm);
+    empty = t->hdr->total_procs == 0 && t->hdr->waiting == 0;
+    for (i = 0; i < n; i++) {
+        if (kids[i]) {
+            tf_table_child_detach(t, (int)i, kids[i]);
+        }
+        empty = empty && t->children[i] == 0;
     }
     tf_shm_unlock(pm->shm);
     return empty;
+}
+
+/* The pids of every process in the table; @return how many. */
+static apr_uint32_t running_pids(pm_t *pm, pid_t *pids)
+{
+    tf_table_t *t = pm->t;
+    apr_uint32_t k, n = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].state != TF_PROC_FREE && t->procs[k].pid > 0) {
+            pids[n++] = t->procs[k].pid;
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    return n;
+}
+
+/* Unlink every socket path the table holds (of freed slots too: they
+ * keep theirs). The paths are copied under the lock, unlinked after. */
+static void unlink_sockets(pm_t *pm)
+{
+    tf_table_t *t = pm->t;
+    char(*socks)[TF_SOCK_PATH_LEN] =
+        apr_palloc(pm->scratch, TF_SOCK_PATH_LEN * t->hdr->n_procs);
+    apr_uint32_t k, n = 0;
+
+    tf_shm_lock(pm->shm);
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        if (t->procs[k].sock[0]) {
+            memcpy(socks[n++], t->procs[k].sock, TF_SOCK_PATH_LEN);
+        }
+    }
+    tf_shm_unlock(pm->shm);
+    for (k = 0; k < n; k++) {
+        unlink(socks[k]);
+    }
 }
 
 /* SIGTERM: stop every backend, give them a moment, then kill. */
@@ -1002,49 +1077,41 @@ static void shutdown_all(pm_t *pm)
 {
     tf_table_t *t = pm->t;
     apr_time_t until = apr_time_now() + apr_time_from_msec(SHUTDOWN_WAIT_MS);
-    apr_uint32_t k;
+    pid_t *pids = apr_palloc(pm->scratch, sizeof(pid_t) * t->hdr->n_procs);
+    apr_uint32_t k, n;
     int left;
 
     tf_shm_lock(pm->shm);
     for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
 
-        if (pr->state != TF_PROC_FREE && pr->pid > 0) {
-            if (pr->state == TF_PROC_READY && pr->conns == 0) {
-                tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
-            }
-            pm_kill(pm, pr->pid, SIGTERM);
+        if (pr->state == TF_PROC_READY && pr->conns == 0 && pr->pid > 0) {
+            tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
         }
     }
     tf_shm_unlock(pm->shm);
+    n = running_pids(pm, pids);
+    for (k = 0; k < n; k++) {
+        pm_kill(pm, pids[k], SIGTERM);
+    }
     do {
         reap(pm);
         left = 0;
-        tf_shm_lock(pm->shm);
-        for (k = 0; k < t->hdr->n_procs; k++) {
-            tf_proc_ent_t *pr = &t->procs[k];
-
-            if (pr->state != TF_PROC_FREE && pr->pid > 0
-                && process_alive(pr->pid)) {
+        n = running_pids(pm, pids);
+        for (k = 0; k < n; k++) {
+            if (process_alive(pids[k])) {
                 left++;
                 if (apr_time_now() >= until) {
-                    pm_kill(pm, pr->pid, SIGKILL);
+                    pm_kill(pm, pids[k], SIGKILL);
                 }
             }
         }
-        tf_shm_unlock(pm->shm);
         if (left) {
             apr_sleep(apr_time_from_msec(20));
         }
     } while (left && apr_time_now() < until + apr_time_from_msec(500));
     reap(pm);
-    tf_shm_lock(pm->shm);
-    for (k = 0; k < t->hdr->n_procs; k++) {
-        if (t->procs[k].sock[0]) {
-            unlink(t->procs[k].sock);
-        }
-    }
-    tf_shm_unlock(pm->shm);
+    unlink_sockets(pm);
     unlink(pm->ctl_path);
 }
 
@@ -1071,360 +1138,182 @@ static void setup_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static int pm_main(pm_parent_t *pp)
+/* The manager's state, before anything runs. */
+static void init_pm(pm_t *pm, const tf_pm_args_t *args)
 {
-    pm_t pm;
-    int sp[2], i, n, stopping = 0, draining = 0;
-    apr_time_t next_scan = 0, drain_until = 0;
-    apr_array_header_t *pfds;
+    memset(pm, 0, sizeof(*pm));
+    pm->s = args->s;
+    apr_pool_create(&pm->pool, args->pconf);
+    apr_pool_tag(pm->pool, "tf_pm");
+    pm->shm = args->shm;
+    pm->t = tf_shm_table(args->shm);
+    pm->sock_dir = args->sock_dir;
+    pm->ctl_path = args->ctl_path;
+    pm->gen = args->gen;
+    pm->pipes = apr_array_make(pm->pool, 16, sizeof(out_pipe_t *));
+    pthread_mutex_init(&pm->mu, NULL);
+    pthread_mutex_init(&pm->priv_mu, NULL);
+    pthread_mutex_init(&pm->spec_mu, NULL);
+    apr_pool_create(&pm->spec_pool, pm->pool);
+    apr_pool_tag(pm->spec_pool, "tf_pm_specs");
+    apr_pool_create(&pm->scratch, pm->pool);
+    apr_pool_tag(pm->scratch, "tf_pm_scratch");
+    pm->specs = apr_pcalloc(pm->pool, sizeof(tf_spawn_spec_t *)
+                                          * pm->t->hdr->n_pools);
+    pm->mtimes = apr_pcalloc(pm->pool,
+                             sizeof(apr_time_t) * pm->t->hdr->n_pools);
+}
 
-    memset(&pm, 0, sizeof(pm));
-    pm.s = pp->s;
-    apr_pool_create(&pm.pool, pp->pconf);
-    apr_pool_tag(pm.pool, "tf_pm");
-    pm.shm = pp->shm;
-    pm.t = tf_shm_table(pp->shm);
-    pm.sock_dir = pp->sock_dir;
-    pm.ctl_path = pp->ctl_path;
-    pm.gen = pp->gen;
-    pm.pipes = apr_array_make(pm.pool, 16, sizeof(out_pipe_t *));
-    pthread_mutex_init(&pm.mu, NULL);
-    pthread_mutex_init(&pm.priv_mu, NULL);
-    pthread_mutex_init(&pm.spec_mu, NULL);
-    apr_pool_create(&pm.spec_pool, pm.pool);
-    apr_pool_tag(pm.spec_pool, "tf_pm_specs");
-    apr_pool_create(&pm.scratch, pm.pool);
-    apr_pool_tag(pm.scratch, "tf_pm_scratch");
-    pm.specs = apr_pcalloc(pm.pool, sizeof(tf_spawn_spec_t *)
-                                        * pm.t->hdr->n_pools);
-    pm.mtimes = apr_pcalloc(pm.pool, sizeof(apr_time_t) * pm.t->hdr->n_pools);
+/* Become the manager: privileges, signals, the table of a predecessor,
+ * the declared pools. @return OK, or TF_PM_STARTUP_ERROR. */
+static int start_pm(pm_t *pm, const tf_pm_args_t *args)
+{
+    int sp[2], i;
 
     ap_close_listeners();
-    if (drop_privileges(&pm) != OK) {
-        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm.s, TFLOGNO(00111)
+    if (drop_privileges(pm) != OK) {
+        ap_log_error(APLOG_MARK, APLOG_ALERT, 0, pm->s, TFLOGNO(00111)
                      "process manager could not drop privileges");
-        return PM_STARTUP_ERROR;
+        return TF_PM_STARTUP_ERROR;
     }
     if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0) {
-        return PM_STARTUP_ERROR;
+        return TF_PM_STARTUP_ERROR;
     }
-    pm.sig_r = sp[0];
-    pm.sig_w = sig_fd = sp[1];
+    pm->sig_r = sp[0];
+    pm->sig_w = sig_fd = sp[1];
     setup_signals();
     /* the control socket was bound by the parent: requests that come
      * before we got here wait in its backlog instead of failing */
-    pm.ctl_fd = pp->ctl_fd;
-    adopt(&pm);
-    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
+    pm->ctl_fd = args->ctl_fd;
+    adopt(pm);
+    for (i = 0; args->declared && i < args->declared->nelts; i++) {
         const tf_spec_declared_t *sd =
-            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
+            &APR_ARRAY_IDX(args->declared, i, tf_spec_declared_t);
 
         if (sd->spec.pool >= 0) {
-            remember_spec(&pm, &sd->spec);
+            remember_spec(pm, &sd->spec);
         }
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm.s, TFLOGNO(00113)
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00113)
                  "process manager pid=%d started (sockets in %s)",
-                 (int)getpid(), pm.sock_dir);
+                 (int)getpid(), pm->sock_dir);
+    return OK;
+}
 
-    pfds = apr_array_make(pm.pool, 16, sizeof(struct pollfd));
-    while (!stopping) {
-        struct pollfd *pf;
-        char sigs[64];
-        ssize_t got;
-        int chld = 0, usr2 = 0, wait_ms;
+/* The main loop's state across passes. */
+typedef struct {
+    int stopping;            /* SIGTERM came: shut down */
+    int draining;            /* SIGUSR1 came: our generation is over */
+    apr_time_t drain_until;  /* give up waiting for the drain then */
+    apr_time_t next_scan;
+    int chld, usr2;          /* this pass: SIGCHLD, SIGUSR2 (or a drain
+                              * that began) came */
+} loop_t;
 
-        take_pending_pipes(&pm);
-        apr_pool_clear(pm.scratch);
-        apr_array_clear(pfds);
-        pf = apr_array_push(pfds);
-        pf->fd = pm.sig_r;
-        pf->events = POLLIN;
-        pf = apr_array_push(pfds);
-        pf->fd = pm.ctl_fd;
-        pf->events = POLLIN;
-        for (i = 0; i < pm.pipes->nelts; i++) {
-            pf = apr_array_push(pfds);
-            pf->fd = APR_ARRAY_IDX(pm.pipes, i, out_pipe_t *)->fd;
-            pf->events = POLLIN;
-        }
-        wait_ms = (int)apr_time_as_msec(next_scan - apr_time_now());
-        n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts,
-                 wait_ms < 0 ? 0 : wait_ms > TICK_MS ? TICK_MS : wait_ms);
-        pf = (struct pollfd *)pfds->elts;
-        if (n > 0 && (pf[0].revents & POLLIN)) {
-            while ((got = read(pm.sig_r, sigs, sizeof(sigs))) > 0) {
-                for (i = 0; i < got; i++) {
-                    chld |= sigs[i] == 'C';
-                    usr2 |= sigs[i] == 'U';
-                    stopping |= sigs[i] == 'T';
-                    if (sigs[i] == 'D' && !draining) {
-                        draining = 1;
-                        drain_until = apr_time_now()
-                                      + apr_time_from_sec(DRAIN_MAX_SEC);
-                        start_drain(&pm);
-                        usr2 = 1;
-                    }
-                }
+/* Read the self-pipe: which signals came. */
+static void read_signals(pm_t *pm, loop_t *lp)
+{
+    char sigs[64];
+    ssize_t got;
+    int i;
+
+    while ((got = read(pm->sig_r, sigs, sizeof(sigs))) > 0) {
+        for (i = 0; i < got; i++) {
+            lp->chld |= sigs[i] == 'C';
+            lp->usr2 |= sigs[i] == 'U';
+            lp->stopping |= sigs[i] == 'T';
+            if (sigs[i] == 'D' && !lp->draining) {
+                lp->draining = 1;
+                lp->drain_until = apr_time_now()
+                                  + apr_time_from_sec(DRAIN_MAX_SEC);
+                start_drain(pm);
+                lp->usr2 = 1;
             }
         }
-        if (n > 0 && (pf[1].revents & POLLIN)) {
-            accept_spawn(&pm);
+    }
+}
+
+/* Wait, until the next scan at most, for a signal, a spawn request or
+ * backend output, and take what came. */
+static void poll_once(pm_t *pm, apr_array_header_t *pfds, loop_t *lp)
+{
+    struct pollfd *pf;
+    int i, n, wait_ms;
+
+    apr_array_clear(pfds);
+    pf = apr_array_push(pfds);
+    pf->fd = pm->sig_r;
+    pf->events = POLLIN;
+    pf = apr_array_push(pfds);
+    pf->fd = pm->ctl_fd;
+    pf->events = POLLIN;
+    for (i = 0; i < pm->pipes->nelts; i++) {
+        pf = apr_array_push(pfds);
+        pf->fd = APR_ARRAY_IDX(pm->pipes, i, out_pipe_t *)->fd;
+        pf->events = POLLIN;
+    }
+    wait_ms = (int)apr_time_as_msec(lp->next_scan - apr_time_now());
+    n = poll((struct pollfd *)pfds->elts, (nfds_t)pfds->nelts,
+             wait_ms < 0 ? 0 : wait_ms > TICK_MS ? TICK_MS : wait_ms);
+    if (n <= 0) {
+        return;
+    }
+    pf = (struct pollfd *)pfds->elts;
+    if (pf[0].revents & POLLIN) {
+        read_signals(pm, lp);
+    }
+    if (pf[1].revents & POLLIN) {
+        accept_spawn(pm);
+    }
+    for (i = 2; i < pfds->nelts; i++) {
+        if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+            read_pipe(pm, i - 2);
         }
-        for (i = 2; n > 0 && i < pfds->nelts; i++) {
-            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                read_pipe(&pm, i - 2);
-            }
+    }
+}
+
+/* Until SIGTERM, or the end of a drain. */
+static void run_loop(pm_t *pm)
+{
+    apr_array_header_t *pfds;
+    loop_t lp;
+
+    memset(&lp, 0, sizeof(lp));
+    pfds = apr_array_make(pm->pool, 16, sizeof(struct pollfd));
+    while (!lp.stopping) {
+        lp.chld = lp.usr2 = 0;
+        take_pending_pipes(pm);
+        apr_pool_clear(pm->scratch);
+        poll_once(pm, pfds, &lp);
+        if (lp.chld) {
+            reap(pm);
         }
-        if (chld) {
-            reap(&pm);
+        if (lp.usr2 || apr_time_now() >= lp.next_scan) {
+            reclaim_dead_children(pm);
+            scan(pm);
+            keep_minimum(pm);
+            lp.next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
         }
-        if (usr2 || apr_time_now() >= next_scan) {
-            reclaim_dead_children(&pm);
-            scan(&pm);
-            keep_minimum(&pm);
-            next_scan = apr_time_now() + apr_time_from_msec(TICK_MS);
-        }
-        if (draining && (drained(&pm) || apr_time_now() >= drain_until)) {
+        if (lp.draining
+            && (drained(pm) || apr_time_now() >= lp.drain_until)) {
             break;
         }
     }
+}
+
+int tf_pm_daemon_run(const tf_pm_args_t *args)
+{
+    pm_t pm;
+    int rc;
+
+    init_pm(&pm, args);
+    if ((rc = start_pm(&pm, args)) != OK) {
+        return rc;
+    }
+    run_loop(&pm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm.s, TFLOGNO(00114)
                  "process manager pid=%d stopping its backends",
                  (int)getpid());
     shutdown_all(&pm);
     return 0;
-}
-
-/* --- Parent side --------------------------------------------------------- */
-
-/*
- * Lifetime: the record lives in the process pool, not pconf, because a
- * manager outlives its configuration on a graceful restart: pconf's
- * cleanup then tells it to drain (SIGUSR1) and returns at once, and the
- * manager exits by itself once the old generation's requests are done. On
- * stop the cleanup stops it (SIGTERM) and waits for it, so that nothing it
- * started outlives httpd.
- */
-
-#define PM_STOP_WAIT_MS 5000
-
-static apr_status_t fork_pm(pm_parent_t *pp);
-
-static void pm_maint(int reason, void *data, apr_wait_t status)
-{
-    pm_parent_t *pp = data;
-    int mpm_state = AP_MPMQ_STOPPING;
-    char how[96];
-
-    switch (reason) {
-    case APR_OC_REASON_DEATH:
-    case APR_OC_REASON_LOST:
-        apr_proc_other_child_unregister(pp);
-        if (pp->draining) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
-                         TFLOGNO(00117) "process manager pid=%d of an "
-                         "earlier generation has drained and exited",
-                         (int)pp->proc->pid);
-            break;
-        }
-        ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state);
-        if (mpm_state == AP_MPMQ_STOPPING) {
-            break;
-        }
-        if (reason == APR_OC_REASON_DEATH && WIFEXITED(status)
-            && WEXITSTATUS(status) == PM_STARTUP_ERROR) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ap_server_conf,
-                         TFLOGNO(00115) "process manager failed to start; "
-                         "not restarting it (see the lines above)");
-            break;
-        }
-        if (WIFSIGNALED(status)) {
-            apr_snprintf(how, sizeof(how), "killed by signal %d",
-                         WTERMSIG(status));
-        }
-        else {
-            apr_snprintf(how, sizeof(how), "exit status %d",
-                         WEXITSTATUS(status));
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf,
-                     TFLOGNO(00116) "process manager pid=%d died (%s); "
-                     "restarting it", (int)pp->proc->pid, how);
-        fork_pm(pp);
-        break;
-    default:
-        break;
-    }
-}
-
-static apr_status_t pm_pconf_cleanup(void *data)
-{
-    pm_parent_t *pp = data;
-    int i;
-    apr_exit_why_e why;
-    int code;
-
-    if (!pp->proc || pp->draining) {
-        return APR_SUCCESS;
-    }
-    /* httpd clears pconf for a restart while the MPM state still says
-     * STOPPING; only an exit sets the main state to EXITING */
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
-        /* a restart: the old generation's children may still be using
-         * our backends; the manager stops them once idle, then exits */
-        pp->draining = 1;
-        kill(pp->proc->pid, SIGUSR1);
-        return APR_SUCCESS;
-    }
-    apr_proc_other_child_unregister(pp);
-    kill(pp->proc->pid, SIGTERM);
-    for (i = 0; i < PM_STOP_WAIT_MS / 20; i++) {
-        if (apr_proc_wait(pp->proc, &code, &why, APR_NOWAIT)
-            != APR_CHILD_NOTDONE) {
-            return APR_SUCCESS;
-        }
-        apr_sleep(apr_time_from_msec(20));
-    }
-    kill(pp->proc->pid, SIGKILL);
-    apr_proc_wait(pp->proc, &code, &why, APR_WAIT);
-    return APR_SUCCESS;
-}
-
-static apr_status_t fork_pm(pm_parent_t *pp)
-{
-    apr_proc_t *proc = pp->proc;
-    apr_status_t rv;
-
-    if (!proc) {
-        proc = apr_pcalloc(pp->s->process->pool, sizeof(*proc));
-    }
-    rv = apr_proc_fork(proc, pp->pconf);
-    if (rv == APR_INCHILD) {
-        /* _exit: the parent's pool cleanups (pconf's subprocesses, other
-         * modules' daemons) are not ours to run */
-        _exit(pm_main(pp));
-    }
-    if (rv != APR_INPARENT) {
-        return rv;
-    }
-    pp->proc = proc;
-    apr_proc_other_child_register(proc, pm_maint, pp, NULL,
-                                  pp->s->process->pool);
-    return APR_SUCCESS;
-}
-
-static apr_status_t close_control(void *data)
-{
-    pm_parent_t *pp = data;
-
-    if (pp->ctl_fd >= 0) {
-        close(pp->ctl_fd);
-        pp->ctl_fd = -1;
-    }
-    return APR_SUCCESS;
-}
-
-/* Bind the control socket in the parent, before any manager or child
- * exists: owned by User, mode 0600, in the 0700 socket directory. */
-static apr_status_t open_control(pm_parent_t *pp)
-{
-    struct sockaddr_un sa;
-    int fd;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    apr_cpystrn(sa.sun_path, pp->ctl_path, sizeof(sa.sun_path));
-    unlink(pp->ctl_path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return errno;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
-        || chmod(pp->ctl_path, 0600) < 0
-        || (geteuid() == 0
-            && chown(pp->ctl_path, ap_unixd_config.user_id,
-                     ap_unixd_config.group_id) < 0)
-        || listen(fd, 511) < 0) {
-        apr_status_t rv = errno;
-
-        close(fd);
-        return rv;
-    }
-    pp->ctl_fd = fd;
-    return APR_SUCCESS;
-}
-
-/* Enter the TracFcgiServer pools in the table before anything runs. */
-static void declare_pools(pm_parent_t *pp)
-{
-    tf_table_t *t = tf_shm_table(pp->shm);
-    apr_time_t now = apr_time_now();
-    int i;
-
-    for (i = 0; pp->declared && i < pp->declared->nelts; i++) {
-        tf_spec_declared_t *sd =
-            &APR_ARRAY_IDX(pp->declared, i, tf_spec_declared_t);
-        tf_pool_ent_t *p;
-        int pool, created = 0;
-
-        tf_shm_lock(pp->shm);
-        pool = tf_pool_find(t, sd->spec.key);
-        if (pool < 0) {
-            pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim,
-                                  sd->spec.name, now);
-            if (pool >= 0) {
-                created = 1;
-                p = &t->pools[pool];
-                p->uid = sd->spec.uid;
-                p->gid = sd->spec.gid;
-                apr_cpystrn(p->script, sd->script, sizeof(p->script));
-                apr_cpystrn(p->vhost, sd->vhost, sizeof(p->vhost));
-                apr_cpystrn(p->env_summary, sd->env_summary,
-                            sizeof(p->env_summary));
-            }
-        }
-        tf_shm_unlock(pp->shm);
-        if (created && sd->suexec_dropped) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pp->s,
-                         TFLOGNO(00123) TF_SUEXEC_DROPPED_FMT, sd->spec.name,
-                         sd->suexec_dropped);
-        }
-        sd->spec.pool = pool;
-        if (pool < 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, pp->s, TFLOGNO(00121)
-                         "TracFcgiServer %s: the pool table is full",
-                         sd->script);
-        }
-    }
-}
-
-apr_status_t tf_pm_start(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm,
-                         const char *sock_dir, const char *ctl_path,
-                         apr_uint32_t generation,
-                         apr_array_header_t *declared)
-{
-    pm_parent_t *pp = apr_pcalloc(s->process->pool, sizeof(*pp));
-    apr_status_t rv;
-
-    pp->pconf = pconf;
-    pp->s = s;
-    pp->shm = shm;
-    pp->sock_dir = sock_dir;
-    pp->ctl_path = ctl_path;
-    pp->gen = generation;
-    pp->ctl_fd = -1;
-    pp->declared = declared;
-    declare_pools(pp);
-    if ((rv = open_control(pp)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
-                     TFLOGNO(00112) "cannot listen on the control socket %s",
-                     ctl_path);
-        return rv;
-    }
-    /* registered first, so run last: after the manager was told */
-    apr_pool_cleanup_register(pconf, pp, close_control,
-                              apr_pool_cleanup_null);
-    apr_pool_cleanup_register(pconf, pp, pm_pconf_cleanup,
-                              apr_pool_cleanup_null);
-    return fork_pm(pp);
 }

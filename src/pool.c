@@ -533,6 +533,27 @@ void tf_pool_req_wait_cancel(tf_table_t *t, int pool, apr_int32_t waiter)
     }
 }
 
+void tf_pool_req_note_wait(tf_table_t *t, int pool,
+                           apr_interval_time_t waited)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    if (waited > p->longest_wait) {
+        p->longest_wait = waited;
+    }
+}
+
+int tf_pool_req_claim_lim_warning(tf_table_t *t, int pool)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    if (p->lim_warned) {
+        return 0;
+    }
+    p->lim_warned = 1;
+    return 1;
+}
+
 int tf_pool_req_evict(tf_table_t *t, int pool)
 {
     apr_int32_t best = NIL;
@@ -741,14 +762,34 @@ int tf_pool_pm_grant(tf_table_t *t, int pool, apr_time_t now)
     return grant_spawns(t, pool, now);
 }
 
-void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
-                       apr_time_t now)
+int tf_pool_pm_spawn_claim(tf_table_t *t, tf_proc_ref_t ref, int pool,
+                           apr_uint64_t key, pid_t spawner)
 {
-    if (tf_pool_ref_valid(t, ref)) {
-        t->procs[ref.idx].pid = pid;
-        t->procs[ref.idx].started = now;
-        t->pools[t->procs[ref.idx].pool].spawns++;
+    /* pool comes from the spawn request: checked before it indexes */
+    if (!tf_pool_ref_valid(t, ref)
+        || t->procs[ref.idx].state != TF_PROC_STARTING || pool < 0
+        || (apr_uint32_t)pool >= t->hdr->used_pools
+        || t->pools[pool].key != key) {
+        return 0;
     }
+    t->procs[ref.idx].spawner = spawner;
+    return 1;
+}
+
+void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
+                       const char *sock, apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return;
+    }
+    pr = &t->procs[ref.idx];
+    pr->pid = pid;
+    pr->started = now;
+    strncpy(pr->sock, sock, sizeof(pr->sock) - 1);
+    pr->sock[sizeof(pr->sock) - 1] = '\0';
+    t->pools[pr->pool].spawns++;
 }
 
 int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
@@ -862,6 +903,60 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
     return 0;
 }
 
+void tf_pool_pm_stop_sent(tf_table_t *t, int idx, apr_time_t now)
+{
+    t->procs[idx].stop_sent = now;
+}
+
+int tf_pool_pm_take_over(tf_table_t *t, pid_t self, apr_time_t now,
+                         pid_t *to_kill, apr_uint32_t *n_kill)
+{
+    apr_uint32_t k;
+    int n = 0;
+
+    *n_kill = 0;
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+        tf_proc_ref_t ref;
+
+        if (pr->state == TF_PROC_FREE) {
+            continue;
+        }
+        if (pr->state == TF_PROC_STARTING) {
+            if (!pr->spawner) {
+                /* its spawn request waits in the control socket's
+                 * backlog (the parent bound it): the new manager's */
+                continue;
+            }
+            /* cut short by the predecessor's death; its requester was
+             * told. Not the backend's fault: no back-off */
+            if (pr->pid > 0) {
+                to_kill[(*n_kill)++] = pr->pid;
+            }
+            ref.idx = (apr_int32_t)k;
+            ref.seq = pr->seq;
+            tf_pool_spawn_abandoned(t, ref, now);
+            continue;
+        }
+        pr->adopted = 1;
+        n++;
+    }
+    t->hdr->pm_pid = self;
+    t->hdr->pm_starts++;
+    t->hdr->pm_started = now;
+    return n;
+}
+
+void tf_pool_pm_drain(tf_table_t *t)
+{
+    apr_uint32_t k;
+
+    t->hdr->draining = 1;
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_SHUTDOWN);
+    }
+}
+
 int tf_pool_pm_retire_all(tf_table_t *t, int pool)
 {
     apr_uint32_t k;
@@ -882,6 +977,44 @@ int tf_pool_pm_retire_all(tf_table_t *t, int pool)
         }
     }
     return n;
+}
+
+tf_stop_e tf_pool_pm_stop_policy(const tf_pool_ent_t *p,
+                                 const tf_proc_ent_t *pr, apr_uint32_t kept,
+                                 apr_time_t now, tf_exit_reason_e *why)
+{
+    if (pr->state == TF_PROC_FREE || pr->state == TF_PROC_STARTING
+        || pr->pid <= 0 || pr->conns > 0) {
+        return TF_STOP_NONE;
+    }
+    if (pr->state == TF_PROC_READY) {
+        if (kept > p->lim.min_procs && p->lim.idle_timeout
+            && now - pr->last_used >= apr_time_from_sec(p->lim.idle_timeout)) {
+            *why = TF_EXIT_IDLE;
+            return TF_STOP_MARK;
+        }
+        if (retire_due(p, pr, now)) {
+            *why = TF_EXIT_RETIRED;
+            return TF_STOP_MARK;
+        }
+        return TF_STOP_NONE;
+    }
+    if (pr->state != TF_PROC_STOPPING) {
+        return TF_STOP_NONE; /* EXITED: gone already, freed on release */
+    }
+    if (pr->stop_sent
+        && now - pr->stop_sent <= apr_time_from_sec(TF_STOP_GRACE_SEC)) {
+        return TF_STOP_NONE; /* signalled: give it its grace */
+    }
+    *why = (tf_exit_reason_e)pr->exit_reason;
+    if (pr->stop_sent) {
+        return TF_STOP_OVERDUE;
+    }
+    /* a broken backend may be wedged: do not wait for it */
+    return pr->exit_reason == TF_EXIT_BROKEN
+                   || pr->exit_reason == TF_EXIT_ORPHANED
+               ? TF_STOP_KILL
+               : TF_STOP_TERM;
 }
 
 void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,

@@ -53,7 +53,7 @@ static tf_proc_ref_t spawn_ready(int pool, pid_t pid, apr_uint32_t conns)
     TF_CHECK("acquire spawns",
              tf_pool_req_acquire(&t, pool, 100, 0, &ref, &w, &lim)
                  == TF_ACQ_SPAWN);
-    tf_pool_pm_forked(&t, ref, pid, 0);
+    tf_pool_pm_forked(&t, ref, pid, "", 0);
     TF_CHECK("ready", tf_pool_pm_ready(&t, ref, conns, 0) == 0);
     TF_CHECK("sane", tf_table_check(&t));
     return ref;
@@ -108,6 +108,37 @@ static void test_limits_same(void)
     TF_CHECK("auto is not 1", !tf_pool_limits_same(&t, p, &lim));
     TF_CHECK("the pool's own are untouched", t.pools[p].lim.max_procs == 3
                                                  && !t.pools[p].lim_warned);
+}
+
+/* the two counters a request path updates on the status page */
+static void test_req_notes(void)
+{
+    int p, q;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(42, 3, 0);
+    q = new_pool(43, 3, 0);
+    TF_CHECK("no wait yet", t.pools[p].longest_wait == 0);
+    tf_pool_req_note_wait(&t, p, 1500);
+    TF_CHECK("first wait kept", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 900);
+    TF_CHECK("a shorter one is not", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 1500);
+    TF_CHECK("an equal one changes nothing", t.pools[p].longest_wait == 1500);
+    tf_pool_req_note_wait(&t, p, 1501);
+    TF_CHECK("a longer one is", t.pools[p].longest_wait == 1501);
+    tf_pool_req_note_wait(&t, p, 0);
+    TF_CHECK("zero is never longest", t.pools[p].longest_wait == 1501);
+    TF_CHECK("other pool untouched", t.pools[q].longest_wait == 0);
+
+    TF_CHECK("first claim wins", tf_pool_req_claim_lim_warning(&t, p) == 1);
+    TF_CHECK("flag set", t.pools[p].lim_warned == 1);
+    TF_CHECK("second claim loses", tf_pool_req_claim_lim_warning(&t, p) == 0);
+    TF_CHECK("third too", tf_pool_req_claim_lim_warning(&t, p) == 0);
+    TF_CHECK("each pool has its own",
+             tf_pool_req_claim_lim_warning(&t, q) == 1);
+    TF_CHECK("limits untouched", t.pools[p].lim.max_procs == 3);
+    TF_CHECK("sane", tf_table_check(&t));
 }
 
 static void test_fifo(void)
@@ -266,7 +297,7 @@ static void test_backoff(void)
     now += apr_time_from_sec(3);
     TF_CHECK("spawn 4", tf_pool_req_acquire(&t, p, 1, now, &a, &w, &lim)
                             == TF_ACQ_SPAWN);
-    tf_pool_pm_forked(&t, a, 77, now);
+    tf_pool_pm_forked(&t, a, 77, "", now);
     tf_pool_pm_ready(&t, a, 1, now);
     tf_pool_req_release(&t, a, 0, 1, now);
     TF_CHECK("a served request ends the streak", t.pools[p].fail_streak == 0);
@@ -285,12 +316,116 @@ static void test_backoff(void)
     TF_CHECK("early idle death 1",
              tf_pool_pm_exited(&t, got.idx, TF_EXIT_DIED, now) == 0);
     TF_CHECK("reserve again", tf_pool_pm_reserve(&t, p, now, &got) == 0);
-    tf_pool_pm_forked(&t, got, 78, now);
+    tf_pool_pm_forked(&t, got, 78, "", now);
     tf_pool_pm_ready(&t, got, 1, now);
     TF_CHECK("early idle death 2: back-off",
              tf_pool_pm_exited(&t, got.idx, TF_EXIT_DIED,
                                now + apr_time_from_sec(1))
                  & TF_BACKOFF);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
+/* the manager's writes: claiming a spawn, the forked process and its
+ * socket, the stop signal, taking over from a predecessor, draining */
+static void test_pm_writers(void)
+{
+    tf_proc_ref_t a, b, c, stale;
+    apr_int32_t w;
+    tf_limit_e lim;
+    pid_t cut[4];
+    apr_uint32_t n_cut;
+    char longsock[TF_SOCK_PATH_LEN + 20];
+    int p, q;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(42, 4, 0);
+    q = new_pool(43, 4, 0);
+    TF_CHECK("acquire spawns",
+             tf_pool_req_acquire(&t, p, 100, 0, &a, &w, &lim) == TF_ACQ_SPAWN);
+    TF_CHECK("other key: stale", !tf_pool_pm_spawn_claim(&t, a, p, 43, 9));
+    TF_CHECK("other pool: stale", !tf_pool_pm_spawn_claim(&t, a, q, 42, 9));
+    TF_CHECK("pool out of range: stale",
+             !tf_pool_pm_spawn_claim(&t, a, 3, 42, 9)
+                 && !tf_pool_pm_spawn_claim(&t, a, -1, 42, 9)
+                 && !tf_pool_pm_spawn_claim(&t, a, 1000, 42, 9));
+    TF_CHECK("not claimed by a stale call", t.procs[a.idx].spawner == 0);
+    stale = a;
+    stale.seq++;
+    TF_CHECK("other seq: stale", !tf_pool_pm_spawn_claim(&t, stale, p, 42, 9));
+    TF_CHECK("claimed", tf_pool_pm_spawn_claim(&t, a, p, 42, 9));
+    TF_CHECK("spawner recorded", t.procs[a.idx].spawner == 9);
+    tf_pool_pm_forked(&t, a, 1000, "/run/x/b-1-0-1.sock", 5);
+    TF_CHECK("pid, start and socket recorded",
+             t.procs[a.idx].pid == 1000 && t.procs[a.idx].started == 5
+                 && strcmp(t.procs[a.idx].sock, "/run/x/b-1-0-1.sock") == 0
+                 && t.pools[p].spawns == 1);
+    tf_pool_pm_forked(&t, stale, 2000, "/elsewhere", 6);
+    TF_CHECK("stale forked changes nothing",
+             t.procs[a.idx].pid == 1000
+                 && strcmp(t.procs[a.idx].sock, "/run/x/b-1-0-1.sock") == 0
+                 && t.pools[p].spawns == 1);
+    tf_pool_pm_ready(&t, a, 1, 6);
+    TF_CHECK("a READY slot is no spawn to claim",
+             !tf_pool_pm_spawn_claim(&t, a, p, 42, 9));
+    memset(longsock, 'x', sizeof(longsock) - 1);
+    longsock[sizeof(longsock) - 1] = '\0';
+    TF_CHECK("acquire spawns",
+             tf_pool_req_acquire(&t, p, 101, 0, &b, &w, &lim) == TF_ACQ_SPAWN);
+    tf_pool_pm_forked(&t, b, 1001, longsock, 7);
+    TF_CHECK("a long path is cut, terminated",
+             strlen(t.procs[b.idx].sock) == TF_SOCK_PATH_LEN - 1);
+    tf_pool_pm_stop_sent(&t, a.idx, 77);
+    TF_CHECK("stop_sent recorded", t.procs[a.idx].stop_sent == 77);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* a new manager: a (READY) and b (STARTING, forked, claimed) were
+     * its predecessor's; c waits in the backlog (not claimed) */
+    TF_CHECK("claim b", tf_pool_pm_spawn_claim(&t, b, p, 42, 9));
+    TF_CHECK("acquire spawns",
+             tf_pool_req_acquire(&t, q, 102, 0, &c, &w, &lim) == TF_ACQ_SPAWN);
+    TF_CHECK("one adopted",
+             tf_pool_pm_take_over(&t, 555, 1000, cut, &n_cut) == 1);
+    TF_CHECK("a adopted", t.procs[a.idx].adopted == 1);
+    TF_CHECK("b's process to kill", n_cut == 1 && cut[0] == 1001);
+    TF_CHECK("b freed", !tf_pool_ref_valid(&t, b));
+    TF_CHECK("b's end not a startup failure",
+             t.pools[p].exits[TF_EXIT_STARTUP] == 0
+                 && t.pools[p].fail_streak == 0);
+    TF_CHECK("c left for the new manager",
+             tf_pool_ref_valid(&t, c)
+                 && t.procs[c.idx].state == TF_PROC_STARTING
+                 && !t.procs[c.idx].adopted);
+    TF_CHECK("manager recorded", t.hdr->pm_pid == 555
+                                     && t.hdr->pm_starts == 1
+                                     && t.hdr->pm_started == 1000);
+    TF_CHECK("again: counted", tf_pool_pm_take_over(&t, 556, 1001, cut,
+                                                    &n_cut) == 1
+                                   && n_cut == 0 && t.hdr->pm_starts == 2);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* drain: the idle one stops now, a busy one when released */
+    tf_pool_req_release(&t, a, TF_RELEASE_SERVED, 100, 7);
+    TF_CHECK("acquire a busy one",
+             tf_pool_req_acquire(&t, p, 103, 0, &b, &w, &lim) == TF_ACQ_PROC
+                 && b.idx == a.idx);
+    tf_pool_pm_forked(&t, c, 1002, "", 8);
+    tf_pool_pm_ready(&t, c, 1, 8);
+    tf_pool_req_release(&t, c, TF_RELEASE_SERVED, 102, 9);
+    TF_CHECK("c idle", t.procs[c.idx].state == TF_PROC_READY
+                           && t.procs[c.idx].conns == 0);
+    tf_pool_pm_drain(&t);
+    TF_CHECK("draining", t.hdr->draining == 1);
+    TF_CHECK("idle c stops for shutdown",
+             t.procs[c.idx].state == TF_PROC_STOPPING
+                 && t.procs[c.idx].exit_reason == TF_EXIT_SHUTDOWN);
+    TF_CHECK("busy a keeps serving", t.procs[a.idx].state == TF_PROC_READY);
+    TF_CHECK("released: stops",
+             tf_pool_req_release(&t, b, TF_RELEASE_SERVED, 103, 10)
+                     == TF_WAKE_PM
+                 && t.procs[a.idx].state == TF_PROC_STOPPING
+                 && t.procs[a.idx].exit_reason == TF_EXIT_SHUTDOWN);
+    TF_CHECK("no reservation while draining",
+             tf_pool_pm_reserve(&t, q, 11, &c) == -1);
     TF_CHECK("sane", tf_table_check(&t));
 }
 
@@ -523,7 +658,7 @@ static void test_ready_grants_spare(void)
                  tf_pool_req_acquire(&t, p, 1, 0, &got, &w[i], &lim)
                      == TF_ACQ_WAIT);
     }
-    tf_pool_pm_forked(&t, a, 99, 0);
+    tf_pool_pm_forked(&t, a, 99, "", 0);
     TF_CHECK("ready wakes waiters",
              tf_pool_pm_ready(&t, a, 4, 0) == TF_WAKE_WAITERS);
     for (i = 0; i < 4; i++) {
@@ -591,7 +726,7 @@ static void test_random_walk(void)
                 req[k].state = 1;
                 break;
             case TF_ACQ_SPAWN:
-                tf_pool_pm_forked(&t, req[k].ref, 5000 + step, step);
+                tf_pool_pm_forked(&t, req[k].ref, 5000 + step, "", step);
                 if (op == 7) {
                     tf_pool_pm_spawn_failed(&t, req[k].ref, step);
                 }
@@ -661,10 +796,12 @@ int main(void)
 {
     test_reuse();
     test_limits_same();
+    test_req_notes();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
     test_backoff();
+    test_pm_writers();
     test_retire_and_reserver_gone();
     test_multi_conn();
     test_reclaim();
