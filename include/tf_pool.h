@@ -213,6 +213,22 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
                    const tf_pool_limits_t *lim, const char *name,
                    apr_time_t now);
 
+/** What the status page shows of a pool, beside its name. Made before the
+ * table lock is taken (formatting it is not the lock's business). */
+typedef struct {
+    apr_int32_t uid, gid;     /* the backends' identity */
+    const char *script;       /* the command's script */
+    const char *vhost;        /* "name:port" */
+    const char *env_summary;  /* tf_spec_env_summary() */
+} tf_pool_desc_t;
+
+/**
+ * Describe the new pool @p pool (once, right after tf_pool_create(); by
+ * the request that created it, or the manager for a TracFcgiServer).
+ * Strings longer than the table's fields are cut.
+ */
+void tf_pool_describe(tf_table_t *t, int pool, const tf_pool_desc_t *d);
+
 /** What tf_pool_req_acquire() did. */
 typedef enum {
     TF_ACQ_PROC = 0,   /* *ref is a ready process, one conn taken */

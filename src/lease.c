@@ -136,13 +136,11 @@ static void warn_other_limits(request_rec *r, const tf_spawn_spec_t *spec,
 
 /* Display fields of a new pool, for the status page: made before the lock
  * is taken, copied in under it. */
-typedef struct {
-    const char *script, *vhost, *env_summary;
-} pool_desc_t;
-
 static void describe(request_rec *r, const tf_dir_conf_t *dc,
-                     pool_desc_t *d)
+                     const tf_spawn_spec_t *spec, tf_pool_desc_t *d)
 {
+    d->uid = spec->uid;
+    d->gid = spec->gid;
     d->script = r->filename;
     d->vhost = apr_psprintf(r->pool, "%s:%u",
                             r->server->server_hostname
@@ -150,16 +148,6 @@ static void describe(request_rec *r, const tf_dir_conf_t *dc,
                             r->server->addrs
                                 ? (unsigned)r->server->addrs->host_port : 0u);
     d->env_summary = tf_spec_env_summary(r->pool, dc);
-}
-
-static void describe_entry(tf_pool_ent_t *p, const tf_spawn_spec_t *spec,
-                           const pool_desc_t *d)
-{
-    p->uid = spec->uid;
-    p->gid = spec->gid;
-    apr_cpystrn(p->script, d->script, sizeof(p->script));
-    apr_cpystrn(p->vhost, d->vhost, sizeof(p->vhost));
-    apr_cpystrn(p->env_summary, d->env_summary, sizeof(p->env_summary));
 }
 
 /* What must be said once the lock is let go. */
@@ -173,7 +161,7 @@ typedef struct {
  * caller made it: else -2, "describe it and call again"). @return its
  * index, -2, or -1 (the table is full). */
 static int find_pool(tf_table_t *t, apr_uint64_t key,
-                     const tf_spawn_spec_t *spec, const pool_desc_t *d,
+                     const tf_spawn_spec_t *spec, const tf_pool_desc_t *d,
                      pool_news_t *news, apr_time_t now)
 {
     int pool = tf_pool_find(t, key);
@@ -184,14 +172,13 @@ static int find_pool(tf_table_t *t, apr_uint64_t key,
         }
         pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
         if (pool >= 0) {
-            describe_entry(&t->pools[pool], spec, d);
+            tf_pool_describe(t, pool, d);
             news->created = 1;
         }
         return pool;
     }
-    if (!t->pools[pool].lim_warned
-        && !tf_pool_limits_same(t, pool, &spec->lim)) {
-        t->pools[pool].lim_warned = 1;
+    if (!tf_pool_limits_same(t, pool, &spec->lim)
+        && tf_pool_req_claim_lim_warning(t, pool)) {
         news->other_limits = 1;
         news->has = t->pools[pool].lim;
     }
@@ -205,7 +192,7 @@ static int lock_pool(request_rec *r, const tf_dir_conf_t *dc,
                      pool_news_t *news, apr_time_t now)
 {
     tf_table_t *t = tf_shm_table(rt_shm);
-    pool_desc_t d;
+    tf_pool_desc_t d;
     int pool;
 
     tf_shm_lock(rt_shm);
@@ -213,7 +200,7 @@ static int lock_pool(request_rec *r, const tf_dir_conf_t *dc,
         return pool;
     }
     tf_shm_unlock(rt_shm);
-    describe(r, dc, &d);
+    describe(r, dc, spec, &d);
     tf_shm_lock(rt_shm);
     return find_pool(t, key, spec, &d, news, now);
 }
@@ -325,9 +312,7 @@ static tf_acq_e wait_turn(request_rec *r, const tf_dir_conf_t *dc,
         rv = tf_shm_wait(rt_shm, waiter, deadline);
         st = tf_pool_req_wait_check(t, l->pool, waiter, &l->ref);
         if (st == TF_WAIT_GRANTED_PROC || st == TF_WAIT_GRANTED_SPAWN) {
-            if (apr_time_now() - since > t->pools[l->pool].longest_wait) {
-                t->pools[l->pool].longest_wait = apr_time_now() - since;
-            }
+            tf_pool_req_note_wait(t, l->pool, apr_time_now() - since);
             return st == TF_WAIT_GRANTED_PROC ? TF_ACQ_PROC : TF_ACQ_SPAWN;
         }
         if (rv == APR_TIMEUP) {

@@ -199,13 +199,14 @@ static apr_status_t open_control(pm_parent_t *pp)
 }
 
 /* The pool of TracFcgiServer @sd: found, or created and described for the
- * status page (as a request that creates a pool does: bridge.c).
+ * status page (as a request that creates a pool does: src/lease.c).
  * @return its index, or -1 when the pool table is full. */
 static int find_or_create_pool(tf_shm_t *shm, tf_spec_declared_t *sd,
                                apr_time_t now, int *created)
 {
     tf_table_t *t = tf_shm_table(shm);
-    tf_pool_ent_t *p;
+    tf_pool_desc_t d = {sd->spec.uid, sd->spec.gid, sd->script, sd->vhost,
+                        sd->env_summary};
     int pool;
 
     *created = 0;
@@ -216,13 +217,7 @@ static int find_or_create_pool(tf_shm_t *shm, tf_spec_declared_t *sd,
                               now);
         if (pool >= 0) {
             *created = 1;
-            p = &t->pools[pool];
-            p->uid = sd->spec.uid;
-            p->gid = sd->spec.gid;
-            apr_cpystrn(p->script, sd->script, sizeof(p->script));
-            apr_cpystrn(p->vhost, sd->vhost, sizeof(p->vhost));
-            apr_cpystrn(p->env_summary, sd->env_summary,
-                        sizeof(p->env_summary));
+            tf_pool_describe(t, pool, &d);
         }
     }
     tf_shm_unlock(shm);

@@ -146,6 +146,24 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
     return idx;
 }
 
+/* strncpy() that always ends the copy (libc only: no apr_cpystrn here) */
+static void copy_str(char *dst, const char *src, size_t size)
+{
+    strncpy(dst, src ? src : "", size - 1);
+    dst[size - 1] = '\0';
+}
+
+void tf_pool_describe(tf_table_t *t, int pool, const tf_pool_desc_t *d)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+
+    p->uid = d->uid;
+    p->gid = d->gid;
+    copy_str(p->script, d->script, sizeof(p->script));
+    copy_str(p->vhost, d->vhost, sizeof(p->vhost));
+    copy_str(p->env_summary, d->env_summary, sizeof(p->env_summary));
+}
+
 int tf_pool_limits_same(const tf_table_t *t, int pool,
                         const tf_pool_limits_t *want)
 {

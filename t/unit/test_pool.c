@@ -141,6 +141,33 @@ static void test_req_notes(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* The status page's description of a pool: set once, cut to its fields,
+ * always a C string, the other pools untouched. */
+static void test_describe(void)
+{
+    char long_script[600];
+    tf_pool_desc_t d = {33, 44, NULL, "trac.example.org:80", NULL};
+    int p, q;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(50, 1, 0);
+    q = new_pool(51, 1, 0);
+    memset(long_script, 's', sizeof(long_script) - 1);
+    long_script[sizeof(long_script) - 1] = '\0';
+    d.script = long_script;
+    tf_pool_describe(&t, p, &d);
+    TF_CHECK("identity kept", t.pools[p].uid == 33 && t.pools[p].gid == 44);
+    TF_CHECK("a long script is cut and ended",
+             strlen(t.pools[p].script) == sizeof(t.pools[p].script) - 1
+                 && t.pools[p].script[0] == 's');
+    TF_CHECK("vhost copied",
+             strcmp(t.pools[p].vhost, "trac.example.org:80") == 0);
+    TF_CHECK("a missing summary is empty", t.pools[p].env_summary[0] == 0);
+    TF_CHECK("the other pool is not described",
+             t.pools[q].script[0] == 0 && t.pools[q].uid == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_fifo(void)
 {
     tf_proc_ref_t a, b, got;
@@ -797,6 +824,7 @@ int main(void)
     test_reuse();
     test_limits_same();
     test_req_notes();
+    test_describe();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
