@@ -20,4 +20,8 @@ APLOG_USE_MODULE(tracfcgi);
  *                 what); */
 #define TF_BACKEND_MSG(pid, msg) "backend pid=%d" msg, (int)(pid)
 
+/* The same, for the manager's lines, which name the pool first. */
+#define TF_POOL_BACKEND_MSG(pool, pid, msg)                                \
+    "pool %s: backend pid=%d" msg, (pool), (int)(pid)
+
 #endif /* TF_PRIVATE_H */

@@ -426,10 +426,10 @@ static apr_status_t probe_backend(pm_t *pm, const tf_spawn_spec_t *spec,
         }
         if (process_alive(pid)) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00102)
-                         "pool %s: backend pid=%d did not answer "
-                         "FCGI_GET_VALUES within TracFcgiStartupTimeout "
-                         "(%us); using it anyway with one connection",
-                         spec->name, (int)pid, spec->startup_timeout);
+                         TF_POOL_BACKEND_MSG(spec->name, pid, " did not "
+                         "answer FCGI_GET_VALUES within "
+                         "TracFcgiStartupTimeout (%us); using it anyway "
+                         "with one connection"), spec->startup_timeout);
             rv = APR_SUCCESS;
             *conns = 1;
         }
@@ -470,8 +470,8 @@ static void startup_failed(pm_t *pm, apr_pool_t *p,
     }
     else {
         apr_snprintf(reply->msg, sizeof(reply->msg),
-                     "backend pid=%d died during startup (%s); its "
-                     "stderr, if any, is logged above", (int)pid, how);
+                     TF_BACKEND_MSG(pid, " died during startup (%s); its "
+                     "stderr, if any, is logged above"), how);
     }
     ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00103)
                  "pool %s: %s", spec->name, reply->msg);
@@ -511,8 +511,8 @@ static void do_spawn(pm_t *pm, apr_pool_t *p, const tf_spawn_spec_t *spec,
     tf_pool_pm_ready(pm->t, spec->ref, conns, apr_time_now());
     tf_shm_unlock(pm->shm);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00104)
-                 "pool %s: backend pid=%d ready in %" APR_TIME_T_FMT
-                 " ms, %u connection(s)", spec->name, (int)pid,
+                 TF_POOL_BACKEND_MSG(spec->name, pid, " ready in %"
+                 APR_TIME_T_FMT " ms, %u connection(s)"),
                  apr_time_as_msec(apr_time_now() - t0), conns);
     reply->status = APR_SUCCESS;
     reply->pid = pid;
@@ -670,8 +670,10 @@ static void log_lines(pm_t *pm, out_pipe_t *op, int flush)
         if (len && start[len - 1] == '\r') {
             len--;
         }
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00107)
-                     "backend pid=%d stderr: %.*s", (int)op->pid, (int)len,
+        /* at error, as mod_cgi logs a script's stderr (and TF00410 the
+         * FastCGI STDERR stream) */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm->s, TFLOGNO(00107)
+                     TF_BACKEND_MSG(op->pid, " stderr: %.*s"), (int)len,
                      start);
         if (!nl) {
             left = 0;
@@ -781,8 +783,7 @@ static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
     }
     if (state == TF_PROC_STOPPING) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, pm->s, TFLOGNO(00108)
-                     "pool %s: backend pid=%d stopped (%s)%s%s", name,
-                     (int)pid,
+                     TF_POOL_BACKEND_MSG(name, pid, " stopped (%s)%s%s"),
                      reason == TF_EXIT_IDLE      ? "idle timeout"
                      : reason == TF_EXIT_BROKEN  ? "broken connection"
                      : reason == TF_EXIT_RETIRED ? "retired"
@@ -793,8 +794,8 @@ static void process_gone(pm_t *pm, pid_t pid, int status, int have_status)
     }
     else {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s, TFLOGNO(00109)
-                     "pool %s: backend pid=%d exited on its own (%s) %s",
-                     name, (int)pid,
+                     TF_POOL_BACKEND_MSG(name, pid, " exited on its own "
+                     "(%s) %s"),
                      have_status ? describe_status(pm->scratch, status)
                                  : "no longer running",
                      conns ? "while serving a request" : "while idle");
