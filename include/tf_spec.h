@@ -56,7 +56,7 @@ const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
                                    const tf_spawn_spec_t *spec);
 
 /** The warning for those names, logged once when such a pool is created:
- * by a request (src/bridge.c) or at startup (src/pm.c). Arguments: the
+ * by a request (src/lease.c) or at startup (src/pm_parent.c). Arguments: the
  * pool's name, the names. */
 #define TF_SUEXEC_DROPPED_FMT                                              \
     "pool %s runs through suexec, which passes a backend only its own "  \

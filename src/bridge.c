@@ -92,7 +92,7 @@ static const int outcome_status[] = {
     HTTP_GATEWAY_TIME_OUT        /* TF_OUT_TIMEOUT */
 };
 
-/* The status of @o, for log lines ("answering 502"). */
+/* The status of @o, for the status page's last error. */
 #define STATUS_OF(o) outcome_status[(o)]
 
 /* The one mapping from outcome to the status the client gets. A 503 says
@@ -111,7 +111,6 @@ static int answer(request_rec *r, tf_outcome_e o)
 
 /* The request, as every attempt sends it. */
 typedef struct {
-    request_rec *r;
     const tf_dir_conf_t *dc;
     tf_body_t *body;
     tf_xbody_t source;        /* the body, for the exchange */
@@ -417,7 +416,6 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q)
     }
     tf_config_dir_get(r, dc);
     memset(q, 0, sizeof(*q));
-    q->r = r;
     q->dc = dc;
     if ((rc = tf_body_read(r, dc->body_in_memory, !dc->request_buffering,
                            &q->body)) != OK) {
