@@ -85,6 +85,9 @@ XCHG_SRC := src/exchange.c src/backend.c src/fcgi_proto.c src/iobuf.c
 t/unit/test_exchange: t/unit/test_exchange.c $(XCHG_SRC) include/tf_exchange.h include/tf_backend.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -pthread -o $@ t/unit/test_exchange.c $(XCHG_SRC) -laprutil-1 -lapr-1
 
+t/unit/test_backend: t/unit/test_backend.c src/backend.c src/fcgi_proto.c include/tf_backend.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_backend.c src/backend.c src/fcgi_proto.c -lapr-1
+
 UNIT_BINS := $(patsubst %.c,%,$(wildcard t/unit/test_*.c))
 unit: $(UNIT_BINS) $(addprefix t/fuzz/replay_,$(FUZZ_TARGETS))
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done

@@ -4,33 +4,57 @@
  * probe (is it ready, is it free again, how many connections does it
  * take).
  *
- * A unix socket today; a TCP address or an external server is a new
- * family here, not a new branch in the request path. APR and the codec
+ * A unix socket, or TCP over IPv4 or IPv6 (for FastCGI servers that
+ * something else starts, here or on another host). APR and the codec
  * only: no httpd, no logging (the callers log), so that the request path,
  * the process manager and the unit tests share it.
  */
 #ifndef TF_BACKEND_H
 #define TF_BACKEND_H
 
+#include <sys/socket.h>
+
 #include "apr_errno.h"
+#include "apr_pools.h"
 #include "apr_time.h"
 
 typedef enum {
-    TF_BACKEND_UNIX = 0 /* a unix stream socket at a path */
+    TF_BACKEND_UNIX = 0, /* a unix stream socket at a path */
+    TF_BACKEND_TCP       /* TCP, IPv4 or IPv6 */
 } tf_backend_family_e;
 
 typedef struct {
     tf_backend_family_e family;
     const char *path;   /* TF_BACKEND_UNIX: the socket (dumb pointer) */
+    /* TF_BACKEND_TCP: */
+    struct sockaddr_storage sa; /* resolved once, when it is parsed */
+    socklen_t salen;
 } tf_backend_addr_t;
 
 /**
+ * Parse where a FastCGI server listens: "unix:/absolute/path",
+ * "HOST:PORT" (a name is resolved now, to its first address) or
+ * "[IPv6]:PORT".
+ * @param p  for @p a's strings.
+ * @return NULL with @p a filled, or what is wrong (for configtest).
+ */
+const char *tf_backend_addr_parse(apr_pool_t *p, const char *text,
+                                  tf_backend_addr_t *a);
+
+/** Make @p a the unix socket at @p path (kept as a dumb pointer). */
+void tf_backend_addr_unix(tf_backend_addr_t *a, const char *path);
+
+/** @return @p a as text: "unix:/path", "127.0.0.1:9000", "[::1]:9000". */
+const char *tf_backend_addr_text(apr_pool_t *p, const tf_backend_addr_t *a);
+
+/**
  * Open a connection to @p a for a request: non-blocking, close-on-exec.
- * A full listen queue is waited on (blocking) up to @p connect_timeout.
+ * A full listen queue (unix) or a connection not yet set up (TCP, with
+ * TCP_NODELAY) is waited on up to @p connect_timeout.
  * @param[out] fd  the connection, or -1.
- * @return APR_SUCCESS; APR_TIMEUP when the listen queue stayed full; or
- *         the errno of socket()/connect() (ECONNREFUSED, ENOENT: nobody
- *         listens, the backend is gone: the request never reached it).
+ * @return APR_SUCCESS; APR_TIMEUP when it did not connect in time; or the
+ *         errno of socket()/connect() (ECONNREFUSED, ENOENT, EHOSTUNREACH:
+ *         nobody listens: the request never reached a backend).
  */
 apr_status_t tf_backend_connect(const tf_backend_addr_t *a,
                                 apr_interval_time_t connect_timeout,

@@ -278,8 +278,7 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
     tf_exchange_t *x = &at->x;
     int how;
 
-    at->addr.family = TF_BACKEND_UNIX;
-    at->addr.path = at->lease.sock;
+    tf_backend_addr_unix(&at->addr, at->lease.sock);
     at->rs = tf_response_create(r, at->lease.pid, &at->sink);
     x->addr = &at->addr;
     x->role = TF_FCGI_RESPONDER;

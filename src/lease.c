@@ -177,7 +177,9 @@ static int find_pool(tf_table_t *t, apr_uint64_t key,
         }
         return pool;
     }
-    if (!tf_pool_limits_same(t, pool, &spec->lim)
+    /* the flag first: once warned, no comparison on every request */
+    if (!t->pools[pool].lim_warned
+        && !tf_pool_limits_same(t, pool, &spec->lim)
         && tf_pool_req_claim_lim_warning(t, pool)) {
         news->other_limits = 1;
         news->has = t->pools[pool].lim;

@@ -400,10 +400,11 @@ static apr_status_t probe_backend(pm_t *pm, const tf_spawn_spec_t *spec,
                                   apr_uint32_t *conns)
 {
     apr_interval_time_t limit = apr_time_from_sec(spec->startup_timeout);
-    tf_backend_addr_t addr = {TF_BACKEND_UNIX, sock_path};
+    tf_backend_addr_t addr;
     apr_status_t rv;
     int i;
 
+    tf_backend_addr_unix(&addr, sock_path);
     rv = tf_backend_probe(&addr, limit, conns);
     if (rv == APR_EOF) {
         /* It closed the probe without answering (libfcgi ignores

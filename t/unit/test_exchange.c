@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,6 +252,8 @@ typedef struct {
     unsigned char params[64];
     size_t params_len;
     unsigned char *body;
+    int tcp;               /* the peer listens on TCP on the loopback */
+    char tcp_addr[32];     /* then: "127.0.0.1:PORT" */
 } env_t;
 
 typedef struct {
@@ -258,6 +261,26 @@ typedef struct {
     int peer_status;
     tf_exchange_t x;
 } result_t;
+
+static int listen_tcp(env_t *e)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+        || listen(fd, 8) < 0
+        || getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        perror("listen");
+        exit(2);
+    }
+    snprintf(e->tcp_addr, sizeof(e->tcp_addr), "127.0.0.1:%d",
+             ntohs(sa.sin_port));
+    return fd;
+}
 
 static int listen_at(const char *path)
 {
@@ -279,12 +302,16 @@ static int listen_at(const char *path)
 static void run(env_t *e, const peer_t *pc, tbody_t *body, tsink_t *s,
                 apr_interval_time_t io_timeout, result_t *res)
 {
-    tf_backend_addr_t addr = {TF_BACKEND_UNIX, e->path};
+    tf_backend_addr_t addr;
     tf_xsink_t sink = {t_stdout, t_stderr, t_end, t_read, s};
     tf_xbody_t src = {b_rewind, b_next, body};
-    int lfd = listen_at(e->path), st;
+    int lfd = e->tcp ? listen_tcp(e) : listen_at(e->path), st;
     pid_t pid = peer_start(pc, lfd, body->data, body->len);
 
+    tf_backend_addr_unix(&addr, e->path);
+    if (e->tcp && tf_backend_addr_parse(e->p, e->tcp_addr, &addr) != NULL) {
+        exit(2);
+    }
     close(lfd);
     memset(&res->x, 0, sizeof(res->x));
     res->x.addr = &addr;
@@ -406,13 +433,14 @@ static void test_failures(env_t *e)
 
 static void test_unreached(env_t *e)
 {
-    tf_backend_addr_t addr = {TF_BACKEND_UNIX, e->path};
+    tf_backend_addr_t addr;
     tsink_t s;
     tf_xsink_t sink = {t_stdout, t_stderr, t_end, t_read, &s};
     tf_exchange_t x;
     tf_xend_e end;
 
     sink_init(&s);
+    tf_backend_addr_unix(&addr, e->path);
     memset(&x, 0, sizeof(x));
     x.addr = &addr;
     x.role = TF_FCGI_RESPONDER;
@@ -497,6 +525,10 @@ int main(void)
 
     test_answer(&e);
     test_failures(&e);
+    e.tcp = 1;        /* the same over TCP: the exchange knows no family */
+    test_answer(&e);
+    test_failures(&e);
+    e.tcp = 0;
     test_unreached(&e);
     test_sink_and_body(&e);
 
