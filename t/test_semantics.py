@@ -47,6 +47,16 @@ def runs(path):
 BODIES = [("On", 200 * KiB), ("Off", 1 * KiB), ("Off", 200 * KiB)]
 
 
+def app_that_dies(httpd, app, buffering):
+    """An httpd serving the one-connection or the threaded app at /trac/;
+    (h, the file the app records its runs in, the flag it dies once by)."""
+    h = httpd((TRAC if app == "one-connection" else THREADED) +
+              "TracFcgiRequestBuffering %s\n" % buffering)
+    if app == "threaded":
+        threaded(h)
+    return h, h.scratch / "acts", h.scratch / "died"
+
+
 @pytest.mark.both_mpms
 @pytest.mark.parametrize("app", ["one-connection", "threaded"])
 @pytest.mark.parametrize("buffering,size", BODIES,
@@ -55,11 +65,7 @@ def test_post_killed_after_reading_runs_once(httpd, app, buffering, size):
     """The backend reads the POST, records it and is killed (-9) before it
     answers: the client gets 502, the application ran the POST once, and
     the log says why it was not sent again."""
-    h = httpd((TRAC if app == "one-connection" else THREADED) +
-              "TracFcgiRequestBuffering %s\n" % buffering)
-    if app == "threaded":
-        threaded(h)
-    acts, flag = h.scratch / "acts", h.scratch / "died"
+    h, acts, flag = app_that_dies(httpd, app, buffering)
     mark = h.log_mark()
     r = h.post("/trac/?act=%s&dieonce=%s" % (acts, flag), os.urandom(size))
     assert flag.exists(), "the backend did not get to act"
@@ -84,11 +90,7 @@ def test_put_killed_after_reading_is_replayed(httpd, app, buffering, size):
     """PUT is idempotent: a backend killed after reading it costs the client
     nothing while the whole body is at hand (the second backend answers);
     a body already partly streamed to the dead one cannot be sent again."""
-    h = httpd((TRAC if app == "one-connection" else THREADED) +
-              "TracFcgiRequestBuffering %s\n" % buffering)
-    if app == "threaded":
-        threaded(h)
-    acts, flag = h.scratch / "acts", h.scratch / "died"
+    h, acts, flag = app_that_dies(httpd, app, buffering)
     mark = h.log_mark()
     r = h.request("PUT", "/trac/?act=%s&dieonce=%s&pid" % (acts, flag),
                   body=os.urandom(size), timeout=60)
