@@ -83,28 +83,16 @@ int tf_bridge_wants(request_rec *r)
 
 /* --- Outcomes and their statuses ----------------------------------------- */
 
-static const int outcome_status[] = {
-    OK,                          /* TF_OUT_NONE */
-    HTTP_INTERNAL_SERVER_ERROR,  /* TF_OUT_APP_INVALID */
-    HTTP_INTERNAL_SERVER_ERROR,  /* TF_OUT_INTERNAL */
-    HTTP_BAD_GATEWAY,            /* TF_OUT_GATEWAY */
-    HTTP_SERVICE_UNAVAILABLE,    /* TF_OUT_UNAVAILABLE */
-    HTTP_GATEWAY_TIME_OUT        /* TF_OUT_TIMEOUT */
-};
-
-/* The status of @o, for the status page's last error. */
-#define STATUS_OF(o) outcome_status[(o)]
-
-/* The one mapping from outcome to the status the client gets. A 503 says
- * when to come back: RETRY_AFTER seconds unless the caller knows better
- * (the back-off's end) and set it already. */
+/* The status the client gets for @o (tf_outcome_status(), the one
+ * mapping). A 503 says when to come back: RETRY_AFTER seconds unless the
+ * caller knows better (the back-off's end) and set it already. */
 static int answer(request_rec *r, tf_outcome_e o)
 {
     if (o == TF_OUT_UNAVAILABLE
         && !apr_table_get(r->err_headers_out, "Retry-After")) {
         apr_table_setn(r->err_headers_out, "Retry-After", RETRY_AFTER);
     }
-    return outcome_status[o];
+    return tf_outcome_status(o);
 }
 
 /* --- One attempt --------------------------------------------------------- */
@@ -184,15 +172,22 @@ static void let_go(request_rec *r, attempt_t *at)
     }
 }
 
+/* What a failure of outcome @o does to the client, for its log line. */
+static const char *consequence(request_rec *r, const attempt_t *at,
+                               tf_outcome_e o)
+{
+    if (at->rs && tf_response_sent(at->rs)) {
+        return "aborting the client connection";
+    }
+    return apr_psprintf(r->pool, "answering %d", tf_outcome_status(o));
+}
+
 /* What a failed exchange costs the client, logged. @return the outcome
  * (TF_OUT_NONE where the client has its answer or is gone). */
 static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
 {
     tf_exchange_t *x = &at->x;
     pid_t pid = at->lease.pid;
-    const char *then = tf_response_sent(at->rs)
-                           ? "aborting the client connection"
-                           : NULL;
 
     switch (at->end) {
     case TF_XEND_DONE:
@@ -211,18 +206,20 @@ static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00416)
                       TF_BACKEND_MSG(pid, ": no connection within "
                       "TracFcgiConnectTimeout %ds (its listen queue is "
-                      "full); answering 503"), q->dc->connect_timeout);
+                      "full); %s"), q->dc->connect_timeout,
+                      consequence(r, at, TF_OUT_UNAVAILABLE));
         return TF_OUT_UNAVAILABLE;
     case TF_XEND_TIMEUP:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00419)
                       TF_BACKEND_MSG(pid, ": nothing happened for "
                       "TracFcgiIOTimeout %ds; %s"), q->dc->io_timeout,
-                      then ? then : "answering 504");
+                      consequence(r, at, TF_OUT_TIMEOUT));
         return TF_OUT_TIMEOUT;
     case TF_XEND_CLOSED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, TFLOGNO(00420)
                       TF_BACKEND_MSG(pid, " closed the connection "
-                      "mid-response; %s"), then ? then : "answering 502");
+                      "mid-response; %s"),
+                      consequence(r, at, TF_OUT_GATEWAY));
         return TF_OUT_GATEWAY;
     case TF_XEND_PROTOCOL:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00414)
@@ -342,22 +339,23 @@ static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
     if (n > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
                       TF_BACKEND_MSG(pid, " %s, as did the one before it; "
-                      "answering 502"), what);
+                      "%s"), what, consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     if (at->end == TF_XEND_SILENT && !idempotent(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00444)
                       TF_BACKEND_MSG(pid, " closed the connection before "
                       "answering; the %s request is not sent to another "
-                      "backend, as the first may have acted on it; "
-                      "answering 502"), r->method);
+                      "backend, as the first may have acted on it; %s"),
+                      r->method, consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     if (tf_body_rewind(q->body) == APR_EINCOMPLETE) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
                       TF_BACKEND_MSG(pid, " %s, after part of the streamed "
                       "request body had gone to it (TracFcgiRequestBuffering "
-                      "Off): it cannot be sent again; answering 502"), what);
+                      "Off): it cannot be sent again; %s"), what,
+                      consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
@@ -448,7 +446,7 @@ static int conclude(request_rec *r, attempt_t *at)
         return at->client_status;
     }
     tf_lease_note_error(at->lease.pool, "%d from backend pid=%d",
-                        STATUS_OF(at->outcome), (int)at->lease.pid);
+                        tf_outcome_status(at->outcome), (int)at->lease.pid);
     return answer(r, at->outcome);
 }
 

@@ -21,6 +21,9 @@
 #include "tf_private.h"
 #include "tf_spec.h"
 
+/* what every failure here costs the client (log lines say it) */
+#define UNAVAILABLE tf_outcome_status(TF_OUT_UNAVAILABLE)
+
 static tf_shm_t *rt_shm;      /* set before the children fork */
 static const char *rt_ctl;
 static pid_t rt_self;         /* this httpd child, set in child_init */
@@ -265,10 +268,11 @@ static tf_outcome_e start_backend(request_rec *r, tf_spawn_spec_t *spec,
 
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00401)
                       "pool %s: the process manager did not start a "
-                      "backend (%s); answering 503", spec->name,
+                      "backend (%s); answering %d", spec->name,
                       APR_STATUS_IS_TIMEUP(rv)
                           ? "no answer within TracFcgiStartupTimeout"
-                          : "it is not reachable at its control socket");
+                          : "it is not reachable at its control socket",
+                      UNAVAILABLE);
         abandon_spawn(l, pm_saw_it);
         tf_lease_note_error(l->pool, "process manager did not start a "
                             "backend");
@@ -277,7 +281,7 @@ static tf_outcome_e start_backend(request_rec *r, tf_spawn_spec_t *spec,
     if (reply.status != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, reply.status, r, TFLOGNO(00402)
                       "pool %s: could not start a backend: %s; answering "
-                      "503", spec->name, reply.msg);
+                      "%d", spec->name, reply.msg, UNAVAILABLE);
         tf_lease_note_error(l->pool, "%s", reply.msg);
         return TF_OUT_UNAVAILABLE;
     }
@@ -333,7 +337,8 @@ static tf_outcome_e backing_off(request_rec *r, const tf_spawn_spec_t *spec,
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00406)
                   "pool %s: its backends keep failing at startup "
                   "(crash-loop back-off for %" APR_TIME_T_FMT " more s); "
-                  "answering 503", spec->name, apr_time_sec(left) + 1);
+                  "answering %d", spec->name, apr_time_sec(left) + 1,
+                  UNAVAILABLE);
     apr_table_setn(r->err_headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_TIME_T_FMT,
                                 apr_time_sec(left) + 1));
@@ -362,8 +367,8 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
         tf_shm_unlock(rt_shm);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00403)
                       "pool %s: the pool table is full (%u pools); raise "
-                      "TracFcgiMaxProcessesTotal; answering 503", spec->name,
-                      total);
+                      "TracFcgiMaxProcessesTotal; answering %d", spec->name,
+                      total, UNAVAILABLE);
         return TF_OUT_UNAVAILABLE;
     }
     spec->key = key;
@@ -394,14 +399,14 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00405)
                           "pool %s: no backend free within "
                           "TracFcgiQueueTimeout %ds (limit hit: %s); "
-                          "answering 503", spec->name, dc->queue_timeout,
-                          limit_text(r, limit, &lim, total));
+                          "answering %d", spec->name, dc->queue_timeout,
+                          limit_text(r, limit, &lim, total), UNAVAILABLE);
         }
         else {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00404)
                           "pool %s: no backend free (%s) and the request "
-                          "queue is full; answering 503", spec->name,
-                          limit_text(r, limit, &lim, total));
+                          "queue is full; answering %d", spec->name,
+                          limit_text(r, limit, &lim, total), UNAVAILABLE);
         }
         return TF_OUT_UNAVAILABLE;
     }

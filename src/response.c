@@ -238,7 +238,8 @@ static int take_location(tf_response_t *rs, const char *location)
     if (!local_url_ok(location)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00445)
                       TF_BACKEND_MSG(rs->pid, " sent a local redirect to a "
-                      "bad URL (%.80s); answering 500"), location);
+                      "bad URL (%.80s); answering %d"), location,
+                      tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     rs->redirect = location;
@@ -273,14 +274,16 @@ static int parse_headers(tf_response_t *rs)
     if (ret != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
                       TF_BACKEND_MSG(rs->pid, " sent malformed response "
-                      "headers (%.200s); answering 500"), sbuf);
+                      "headers (%.200s); answering %d"), sbuf,
+                      tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
                       TF_BACKEND_MSG(rs->pid, " sent an invalid Status "
-                      "header (%.40s); answering 500"),
-                      r->status_line ? r->status_line : "");
+                      "header (%.40s); answering %d"),
+                      r->status_line ? r->status_line : "",
+                      tf_outcome_status(TF_OUT_APP_INVALID));
         r->status = HTTP_OK;
         r->status_line = NULL;
         return stop(rs, TF_OUT_APP_INVALID, 1);
@@ -316,7 +319,8 @@ static int gather_header(tf_response_t *rs, const unsigned char *data,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00412)
                           TF_BACKEND_MSG(rs->pid, " sent more than %d bytes "
                           "without ending its response headers; answering "
-                          "500"), MAX_HEADER_BLOCK);
+                          "%d"), MAX_HEADER_BLOCK,
+                          tf_outcome_status(TF_OUT_APP_INVALID));
             return stop(rs, TF_OUT_APP_INVALID, 1);
         }
         n = apr_palloc(rs->r->pool, cap);
@@ -369,17 +373,19 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
     if (protocol_status != TF_FCGI_REQUEST_COMPLETE && !rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00415)
                       TF_BACKEND_MSG(rs->pid, " refused the request "
-                      "(FastCGI protocol status %u: %s); answering 502"),
-                      protocol_status, refusal_name(protocol_status));
+                      "(FastCGI protocol status %u: %s); answering %d"),
+                      protocol_status, refusal_name(protocol_status),
+                      tf_outcome_status(TF_OUT_GATEWAY));
         return stop(rs, TF_OUT_GATEWAY, 0);
     }
     if (!rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
                       TF_BACKEND_MSG(rs->pid, " ended the request without a "
                       "complete CGI header block (%" APR_SIZE_T_FMT " bytes "
-                      "of output: %s); answering 500"), rs->hdr_len,
+                      "of output: %s); answering %d"), rs->hdr_len,
                       rs->hdr_len ? "no empty line after the headers"
-                                  : "nothing on stdout");
+                                  : "nothing on stdout",
+                      tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 0);
     }
     if (rs->cl >= 0 && rs->body_sent != rs->cl && !rs->discard
