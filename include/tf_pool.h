@@ -373,7 +373,10 @@ void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
 
 /**
  * PM: the STARTING slot's process is ready; the reserving request keeps
- * its connection. @return 0, or -1 when @p ref is stale.
+ * its connection, its spare ones go to queued requests. While the table
+ * drains, a process that nobody then holds goes to STOPPING at once.
+ * @return the TF_WAKE_* flags of that grant (0: nobody to wake), or -1
+ *         when @p ref is stale.
  */
 int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
                      apr_time_t now);

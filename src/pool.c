@@ -814,6 +814,7 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
                      apr_time_t now)
 {
     tf_proc_ent_t *pr;
+    int flags;
 
     if (!tf_pool_ref_valid(t, ref)
         || t->procs[ref.idx].state != TF_PROC_STARTING) {
@@ -825,7 +826,14 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
     pr->last_used = now;
     /* connections its reserver does not use (all, if it left, or the
      * spare ones of a threaded app) go to the requests queued meanwhile */
-    return grant_proc(t, &t->pools[pr->pool], ref.idx);
+    flags = grant_proc(t, &t->pools[pr->pool], ref.idx);
+    if (t->hdr->draining && pr->conns == 0) {
+        /* started before the drain, and nobody of the old generation
+         * wants it: it stops now, as a released one would, instead of
+         * keeping the old manager alive until its idle timeout */
+        tf_pool_pm_stop_idle(t, ref.idx, TF_EXIT_SHUTDOWN);
+    }
+    return flags;
 }
 
 static int spawn_ended(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now,

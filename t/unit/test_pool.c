@@ -168,6 +168,49 @@ static void test_describe(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* A process the manager started for the minimum before a graceful
+ * restart, ready after it: nobody of the old generation wants it, so it
+ * stops at once (a released one would); one a request still holds is
+ * stopped by that request's release. */
+static void test_ready_while_draining(void)
+{
+    tf_proc_ref_t kept, held, other;
+    tf_exit_reason_e why;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(60, 3, 0);
+    TF_CHECK("reserve for the minimum",
+             tf_pool_pm_reserve(&t, p, 0, &kept) == 0);
+    TF_CHECK("a request's spawn",
+             tf_pool_req_acquire(&t, p, 100, 0, &held, &w, &lim)
+                 == TF_ACQ_SPAWN);
+    tf_pool_pm_forked(&t, kept, 71, "", 0);
+    tf_pool_pm_forked(&t, held, 72, "", 0);
+    tf_pool_pm_drain(&t);
+    TF_CHECK("no reservation while draining",
+             tf_pool_pm_reserve(&t, p, 0, &other) == -1);
+    TF_CHECK("ready", tf_pool_pm_ready(&t, kept, 1, 1) >= 0);
+    TF_CHECK("nobody holds it: stopping at once",
+             t.procs[kept.idx].state == TF_PROC_STOPPING
+                 && t.procs[kept.idx].exit_reason == TF_EXIT_SHUTDOWN
+                 && !t.procs[kept.idx].listed);
+    TF_CHECK("the stop policy signals it at the next scan",
+             tf_pool_pm_stop_policy(&t.pools[p], &t.procs[kept.idx], 1, 2,
+                                    &why) == TF_STOP_TERM
+                 && why == TF_EXIT_SHUTDOWN);
+    TF_CHECK("ready", tf_pool_pm_ready(&t, held, 1, 1) >= 0);
+    TF_CHECK("its requester still holds the other",
+             t.procs[held.idx].state == TF_PROC_READY
+                 && t.procs[held.idx].conns == 1);
+    tf_pool_req_release(&t, held, TF_RELEASE_SERVED, 100, 2);
+    TF_CHECK("released while draining: stopping",
+             t.procs[held.idx].state == TF_PROC_STOPPING);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_fifo(void)
 {
     tf_proc_ref_t a, b, got;
@@ -825,6 +868,7 @@ int main(void)
     test_limits_same();
     test_req_notes();
     test_describe();
+    test_ready_while_draining();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
