@@ -223,11 +223,17 @@ typedef struct {
 } tf_pool_desc_t;
 
 /**
- * Describe the new pool @p pool (once, right after tf_pool_create(); by
- * the request that created it, or the manager for a TracFcgiServer).
+ * The pool of @p key, created (tf_pool_create()) and described by @p d if
+ * it is not in the table: for the request that meets a new pool
+ * (src/lease.c) and for a TracFcgiServer at startup (src/pm_parent.c).
  * Strings longer than the table's fields are cut.
+ * @param[out] created  1 when this call created it.
+ * @return its index, or -1 when the pool table is full.
  */
-void tf_pool_describe(tf_table_t *t, int pool, const tf_pool_desc_t *d);
+int tf_pool_find_or_create(tf_table_t *t, apr_uint64_t key,
+                           const tf_pool_limits_t *lim, const char *name,
+                           const tf_pool_desc_t *d, apr_time_t now,
+                           int *created);
 
 /** What tf_pool_req_acquire() did. */
 typedef enum {

@@ -170,15 +170,9 @@ static int find_pool(tf_table_t *t, apr_uint64_t key,
     int pool = tf_pool_find(t, key);
 
     if (pool < 0) {
-        if (!d) {
-            return -2;
-        }
-        pool = tf_pool_create(t, key, &spec->lim, spec->name, now);
-        if (pool >= 0) {
-            tf_pool_describe(t, pool, d);
-            news->created = 1;
-        }
-        return pool;
+        return d ? tf_pool_find_or_create(t, key, &spec->lim, spec->name, d,
+                                          now, &news->created)
+                 : -2;
     }
     /* the flag first: once warned, no comparison on every request */
     if (!t->pools[pool].lim_warned

@@ -209,17 +209,9 @@ static int find_or_create_pool(tf_shm_t *shm, tf_spec_declared_t *sd,
                         sd->env_summary};
     int pool;
 
-    *created = 0;
     tf_shm_lock(shm);
-    pool = tf_pool_find(t, sd->spec.key);
-    if (pool < 0) {
-        pool = tf_pool_create(t, sd->spec.key, &sd->spec.lim, sd->spec.name,
-                              now);
-        if (pool >= 0) {
-            *created = 1;
-            tf_pool_describe(t, pool, &d);
-        }
-    }
+    pool = tf_pool_find_or_create(t, sd->spec.key, &sd->spec.lim,
+                                  sd->spec.name, &d, now, created);
     tf_shm_unlock(shm);
     return pool;
 }

@@ -119,6 +119,13 @@ int tf_pool_find(const tf_table_t *t, apr_uint64_t key)
     return i;
 }
 
+/* strncpy() that always ends the copy (libc only: no apr_cpystrn here) */
+static void copy_str(char *dst, const char *src, size_t size)
+{
+    strncpy(dst, src ? src : "", size - 1);
+    dst[size - 1] = '\0';
+}
+
 int tf_pool_create(tf_table_t *t, apr_uint64_t key,
                    const tf_pool_limits_t *lim, const char *name,
                    apr_time_t now)
@@ -139,29 +146,33 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
     }
     p->idle_head = p->wait_head = p->wait_tail = NIL;
     p->created = now;
-    strncpy(p->name, name ? name : "", sizeof(p->name) - 1);
+    copy_str(p->name, name, sizeof(p->name));
     b = (apr_uint32_t)(key & (t->hdr->n_buckets - 1));
     p->hash_next = t->buckets[b];
     t->buckets[b] = idx;
     return idx;
 }
 
-/* strncpy() that always ends the copy (libc only: no apr_cpystrn here) */
-static void copy_str(char *dst, const char *src, size_t size)
+int tf_pool_find_or_create(tf_table_t *t, apr_uint64_t key,
+                           const tf_pool_limits_t *lim, const char *name,
+                           const tf_pool_desc_t *d, apr_time_t now,
+                           int *created)
 {
-    strncpy(dst, src ? src : "", size - 1);
-    dst[size - 1] = '\0';
-}
+    int pool = tf_pool_find(t, key);
+    tf_pool_ent_t *p;
 
-void tf_pool_describe(tf_table_t *t, int pool, const tf_pool_desc_t *d)
-{
-    tf_pool_ent_t *p = &t->pools[pool];
-
+    *created = 0;
+    if (pool >= 0 || (pool = tf_pool_create(t, key, lim, name, now)) < 0) {
+        return pool;
+    }
+    *created = 1;
+    p = &t->pools[pool];
     p->uid = d->uid;
     p->gid = d->gid;
     copy_str(p->script, d->script, sizeof(p->script));
     copy_str(p->vhost, d->vhost, sizeof(p->vhost));
     copy_str(p->env_summary, d->env_summary, sizeof(p->env_summary));
+    return pool;
 }
 
 int tf_pool_limits_same(const tf_table_t *t, int pool,
@@ -805,8 +816,7 @@ void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
     pr = &t->procs[ref.idx];
     pr->pid = pid;
     pr->started = now;
-    strncpy(pr->sock, sock, sizeof(pr->sock) - 1);
-    pr->sock[sizeof(pr->sock) - 1] = '\0';
+    copy_str(pr->sock, sock, sizeof(pr->sock));
     t->pools[pr->pool].spawns++;
 }
 

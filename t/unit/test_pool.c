@@ -141,21 +141,26 @@ static void test_req_notes(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
-/* The status page's description of a pool: set once, cut to its fields,
- * always a C string, the other pools untouched. */
-static void test_describe(void)
+/* A pool met for the first time is created and described for the status
+ * page, once: cut to its fields, always a C string; found again, it is
+ * neither created nor described anew, and other pools are untouched. */
+static void test_find_or_create(void)
 {
     char long_script[600];
     tf_pool_desc_t d = {33, 44, NULL, "trac.example.org:80", NULL};
-    int p, q;
+    tf_pool_desc_t other = {55, 66, "/other", "x:1", "TRAC_ENV=/x"};
+    tf_pool_limits_t lim;
+    int p, q, again, created;
 
     setup(4, 4, 4, 4);
-    p = new_pool(50, 1, 0);
+    memset(&lim, 0, sizeof(lim));
+    lim.max_procs = 1;
     q = new_pool(51, 1, 0);
     memset(long_script, 's', sizeof(long_script) - 1);
     long_script[sizeof(long_script) - 1] = '\0';
     d.script = long_script;
-    tf_pool_describe(&t, p, &d);
+    p = tf_pool_find_or_create(&t, 50, &lim, "new", &d, 0, &created);
+    TF_CHECK("created", p >= 0 && p != q && created == 1);
     TF_CHECK("identity kept", t.pools[p].uid == 33 && t.pools[p].gid == 44);
     TF_CHECK("a long script is cut and ended",
              strlen(t.pools[p].script) == sizeof(t.pools[p].script) - 1
@@ -163,9 +168,17 @@ static void test_describe(void)
     TF_CHECK("vhost copied",
              strcmp(t.pools[p].vhost, "trac.example.org:80") == 0);
     TF_CHECK("a missing summary is empty", t.pools[p].env_summary[0] == 0);
+    again = tf_pool_find_or_create(&t, 50, &lim, "new", &other, 0, &created);
+    TF_CHECK("found again, not created", again == p && created == 0);
+    TF_CHECK("nor described anew", t.pools[p].uid == 33
+                                       && t.pools[p].vhost[0] == 't');
     TF_CHECK("the other pool is not described",
              t.pools[q].script[0] == 0 && t.pools[q].uid == 0);
     TF_CHECK("sane", tf_table_check(&t));
+    setup(1, 4, 4, 4);
+    TF_CHECK("full table", new_pool(1, 1, 0) >= 0
+                 && tf_pool_find_or_create(&t, 2, &lim, "x", &d, 0, &created)
+                        == -1 && created == 0);
 }
 
 /* A process the manager started for the minimum before a graceful
@@ -867,7 +880,7 @@ int main(void)
     test_reuse();
     test_limits_same();
     test_req_notes();
-    test_describe();
+    test_find_or_create();
     test_ready_while_draining();
     test_fifo();
     test_total_cap();
