@@ -62,6 +62,9 @@ t/unit/test_spec: t/unit/test_spec.c src/spec.c src/config.c include/tf_spec.h i
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_spec.c src/spec.c \
 	    src/config.c t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
 
+t/unit/test_pool_external: t/unit/test_pool_external.c src/pool.c include/tf_pool.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool_external.c src/pool.c
+
 t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
 

@@ -23,6 +23,8 @@
 #define TF_TABLE_MAGIC 0x74666331u /* "tfc1" */
 #define TF_POOL_NAME_LEN 160       /* display only: the status page */
 #define TF_SOCK_PATH_LEN 108       /* sizeof(sockaddr_un.sun_path) */
+#define TF_ADDR_TEXT_LEN 120       /* "unix:" and a socket path */
+#define TF_ADDR_ERROR_LEN 96
 
 /* Slot states. READY with conns == 0 is idle (on its pool's idle list). */
 typedef enum {
@@ -30,7 +32,10 @@ typedef enum {
     TF_PROC_STARTING, /* reserved for a spawn; the reserver holds 1 conn */
     TF_PROC_READY,    /* serving; idle when conns == 0 */
     TF_PROC_STOPPING, /* takes no new requests; the PM stops it when idle */
-    TF_PROC_EXITED    /* died while requests held it; freed on release */
+    TF_PROC_EXITED,   /* died while requests held it; freed on release */
+    TF_PROC_DOWN      /* an external server's address that failed: takes
+                       * no request until a probe of the manager's
+                       * answers (external pools only) */
 } tf_proc_state_e;
 
 /* Why a process left (counted per pool, shown on the status page). */
@@ -93,6 +98,12 @@ typedef struct {
     char env_summary[TF_POOL_NAME_LEN]; /* e.g. TRAC_ENV=/srv/trac/x */
     char last_error[TF_POOL_NAME_LEN];
     apr_time_t last_error_time;
+    /* external pools (TracFcgiExternalServer): one slot per address, set
+     * up at startup, never a process of ours (pid 0) */
+    apr_uint32_t external;    /* shm: 1 for an external pool */
+    apr_uint32_t ext_up;      /* shm: its addresses in state READY */
+    apr_uint32_t ext_check;   /* seconds between probes of a down one */
+    apr_uint32_t ext_fails;   /* failures in a row that mark one down */
 } tf_pool_ent_t;
 
 /* Connections of one process whose httpd child is remembered, so that the
@@ -121,13 +132,23 @@ typedef struct {
                                * request (0: still in the backlog) */
     apr_time_t stop_sent;     /* pm: when SIGTERM was sent, 0 = not yet */
     char sock[TF_SOCK_PATH_LEN]; /* pm: listening socket path */
+    /* an external server's address (its pool's `external` is set): */
+    apr_uint32_t addr;        /* its index in the directive's list */
+    apr_uint32_t fails_row;   /* failures in a row (see ext_fails) */
+    apr_uint32_t probed;      /* pm: probed once (conns learnt) */
+    apr_uint64_t failures;    /* requests that failed there */
+    apr_time_t down_since;    /* when it went down (DOWN), else 0 */
+    apr_time_t next_probe;    /* pm: when a down one is probed again */
+    char where[TF_ADDR_TEXT_LEN]; /* "unix:/path", "host:port" */
+    char error[TF_ADDR_ERROR_LEN]; /* what made it go down, last time */
 } tf_proc_ent_t;
 
 typedef enum {
     TF_WAIT_FREE = 0,
     TF_WAIT_WAITING,
     TF_WAIT_GRANTED_PROC,  /* a process (1 conn) was handed over */
-    TF_WAIT_GRANTED_SPAWN  /* a STARTING slot was reserved for it */
+    TF_WAIT_GRANTED_SPAWN, /* a STARTING slot was reserved for it */
+    TF_WAIT_REFUSED        /* its external pool has no address up */
 } tf_wait_state_e;
 
 typedef struct {
@@ -147,7 +168,8 @@ typedef struct {
     apr_uint32_t magic;
     apr_uint32_t n_pools, n_procs, n_waiters, n_buckets; /* capacities */
     apr_uint32_t max_total;   /* TracFcgiMaxProcessesTotal */
-    apr_uint32_t total_procs; /* slots not FREE, all pools */
+    apr_uint32_t total_procs; /* slots of processes not FREE, all pools */
+    apr_uint32_t ext_procs;   /* slots of external servers' addresses */
     apr_uint32_t used_pools;
     apr_uint32_t waiting;     /* requests queued, all pools */
     apr_uint32_t draining;    /* pm: generation over, stop what is freed */
@@ -241,7 +263,8 @@ typedef enum {
     TF_ACQ_SPAWN,      /* *ref is a STARTING slot: ask the PM to start it */
     TF_ACQ_WAIT,       /* queued as *waiter: sleep on its futex word */
     TF_ACQ_QUEUE_FULL, /* no waiter entry left */
-    TF_ACQ_BACKOFF     /* crash loop: no process to give, none to start */
+    TF_ACQ_BACKOFF,    /* crash loop: no process to give, none to start */
+    TF_ACQ_ALL_DOWN    /* an external pool with no address up */
 } tf_acq_e;
 
 /**
@@ -300,6 +323,9 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
 #define TF_WAKE_WAITERS 1 /* waiters were granted: tf_shm_unlock() wakes them */
 #define TF_WAKE_PM 2      /* a process must be stopped: tell the PM */
 #define TF_BACKOFF 4      /* the pool entered (or extended) a back-off */
+#define TF_WENT_DOWN 8    /* an external address was marked down */
+#define TF_ALL_DOWN 16    /* ... and it was its pool's last one up */
+#define TF_CAME_UP 32     /* an external address is up again */
 
 /* Crash-loop back-off: 1 s after the second failure in a row, doubling,
  * at most 60 s. A process "fails" when it dies before it was ready, or
@@ -313,6 +339,8 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
 #define TF_RELEASE_BROKEN 1 /* the process must not serve again (I/O error,
                              * timeout, protocol violation): stopped once
                              * idle */
+#define TF_RELEASE_DOWN 3   /* external address: it refused, reset or timed
+                             * out (TF_RELEASE_BROKEN for a process) */
 #define TF_RELEASE_CUT 2    /* the request ended before its answer did (the
                              * client went away): a one-connection process
                              * is busy with it for all we know and is
@@ -321,9 +349,14 @@ int tf_pool_req_evict(tf_table_t *t, int pool);
 
 /**
  * Give back one connection of @p ref.
- * @param how     TF_RELEASE_*.
+ * @param how     TF_RELEASE_*. For an external address: SERVED and CUT
+ *                give the connection back; BROKEN counts a failure that
+ *                says nothing of the address (a protocol error); DOWN
+ *                counts one that does, and marks it down after its
+ *                pool's ext_fails in a row.
  * @param holder  pid of the calling httpd child, as given to acquire.
- * @return TF_WAKE_* flags.
+ * @return TF_WAKE_* flags; TF_WENT_DOWN (and TF_ALL_DOWN) when this
+ *         release marked an external address down.
  */
 int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int how,
                         pid_t holder, apr_time_t now);
@@ -509,6 +542,68 @@ int tf_pool_spawn_abandoned(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now);
  * when their requests end. @return the number of processes affected.
  */
 int tf_pool_pm_retire_all(tf_table_t *t, int pool);
+
+/* --- External servers (TracFcgiExternalServer) ---------------------------
+ * An external pool has one slot per address, in the directive's order,
+ * with pid 0: never spawned, stopped, signalled nor reaped. A slot takes
+ * up to max_conns requests (its `conns=`, or what the server answers to
+ * FCGI_GET_VALUES), is READY while the address is up and DOWN after
+ * ext_fails failures in a row (refused, reset, timed out); the manager
+ * probes a DOWN one every ext_check seconds and brings it back. Requests
+ * take the READY address with the fewest requests in progress (ties: the
+ * one least recently used), else wait in the pool's FIFO; with no address
+ * up they are refused at once (TF_ACQ_ALL_DOWN, TF_WAIT_REFUSED). The
+ * slots do not count toward TracFcgiMaxProcessesTotal. */
+
+/** An external pool's addresses, as tf_pool_ext_create() takes them. */
+typedef struct {
+    const char *const *where;  /* display text of each address */
+    apr_uint32_t n;            /* how many (>= 1) */
+    apr_uint32_t conns;        /* connections per address; 0 = ask
+                                * (1 until answered) */
+    apr_uint32_t check_secs;   /* probe interval of a down one (>= 1) */
+    apr_uint32_t fails;        /* failures in a row that mark down (>= 1) */
+} tf_pool_ext_t;
+
+/**
+ * Create the external pool @p key with one READY slot per address.
+ * @return its index, or -1 when the table has no room (pools or slots).
+ */
+int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
+                       const tf_pool_desc_t *d, const tf_pool_ext_t *x,
+                       apr_time_t now);
+
+/**
+ * Remember @p err as what went wrong at the address of @p ref, for the
+ * status page (with tf_pool_req_release(..., TF_RELEASE_DOWN, ...)).
+ */
+void tf_pool_req_ext_error(tf_table_t *t, tf_proc_ref_t ref,
+                           const char *err, apr_time_t now);
+
+/**
+ * PM: the addresses to probe at @p now: down ones whose time has come,
+ * and any not probed yet (the first probe learns FCGI_MAX_CONNS).
+ * @return how many refs were written to @p refs (at most @p max).
+ */
+apr_uint32_t tf_pool_pm_ext_due(const tf_table_t *t, apr_time_t now,
+                                tf_proc_ref_t *refs, apr_uint32_t max);
+
+/**
+ * PM: the probe of @p ref answered (@p conns: its FCGI_MAX_CONNS, 0 when
+ * it gave none). A down address comes back and takes queued requests.
+ * @return TF_WAKE_* flags, with TF_CAME_UP when it was down; 0 when
+ *         @p ref is stale.
+ */
+int tf_pool_pm_ext_up(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t conns,
+                      apr_time_t now);
+
+/**
+ * PM: the probe of @p ref failed with @p err: the address is (or stays)
+ * down and is probed again ext_check seconds from @p now.
+ * @return TF_WENT_DOWN (and TF_ALL_DOWN, TF_WAKE_WAITERS) when it was up.
+ */
+int tf_pool_pm_ext_down(tf_table_t *t, tf_proc_ref_t ref, const char *err,
+                        apr_time_t now);
 
 /**
  * Debug check of every invariant (lists, counters). @return 1 if sane.

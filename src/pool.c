@@ -442,15 +442,62 @@ static int grant_spawns(tf_table_t *t, int first_pool, apr_time_t now)
 
 /* --- Request side -------------------------------------------------------- */
 
+/* Queue a request at the end of @p's FIFO. */
+static tf_acq_e enqueue(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
+                        apr_int32_t *waiter)
+{
+    apr_int32_t w = t->hdr->free_waiter;
+
+    if (w == NIL) {
+        return TF_ACQ_QUEUE_FULL;
+    }
+    t->hdr->free_waiter = t->waiters[w].next;
+    t->waiters[w].state = TF_WAIT_WAITING;
+    t->waiters[w].next = NIL;
+    t->waiters[w].proc = NIL;
+    t->waiters[w].holder = holder;
+    if (p->wait_tail != NIL) {
+        t->waiters[p->wait_tail].next = w;
+    }
+    else {
+        p->wait_head = w;
+    }
+    p->wait_tail = w;
+    p->n_waiting++;
+    p->queued++;
+    t->hdr->waiting++;
+    *waiter = w;
+    return TF_ACQ_WAIT;
+}
+
+/* One more connection of listed slot @idx, for @holder. */
+static void take_conn(tf_table_t *t, apr_int32_t idx, pid_t holder,
+                      tf_proc_ref_t *ref)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+
+    pr->conns++;
+    holder_add(pr, holder);
+    avail_insert(t, idx);
+    ref->idx = idx;
+    ref->seq = pr->seq;
+}
+
+static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
+                            apr_time_t now, tf_proc_ref_t *ref,
+                            apr_int32_t *waiter);
+
 tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
                              apr_time_t now, tf_proc_ref_t *ref,
                              apr_int32_t *waiter, tf_limit_e *limit)
 {
     tf_pool_ent_t *p = &t->pools[pool];
-    apr_int32_t idx = p->idle_head, w;
-    tf_proc_ent_t *pr;
+    apr_int32_t idx = p->idle_head;
 
     *limit = TF_LIMIT_NONE;
+    if (p->external) {
+        return acquire_ext(t, p, holder, now, ref, waiter);
+    }
     /* 1. an idle process, unless others queued first */
     if (idx != NIL && t->procs[idx].conns == 0 && p->wait_head == NIL) {
         goto take;
@@ -479,35 +526,10 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
         can_grow(t, p, limit);
     }
     /* 4. the queue */
-    w = t->hdr->free_waiter;
-    if (w == NIL) {
-        return TF_ACQ_QUEUE_FULL;
-    }
-    t->hdr->free_waiter = t->waiters[w].next;
-    t->waiters[w].state = TF_WAIT_WAITING;
-    t->waiters[w].next = NIL;
-    t->waiters[w].proc = NIL;
-    t->waiters[w].holder = holder;
-    if (p->wait_tail != NIL) {
-        t->waiters[p->wait_tail].next = w;
-    }
-    else {
-        p->wait_head = w;
-    }
-    p->wait_tail = w;
-    p->n_waiting++;
-    p->queued++;
-    t->hdr->waiting++;
-    *waiter = w;
-    return TF_ACQ_WAIT;
+    return enqueue(t, p, holder, waiter);
 
 take:
-    pr = &t->procs[idx];
-    pr->conns++;
-    holder_add(pr, holder);
-    avail_insert(t, idx);
-    ref->idx = idx;
-    ref->seq = pr->seq;
+    take_conn(t, idx, holder, ref);
     return TF_ACQ_PROC;
 }
 
@@ -518,6 +540,10 @@ tf_wait_state_e tf_pool_req_wait_check(tf_table_t *t, int pool,
     tf_waiter_t *w = &t->waiters[waiter];
     tf_wait_state_e st = (tf_wait_state_e)w->state;
 
+    if (st == TF_WAIT_REFUSED) {
+        waiter_free(t, waiter);
+        return st;
+    }
     if (st != TF_WAIT_GRANTED_PROC && st != TF_WAIT_GRANTED_SPAWN) {
         return st;
     }
@@ -595,7 +621,7 @@ int tf_pool_req_evict(tf_table_t *t, int pool)
             stopping++;
         }
         if (pr->state != TF_PROC_READY || pr->conns != 0
-            || pr->pool == pool
+            || pr->pool == pool || t->pools[pr->pool].external
             || t->pools[pr->pool].n_procs <= t->pools[pr->pool].lim.min_procs) {
             continue;
         }
@@ -647,6 +673,9 @@ static gave_e cut_how(const tf_proc_ent_t *pr)
                                                             : GAVE_CUT;
 }
 
+static int release_ext(tf_table_t *t, tf_proc_ent_t *pr, apr_int32_t idx,
+                       int how, apr_time_t now);
+
 static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
                         pid_t holder, apr_time_t now)
 {
@@ -660,6 +689,12 @@ static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
     pr = &t->procs[ref.idx];
     pool = pr->pool;
     p = &t->pools[pool];
+    if (p->external) {
+        holder_drop(pr, holder);
+        return release_ext(t, pr, ref.idx,
+                           how == GAVE_SERVED ? TF_RELEASE_SERVED
+                                              : TF_RELEASE_CUT, now);
+    }
     pr->conns--;
     holder_drop(pr, holder);
     pr->last_used = now;
@@ -710,10 +745,24 @@ static int release_conn(tf_table_t *t, tf_proc_ref_t ref, gave_e how,
 int tf_pool_req_release(tf_table_t *t, tf_proc_ref_t ref, int how,
                         pid_t holder, apr_time_t now)
 {
-    gave_e gave = how == TF_RELEASE_BROKEN ? GAVE_BROKEN : GAVE_SERVED;
+    gave_e gave = how == TF_RELEASE_BROKEN || how == TF_RELEASE_DOWN
+                      ? GAVE_BROKEN
+                      : GAVE_SERVED;
+    tf_proc_ent_t *pr;
 
-    if (how == TF_RELEASE_CUT && tf_pool_ref_valid(t, ref)) {
-        gave = cut_how(&t->procs[ref.idx]);
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    if (t->pools[pr->pool].external) {
+        if (pr->conns == 0) {
+            return 0;
+        }
+        holder_drop(pr, holder);
+        return release_ext(t, pr, ref.idx, how, now);
+    }
+    if (how == TF_RELEASE_CUT) {
+        gave = cut_how(pr);
     }
     return release_conn(t, ref, gave, holder, now);
 }
@@ -743,7 +792,8 @@ int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
         tf_waiter_t *w = &t->waiters[k];
 
         if (w->holder == dead && (w->state == TF_WAIT_GRANTED_PROC
-                                  || w->state == TF_WAIT_GRANTED_SPAWN)) {
+                                  || w->state == TF_WAIT_GRANTED_SPAWN
+                                  || w->state == TF_WAIT_REFUSED)) {
             waiter_free(t, (apr_int32_t)k);
         }
     }
@@ -930,7 +980,8 @@ int tf_pool_pm_stop_idle(tf_table_t *t, int idx, tf_exit_reason_e why)
 {
     tf_proc_ent_t *pr = &t->procs[idx];
 
-    if (pr->state != TF_PROC_READY || pr->conns != 0) {
+    if (pr->state != TF_PROC_READY || pr->conns != 0
+        || t->pools[pr->pool].external) {
         return -1;
     }
     avail_remove(t, pr);
@@ -974,8 +1025,10 @@ int tf_pool_pm_take_over(tf_table_t *t, pid_t self, apr_time_t now,
             tf_pool_spawn_abandoned(t, ref, now);
             continue;
         }
-        pr->adopted = 1;
-        n++;
+        if (pr->pid > 0) { /* not an external server's address */
+            pr->adopted = 1;
+            n++;
+        }
     }
     t->hdr->pm_pid = self;
     t->hdr->pm_starts++;
@@ -1063,6 +1116,240 @@ void tf_pool_note_error(tf_table_t *t, int pool, const char *msg,
     p->last_error_time = now;
 }
 
+/* --- External servers ---------------------------------------------------- */
+
+int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
+                       const tf_pool_desc_t *d, const tf_pool_ext_t *x,
+                       apr_time_t now)
+{
+    tf_pool_limits_t lim;
+    apr_int32_t idx, j;
+    apr_uint32_t i, n_free = 0;
+    tf_pool_ent_t *p;
+    int pool, created;
+
+    for (j = t->hdr->free_proc; j != NIL && n_free < x->n;
+         j = t->procs[j].next) {
+        n_free++;
+    }
+    if (x->n < 1 || n_free < x->n || tf_pool_find(t, key) >= 0) {
+        return NIL;
+    }
+    memset(&lim, 0, sizeof(lim));
+    lim.max_procs = x->n;
+    lim.max_conns = x->conns ? x->conns : 1;
+    lim.conns_auto = x->conns == 0;
+    pool = tf_pool_find_or_create(t, key, &lim, name, d, now, &created);
+    if (pool < 0) {
+        return NIL;
+    }
+    p = &t->pools[pool];
+    p->external = 1;
+    p->ext_check = x->check_secs ? x->check_secs : 1;
+    p->ext_fails = x->fails ? x->fails : 1;
+    for (i = 0; i < x->n; i++) {
+        tf_proc_ent_t *pr;
+        apr_uint32_t seq;
+
+        idx = t->hdr->free_proc;
+        pr = &t->procs[idx];
+        t->hdr->free_proc = pr->next;
+        seq = pr->seq + 1;
+        memset(pr, 0, sizeof(*pr));
+        pr->seq = seq;
+        pr->state = TF_PROC_READY;
+        pr->pool = pool;
+        pr->next = pr->prev = NIL;
+        pr->max_conns = lim.max_conns;
+        pr->addr = i;
+        pr->started = pr->last_used = now;
+        copy_str(pr->where, x->where[i], sizeof(pr->where));
+        p->n_procs++;
+        p->ext_up++;
+        t->hdr->ext_procs++;
+        avail_insert(t, idx);
+    }
+    return pool;
+}
+
+/* The READY address with the fewest requests in progress; of those, the
+ * one least recently used, so that idle addresses take turns. */
+static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
+                            apr_time_t now, tf_proc_ref_t *ref,
+                            apr_int32_t *waiter)
+{
+    apr_int32_t i, best = NIL;
+
+    if (p->ext_up == 0) {
+        return TF_ACQ_ALL_DOWN;
+    }
+    if (p->wait_head != NIL) {
+        return enqueue(t, p, holder, waiter);
+    }
+    for (i = p->idle_head; i != NIL; i = t->procs[i].next) {
+        const tf_proc_ent_t *pr = &t->procs[i];
+
+        if (best == NIL || pr->conns < t->procs[best].conns
+            || (pr->conns == t->procs[best].conns
+                && pr->last_used < t->procs[best].last_used)) {
+            best = i;
+        }
+    }
+    if (best == NIL) {
+        return enqueue(t, p, holder, waiter);
+    }
+    t->procs[best].last_used = now;
+    take_conn(t, best, holder, ref);
+    return TF_ACQ_PROC;
+}
+
+/* The last address of @p went down: nobody waits for one (never a hang:
+ * they answer 503 now). */
+static int refuse_waiters(tf_table_t *t, tf_pool_ent_t *p)
+{
+    apr_int32_t w;
+    int flags = 0;
+
+    while ((w = fifo_pop(t, p)) != NIL) {
+        t->waiters[w].state = TF_WAIT_REFUSED;
+        t->waiters[w].proc = NIL;
+        to_wake(t, w);
+        flags = TF_WAKE_WAITERS;
+    }
+    return flags;
+}
+
+/* Address @idx is down from @now. @return TF_WENT_DOWN and what follows. */
+static int ext_mark_down(tf_table_t *t, apr_int32_t idx, apr_time_t now)
+{
+    tf_proc_ent_t *pr = &t->procs[idx];
+    tf_pool_ent_t *p = &t->pools[pr->pool];
+
+    if (pr->state != TF_PROC_READY) {
+        return 0;
+    }
+    avail_remove(t, pr);
+    pr->state = TF_PROC_DOWN;
+    pr->down_since = now;
+    pr->next_probe = now + apr_time_from_sec(p->ext_check);
+    if (--p->ext_up > 0) {
+        return TF_WENT_DOWN;
+    }
+    return TF_WENT_DOWN | TF_ALL_DOWN | refuse_waiters(t, p);
+}
+
+static int release_ext(tf_table_t *t, tf_proc_ent_t *pr, apr_int32_t idx,
+                       int how, apr_time_t now)
+{
+    tf_pool_ent_t *p = &t->pools[pr->pool];
+    int flags = 0;
+
+    pr->conns--;
+    pr->last_used = now;
+    switch (how) {
+    case TF_RELEASE_SERVED:
+        pr->requests++;
+        p->requests++;
+        pr->fails_row = 0;
+        break;
+    case TF_RELEASE_DOWN:
+        pr->failures++;
+        if (++pr->fails_row >= p->ext_fails) {
+            flags = ext_mark_down(t, idx, now);
+        }
+        break;
+    case TF_RELEASE_BROKEN:
+        pr->failures++;
+        break;
+    default: /* TF_RELEASE_CUT: the client went away, or its child died */
+        break;
+    }
+    if (pr->state == TF_PROC_READY) {
+        flags |= grant_proc(t, p, idx);
+    }
+    return flags;
+}
+
+void tf_pool_req_ext_error(tf_table_t *t, tf_proc_ref_t ref,
+                           const char *err, apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return;
+    }
+    pr = &t->procs[ref.idx];
+    copy_str(pr->error, err, sizeof(pr->error));
+    tf_pool_note_error(t, pr->pool, err, now);
+}
+
+apr_uint32_t tf_pool_pm_ext_due(const tf_table_t *t, apr_time_t now,
+                                tf_proc_ref_t *refs, apr_uint32_t max)
+{
+    apr_uint32_t k, n = 0;
+
+    for (k = 0; k < t->hdr->n_procs && n < max; k++) {
+        const tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->state == TF_PROC_FREE || !t->pools[pr->pool].external) {
+            continue;
+        }
+        if (!pr->probed || (pr->state == TF_PROC_DOWN
+                            && now >= pr->next_probe)) {
+            refs[n].idx = (apr_int32_t)k;
+            refs[n].seq = pr->seq;
+            n++;
+        }
+    }
+    return n;
+}
+
+int tf_pool_pm_ext_up(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t conns,
+                      apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+    tf_pool_ent_t *p;
+    int flags = 0;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    p = &t->pools[pr->pool];
+    pr->probed = 1;
+    if (p->lim.conns_auto && conns > 0) {
+        pr->max_conns = conns < TF_HOLDERS ? conns : TF_HOLDERS;
+    }
+    if (pr->state == TF_PROC_DOWN) {
+        pr->state = TF_PROC_READY;
+        pr->down_since = 0;
+        pr->fails_row = 0;
+        p->ext_up++;
+        flags = TF_CAME_UP;
+    }
+    pr->last_used = now;
+    return flags | grant_proc(t, p, ref.idx);
+}
+
+int tf_pool_pm_ext_down(tf_table_t *t, tf_proc_ref_t ref, const char *err,
+                        apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    pr->probed = 1;
+    copy_str(pr->error, err, sizeof(pr->error));
+    if (pr->state == TF_PROC_DOWN) {
+        pr->next_probe = now + apr_time_from_sec(t->pools[pr->pool].ext_check);
+        return 0;
+    }
+    tf_pool_note_error(t, pr->pool, err, now);
+    return ext_mark_down(t, ref.idx, now);
+}
+
 /* --- Invariants ---------------------------------------------------------- */
 
 int tf_table_check(const tf_table_t *t)
@@ -1087,7 +1374,7 @@ int tf_table_check(const tf_table_t *t)
             used++;
         }
     }
-    if (used != h->total_procs) {
+    if (used != h->total_procs + h->ext_procs) {
         return 0;
     }
     for (j = h->free_proc; j != NIL; j = t->procs[j].next) {
@@ -1100,17 +1387,32 @@ int tf_table_check(const tf_table_t *t)
     }
     for (i = 0; i < h->used_pools; i++) {
         const tf_pool_ent_t *p = &t->pools[i];
-        apr_uint32_t n = 0, listed = 0, nw = 0, k;
+        apr_uint32_t n = 0, listed = 0, nw = 0, up = 0, k;
         int seen_busy = 0;
 
         for (k = 0; k < h->n_procs; k++) {
-            if (t->procs[k].state != TF_PROC_FREE
-                && t->procs[k].pool == (apr_int32_t)i) {
+            const tf_proc_ent_t *pr = &t->procs[k];
+
+            if (pr->state != TF_PROC_FREE && pr->pool == (apr_int32_t)i) {
                 n++;
-                listed += t->procs[k].listed;
+                listed += pr->listed;
+                up += pr->state == TF_PROC_READY;
+                /* an external pool's slots are addresses: READY or
+                 * DOWN, no pid; a process's are never DOWN */
+                if (p->external
+                        ? (pr->pid != 0 || (pr->state != TF_PROC_READY
+                                            && pr->state != TF_PROC_DOWN))
+                        : pr->state == TF_PROC_DOWN) {
+                    return 0;
+                }
             }
         }
-        if (n != p->n_procs || n > p->lim.max_procs) {
+        if (n != p->n_procs || n > p->lim.max_procs
+            || (p->external && (n != p->lim.max_procs || up != p->ext_up))) {
+            return 0;
+        }
+        /* a pool with no address up has nobody waiting */
+        if (p->external && up == 0 && p->n_waiting) {
             return 0;
         }
         for (j = p->idle_head; j != NIL; j = t->procs[j].next) {
