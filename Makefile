@@ -54,13 +54,16 @@ UNIT_HTTPD := $(APR_CPP) $(APR_INC) -I$$($(APXS) -q INCLUDEDIR)
 UNIT_HTTPD_LIBS := -lapr-1 -laprutil-1
 HTTPD_STUBS := t/unit/httpd_stubs.c t/unit/httpd_stubs.h
 
-t/unit/test_config: t/unit/test_config.c src/config.c include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
-	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c src/config.c \
+# config.c parses TracFcgiExternalServer's addresses with src/backend.c
+CONF_SRC := src/config.c src/backend.c src/fcgi_proto.c
+
+t/unit/test_config: t/unit/test_config.c $(CONF_SRC) include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c $(CONF_SRC) \
 	    t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
 
-t/unit/test_spec: t/unit/test_spec.c src/spec.c src/config.c include/tf_spec.h include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
+t/unit/test_spec: t/unit/test_spec.c src/spec.c $(CONF_SRC) include/tf_spec.h include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_spec.c src/spec.c \
-	    src/config.c t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
+	    $(CONF_SRC) t/unit/httpd_stubs.c $(UNIT_HTTPD_LIBS)
 
 t/unit/test_pool_external: t/unit/test_pool_external.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool_external.c src/pool.c

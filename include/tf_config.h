@@ -8,7 +8,10 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_hash.h"
 #include "apr_tables.h"
+
+#include "tf_backend.h"
 
 /** One spawn-time environment variable (TracFcgiInitEnv, TracEnv, ...). */
 typedef struct {
@@ -51,10 +54,32 @@ typedef enum {
     TF_CHECK_STRICT
 } tf_check_env_e;
 
-/** Server-wide configuration (main server only). */
+/** A FastCGI server that something else starts (TracFcgiExternalServer):
+ * requests under its URL-PATH go to its addresses. */
+typedef struct {
+    server_rec *s;          /* where it was declared */
+    const char *where;      /* file:line, for messages */
+    const char *url;        /* URL-PATH without a trailing slash ("" for
+                             * /) */
+    apr_size_t url_len;
+    int n_addrs;
+    tf_backend_addr_t *addrs;
+    const char **addr_text; /* as tf_backend_addr_text() gives them */
+    int conns;              /* conns=: per address, 0 = ask the server */
+    int check;              /* check=: seconds between probes of a down
+                             * address (default 5) */
+    int fails;              /* fails=: failures in a row that mark an
+                             * address down (default 1) */
+    int pool;               /* its pool in this generation's table, set at
+                             * post_config before the children fork; -1 */
+} tf_external_t;
+
+/** Server-wide configuration (one record, which virtual hosts share). */
 typedef struct {
     const char *socket_dir; /* TracFcgiSocketDir, resolved absolute */
     int max_total;          /* TracFcgiMaxProcessesTotal, default 64 */
+    apr_hash_t *externals;  /* server_rec * -> its TracFcgiExternalServer
+                             * (array of tf_external_t *) */
 } tf_srv_conf_t;
 
 /** A Trac environment named by the configuration, for the preflight. */
@@ -107,6 +132,14 @@ typedef struct {
 apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
                                         const apr_array_header_t *base,
                                         const apr_array_header_t *add);
+
+/** @return every TracFcgiExternalServer of the configuration (array of
+ *          tf_external_t *), or NULL. */
+apr_array_header_t *tf_config_externals(apr_pool_t *pconf);
+
+/** @return the TracFcgiExternalServer declared in @p s itself (not those
+ *          of the main server for a virtual host), or NULL. */
+const apr_array_header_t *tf_config_externals_of(server_rec *s);
 
 /** @return every TracFcgiServer of the configuration, or NULL. */
 apr_array_header_t *tf_config_declared(apr_pool_t *pconf);

@@ -10,6 +10,7 @@
  * server-wide process cap are global.
  */
 #include "apr_strings.h"
+#include "apr_hash.h"
 #include "apr_lib.h"
 #include "http_core.h"
 
@@ -126,7 +127,8 @@ void *tf_config_srv_create(apr_pool_t *p, server_rec *s)
 
 void *tf_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
 {
-    /* both directives are global: a virtual host sees the main server's */
+    /* one record for all: its directives are global, and the external
+     * servers are kept by server (tf_config_externals_of()) */
     return basev;
 }
 
@@ -360,6 +362,7 @@ static const char *set_param(cmd_parms *cmd, void *dconf, const char *name,
  * each configuration read starts empty. */
 #define TRAC_ENVS_KEY "tracfcgi-trac-envs"
 #define DECLARED_KEY "tracfcgi-declared"
+#define EXTERNALS_KEY "tracfcgi-externals"
 
 static apr_array_header_t *registry(apr_pool_t *pconf, const char *key,
                                     int elt_size, int create)
@@ -382,6 +385,158 @@ apr_array_header_t *tf_config_trac_envs(apr_pool_t *pconf)
 apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
 {
     return registry(pconf, DECLARED_KEY, 0, 0);
+}
+
+apr_array_header_t *tf_config_externals(apr_pool_t *pconf)
+{
+    return registry(pconf, EXTERNALS_KEY, 0, 0);
+}
+
+const apr_array_header_t *tf_config_externals_of(server_rec *s)
+{
+    const tf_srv_conf_t *sc = tf_config_srv_get(s);
+
+    return sc->externals ? apr_hash_get(sc->externals, &s,
+                                        sizeof(server_rec *))
+                         : NULL;
+}
+
+#define EXT_MAX_CONNS TF_HOLDERS /* connections a table slot tracks */
+#define EXT_DEFAULT_CHECK 5
+#define EXT_MAX_ADDRS 64
+
+/* One NAME=VALUE option of TracFcgiExternalServer. @return NULL or why
+ * not. */
+static const char *ext_option(cmd_parms *cmd, tf_external_t *x,
+                              const char *name, const char *value)
+{
+    int *out, lo, hi;
+    char *end;
+    apr_int64_t v;
+
+    if (strcmp(name, "conns") == 0) {
+        if (ap_cstr_casecmp(value, "auto") == 0) {
+            x->conns = 0;
+            return NULL;
+        }
+        out = &x->conns, lo = 1, hi = EXT_MAX_CONNS;
+    }
+    else if (strcmp(name, "check") == 0) {
+        out = &x->check, lo = 1, hi = 3600;
+    }
+    else if (strcmp(name, "fails") == 0) {
+        out = &x->fails, lo = 1, hi = 100;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "TracFcgiExternalServer: unknown "
+                            "option '%s' (conns=, check=, fails=)", name);
+    }
+    v = apr_strtoi64(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || v < lo || v > hi) {
+        return apr_psprintf(cmd->pool, "TracFcgiExternalServer: %s=%s: "
+                            "expected a whole number from %d to %d%s", name,
+                            value, lo, hi,
+                            out == &x->conns ? ", or auto" : "");
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+/* TracFcgiExternalServer URL-PATH ADDR [ADDR...] [NAME=VALUE...]: requests
+ * under URL-PATH go to the FastCGI servers at ADDR (mod_fastcgi's
+ * FastCgiExternalServer, mod_proxy_fcgi's balancer members). */
+static const char *set_external(cmd_parms *cmd, void *dconf,
+                                const char *args)
+{
+    tf_srv_conf_t *sc = tf_config_srv_get(cmd->server);
+    const char *url = ap_getword_conf(cmd->pool, &args), *w, *err;
+    apr_array_header_t *addrs = apr_array_make(cmd->pool, 2,
+                                               sizeof(tf_backend_addr_t));
+    apr_array_header_t *mine;
+    tf_external_t *x, **slot;
+    apr_size_t n;
+    int i;
+
+    if (*url != '/') {
+        return "TracFcgiExternalServer: expected a URL-PATH starting with "
+               "/, then one address or more (unix:/path, HOST:PORT, "
+               "[IPv6]:PORT)";
+    }
+    x = apr_pcalloc(cmd->pool, sizeof(*x));
+    x->s = cmd->server;
+    x->pool = -1;
+    x->conns = 0;
+    x->check = EXT_DEFAULT_CHECK;
+    x->fails = 1;
+    x->where = cmd->directive && cmd->directive->filename
+                   ? apr_psprintf(cmd->pool, "%s:%d",
+                                  cmd->directive->filename,
+                                  cmd->directive->line_num)
+                   : "";
+    /* "/trac/" is "/trac": its requests are /trac and below */
+    n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+    x->url = apr_pstrmemdup(cmd->pool, url, n);
+    x->url_len = n;
+    while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        char *eq = strchr(w, '=');
+
+        if (eq && w[0] != '[' && strncmp(w, "unix:", 5) != 0) {
+            *eq = '\0';
+            if ((err = ext_option(cmd, x, w, eq + 1)) != NULL) {
+                return err;
+            }
+            continue;
+        }
+        if (addrs->nelts >= EXT_MAX_ADDRS) {
+            return apr_psprintf(cmd->pool, "TracFcgiExternalServer %s: "
+                                "more than %d addresses", url,
+                                EXT_MAX_ADDRS);
+        }
+        if ((err = tf_backend_addr_parse(cmd->pool, w,
+                                         apr_array_push(addrs))) != NULL) {
+            return apr_psprintf(cmd->pool, "TracFcgiExternalServer %s: %s",
+                                url, err);
+        }
+    }
+    if (addrs->nelts == 0) {
+        return apr_psprintf(cmd->pool, "TracFcgiExternalServer %s: no "
+                            "address (unix:/path, HOST:PORT, [IPv6]:PORT)",
+                            url);
+    }
+    x->n_addrs = addrs->nelts;
+    x->addrs = (tf_backend_addr_t *)addrs->elts;
+    x->addr_text = apr_pcalloc(cmd->pool, sizeof(char *) * addrs->nelts);
+    for (i = 0; i < addrs->nelts; i++) {
+        x->addr_text[i] = tf_backend_addr_text(cmd->pool, &x->addrs[i]);
+    }
+    if (!sc->externals) {
+        sc->externals = apr_hash_make(cmd->pool);
+    }
+    mine = apr_hash_get(sc->externals, &cmd->server, sizeof(server_rec *));
+    for (i = 0; mine && i < mine->nelts; i++) {
+        const tf_external_t *o = APR_ARRAY_IDX(mine, i, tf_external_t *);
+
+        if (strcmp(o->url, x->url) == 0) {
+            return apr_psprintf(cmd->pool, "TracFcgiExternalServer %s: "
+                                "already declared for this server at %s",
+                                url, o->where);
+        }
+    }
+    if (!mine) {
+        mine = apr_array_make(cmd->pool, 2, sizeof(tf_external_t *));
+        apr_hash_set(sc->externals,
+                     apr_pmemdup(cmd->pool, &cmd->server,
+                                 sizeof(server_rec *)),
+                     sizeof(server_rec *), mine);
+    }
+    APR_ARRAY_PUSH(mine, tf_external_t *) = x;
+    slot = apr_array_push(registry(cmd->pool, EXTERNALS_KEY,
+                                   sizeof(tf_external_t *), 1));
+    *slot = x;
+    return NULL;
 }
 
 /* TracEnv, TracEnvParentDir, TracEnvIndexTemplate: Trac reads its
@@ -589,6 +744,11 @@ const command_rec tf_config_cmds[] = {
                      "PATH [NAME=VALUE ...]: a pool started with httpd "
                      "(its TracFcgiMinProcesses), in this server's or "
                      "virtual host's configuration"),
+    AP_INIT_RAW_ARGS("TracFcgiExternalServer", set_external, NULL,
+                     RSRC_CONF,
+                     "URL-PATH ADDR [ADDR...] [conns=N|auto] [check=SECONDS] "
+                     "[fails=N]: requests under URL-PATH go to the FastCGI "
+                     "servers at unix:/path, HOST:PORT or [IPv6]:PORT"),
     AP_INIT_TAKE1("TracFcgiSocketDir", set_socket_dir, NULL, RSRC_CONF,
                   "directory of the backend sockets (default: tracfcgi "
                   "under DefaultRuntimeDir)"),

@@ -475,6 +475,23 @@ static const struct {
     int ok;
 } args_cases[] = {
     {{"TracFcgiInitEnv", "PATH", "/bin"}, 1},
+    {{"TracFcgiExternalServer", "/trac", "unix:/run/trac.sock"}, 1},
+    {{"TracFcgiExternalServer", "/", "127.0.0.1:9000", "[::1]:9000"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "conns=auto"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "conns=64"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "conns=65"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "conns=0"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "check=0"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "check=2x"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "fails=3"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "weight=3"}, 0},
+    {{"TracFcgiExternalServer", "/t", "unix:relative.sock"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1"}, 0},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:0"}, 0},
+    {{"TracFcgiExternalServer", "/t", "conns=2"}, 0},
+    {{"TracFcgiExternalServer", "/t"}, 0},
+    {{"TracFcgiExternalServer", "trac", "127.0.0.1:9000"}, 0},
+    {{"TracFcgiExternalServer"}, 0},
     {{"TracFcgiInitEnv", "0X", "1"}, 1},
     {{"TracFcgiInitEnv", "a.b", "1"}, 1},
     {{"TracFcgiInitEnv", "A=B", "1"}, 0},
@@ -562,7 +579,8 @@ static const char *const ctx_any[] = {
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
     "TracFcgiPassAuthorization", "TracFcgiBodyInMemory",
     "TracFcgiRequestBuffering", "TracFcgiReloadOnChange", NULL};
-static const char *const ctx_vhost[] = {"TracFcgiServer", NULL};
+static const char *const ctx_vhost[] = {"TracFcgiServer",
+                                        "TracFcgiExternalServer", NULL};
 static const char *const ctx_server[] = {"TracFcgiMaxProcessesTotal",
                                          "TracFcgiSocketDir", NULL};
 
@@ -730,6 +748,64 @@ static void test_registries(void)
                                                    == NULL);
 }
 
+/* TracFcgiExternalServer: kept per server, in the registry, URL-PATH
+ * without its trailing slash, options read, a URL-PATH once per server. */
+static void test_externals(void)
+{
+    const apr_array_header_t *mine;
+    apr_array_header_t *all;
+    const tf_external_t *x;
+    cmd_parms cm, cv;
+
+    setup();
+    TF_CHECK("none yet", tf_config_externals(pconf) == NULL
+                             && tf_config_externals_of(&main_s) == NULL);
+    cm = at(&main_s, NULL);
+    cv = at(&vhost_s, NULL);
+    TF_CHECK("set", DIR(&cm, NULL, "TracFcgiExternalServer", "/trac/",
+                        "unix:/run/t.sock", "127.0.0.1:9000") == NULL);
+    TF_CHECK("set", DIR(&cv, NULL, "TracFcgiExternalServer", "/",
+                        "[::1]:9001", "conns=4", "check=2") == NULL);
+    TF_CHECK("vhost may reuse the path",
+             DIR(&cv, NULL, "TracFcgiExternalServer", "/trac",
+                 "127.0.0.1:9002", "fails=3") == NULL);
+    TF_CHECK("not twice in one server",
+             DIR(&cv, NULL, "TracFcgiExternalServer", "/trac/",
+                 "127.0.0.1:9003") != NULL);
+    all = tf_config_externals(pconf);
+    TF_CHECK("three in the registry", all && all->nelts == 3);
+    mine = tf_config_externals_of(&main_s);
+    TF_CHECK("one of main's", mine && mine->nelts == 1);
+    if (mine && mine->nelts == 1) {
+        x = APR_ARRAY_IDX(mine, 0, const tf_external_t *);
+        TF_CHECK("no trailing slash", strcmp(x->url, "/trac") == 0
+                                          && x->url_len == 5);
+        TF_CHECK("two addresses", x->n_addrs == 2
+                                      && x->addrs[0].family
+                                             == TF_BACKEND_UNIX
+                                      && x->addrs[1].family
+                                             == TF_BACKEND_TCP);
+        TF_CHECK("texts", strcmp(x->addr_text[0], "unix:/run/t.sock") == 0
+                              && strcmp(x->addr_text[1], "127.0.0.1:9000")
+                                     == 0);
+        TF_CHECK("defaults", x->conns == 0 && x->check == 5
+                                 && x->fails == 1 && x->pool == -1
+                                 && x->s == &main_s);
+    }
+    mine = tf_config_externals_of(&vhost_s);
+    TF_CHECK("two of the vhost's", mine && mine->nelts == 2);
+    if (mine && mine->nelts == 2) {
+        x = APR_ARRAY_IDX(mine, 0, const tf_external_t *);
+        TF_CHECK("root mount", strcmp(x->url, "") == 0 && x->url_len == 0);
+        TF_CHECK("options", x->conns == 4 && x->check == 2 && x->fails == 1);
+        TF_CHECK("v6", strcmp(x->addr_text[0], "[::1]:9001") == 0);
+        x = APR_ARRAY_IDX(mine, 1, const tf_external_t *);
+        TF_CHECK("fails", x->fails == 3);
+    }
+    setup();
+    TF_CHECK("a new read starts empty", tf_config_externals(pconf) == NULL);
+}
+
 /* TracFcgiCheckEnv: the TracEnv's section, else its virtual host, else
  * the main server, else Warn. */
 static void test_check_mode(void)
@@ -811,6 +887,7 @@ int main(void)
     test_contexts();
     test_server_wide();
     test_registries();
+    test_externals();
     test_check_mode();
     test_dir_get();
     apr_pool_destroy(pconf);
