@@ -5,8 +5,12 @@
  *   post_config  creates the socket directory, the shared process table
  *                and the process manager (src/shm.c, src/pm_parent.c)
  *   child_init   registers the child with its generation's table
- *   handler      serves tracfcgi-script and .fcgi targets of ScriptAlias
- *                (src/bridge.c), and tracfcgi-status (src/status.c)
+ *   translate_name, map_to_storage
+ *                take the requests of a TracFcgiExternalServer
+ *                (src/external.c)
+ *   handler      serves tracfcgi-script, .fcgi targets of ScriptAlias and
+ *                external servers (src/bridge.c), and tracfcgi-status
+ *                (src/status.c)
  *   status_hook  a section on mod_status's page (src/status.c)
  */
 #include <sys/stat.h>
@@ -19,10 +23,12 @@
 #include "http_log.h"
 #include "ap_mpm.h"
 #include "http_core.h"
+#include "http_request.h"
 #include "unixd.h"
 
 #include "tf_bridge.h"
 #include "tf_config.h"
+#include "tf_external.h"
 #include "tf_logno.h"
 #include "tf_pm.h"
 #include "tf_preflight.h"
@@ -64,6 +70,7 @@ static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* configtest: the preflight speaks to the terminal; a real start runs
      * it at post_config, where the error log is open */
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+        tf_external_check(pconf, s, 1);
         return preflight(pconf, s);
     }
     return OK;
@@ -127,6 +134,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (preflight(pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    tf_external_check(pconf, s, 0);
     rv = prepare_socket_dir(ptemp, s, sc->socket_dir, gen == 0);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
@@ -135,11 +143,12 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* size the table from the configuration: every process slot, a pool
-     * for each, and a waiter for every thread that could queue */
+    /* size the table from the configuration: every process slot and
+     * external server address, a pool for each, and a waiter for every
+     * thread that could queue */
     ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons);
     ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads);
-    n_procs = (apr_uint32_t)sc->max_total;
+    n_procs = (apr_uint32_t)sc->max_total + tf_external_count_addrs(pconf);
     n_pools = n_procs * 2 < 64 ? 64 : n_procs * 2;
     n_waiters = (apr_uint32_t)((daemons > 0 ? daemons : 1)
                                * (threads > 0 ? threads : 1)) + 16;
@@ -151,6 +160,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     tf_shm_table(shm)->hdr->generation = (apr_uint32_t)gen;
+    tf_external_declare(pconf, s, shm);
     ctl_path = apr_psprintf(pconf, "%s/pm-%d.sock", sc->socket_dir, gen);
     table_shm = shm;
     tf_bridge_runtime_set(shm, ctl_path);
@@ -192,11 +202,17 @@ static void tf_register_hooks(apr_pool_t *p)
 {
     /* before mod_cgi/mod_cgid, which would take a .fcgi under ScriptAlias */
     static const char *const succ[] = {"mod_cgi.c", "mod_cgid.c", NULL};
+    static const char *const alias[] = {"mod_alias.c", NULL};
 
     ap_hook_check_config(tf_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tf_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tf_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(tf_handler, NULL, succ, APR_HOOK_MIDDLE);
+    /* before mod_alias: an Alias over an external server's path loses */
+    ap_hook_translate_name(tf_external_translate, NULL, alias,
+                           APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(tf_external_map_to_storage, NULL, NULL,
+                           APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, tf_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

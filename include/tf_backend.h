@@ -13,9 +13,11 @@
 #define TF_BACKEND_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "apr_errno.h"
 #include "apr_pools.h"
+#include "apr_strings.h"
 #include "apr_time.h"
 
 typedef enum {
@@ -30,6 +32,20 @@ typedef struct {
     struct sockaddr_storage sa; /* resolved once, when it is parsed */
     socklen_t salen;
 } tf_backend_addr_t;
+
+/** Whom a request talks to: a backend process of ours, or one address of
+ * a FastCGI server that something else started (TracFcgiExternalServer). */
+typedef struct {
+    pid_t pid;          /* a process of ours, else 0 */
+    const char *addr;   /* an external server's: "host:port", "unix:/p" */
+} tf_peer_t;
+
+/** @return "backend pid=N" or "FastCGI server ADDR", for a log line. */
+static inline const char *tf_peer_name(apr_pool_t *p, const tf_peer_t *peer)
+{
+    return peer->addr ? apr_pstrcat(p, "FastCGI server ", peer->addr, NULL)
+                      : apr_psprintf(p, "backend pid=%d", (int)peer->pid);
+}
 
 /**
  * Parse where a FastCGI server listens: "unix:/absolute/path",
@@ -73,5 +89,20 @@ apr_status_t tf_backend_connect(const tf_backend_addr_t *a,
 apr_status_t tf_backend_probe(const tf_backend_addr_t *a,
                               apr_interval_time_t timeout,
                               apr_uint32_t *max_conns);
+
+/**
+ * Is a FastCGI server that something else started there (the health
+ * probe of TracFcgiExternalServer)? It is when it takes a connection
+ * within @p timeout: answering FCGI_GET_VALUES, closing (libfcgi ignores
+ * management records) or staying silent until the time is up (all its
+ * workers busy) all count.
+ * @param[out] max_conns  its FCGI_MAX_CONNS, or 0 when it gave none.
+ * @return APR_SUCCESS; APR_TIMEUP when it did not connect in time;
+ *         APR_EGENERAL when what answered is not FastCGI; or the errno of
+ *         connecting (ECONNREFUSED, ENOENT, EHOSTUNREACH, ...).
+ */
+apr_status_t tf_backend_health(const tf_backend_addr_t *a,
+                               apr_interval_time_t timeout,
+                               apr_uint32_t *max_conns);
 
 #endif /* TF_BACKEND_H */

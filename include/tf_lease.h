@@ -12,6 +12,7 @@
 
 #include "httpd.h"
 
+#include "tf_backend.h"
 #include "tf_config.h"
 #include "tf_ipc.h"
 #include "tf_outcome.h"
@@ -21,10 +22,13 @@
 typedef struct {
     tf_proc_ref_t ref;
     int pool;               /* index in the table */
-    pid_t pid;              /* the backend's */
+    pid_t pid;              /* the backend's (0: an external server) */
     pid_t holder;           /* this httpd child, as the table knows it */
-    apr_uint32_t max_conns; /* connections the process takes */
+    apr_uint32_t max_conns; /* connections the backend takes */
     char sock[TF_SOCK_PATH_LEN];
+    tf_backend_addr_t addr; /* where to connect */
+    tf_peer_t peer;         /* whom log lines name */
+    const tf_external_t *ext; /* TracFcgiExternalServer, else NULL */
 } tf_lease_t;
 
 /** Set once in the httpd parent (post_config), inherited by children. */
@@ -47,9 +51,24 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
                            tf_spawn_spec_t *spec, apr_uint64_t key,
                            tf_lease_t *l);
 
-/** Give the backend back: @p how is TF_RELEASE_SERVED, _BROKEN or _CUT
- * (src/pool.c says what each does). Wakes the manager if it must act. */
-void tf_lease_give_back(tf_lease_t *l, int how);
+/**
+ * Take an address of the external server @p x for @p r: the one with the
+ * fewest requests in progress, else the first to come free within
+ * TracFcgiQueueTimeout.
+ * @return TF_OUT_NONE with @p l filled, or TF_OUT_UNAVAILABLE (logged;
+ *         at once, with Retry-After, when no address is up).
+ */
+tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
+                                    const tf_external_t *x, tf_lease_t *l);
+
+/**
+ * Give the backend back: @p how is TF_RELEASE_SERVED, _BROKEN, _CUT or
+ * _DOWN (src/pool.c says what each does). Wakes the manager if it must
+ * act. With _DOWN, @p err says what happened at the address (refused,
+ * reset, timed out): it is logged once when the address is marked down.
+ */
+void tf_lease_give_back(request_rec *r, tf_lease_t *l, int how,
+                        const char *err);
 
 /** Remember a failure as the pool's last error (the status page). */
 void tf_lease_note_error(int pool, const char *fmt, ...)

@@ -10,7 +10,8 @@
 #include "http_config.h"
 #include "http_log.h"
 
-#include "tf_logno.h" /* TFLOGNO() */
+#include "tf_backend.h" /* tf_peer_t */
+#include "tf_logno.h"  /* TFLOGNO() */
 
 APLOG_USE_MODULE(tracfcgi);
 
@@ -19,6 +20,12 @@ APLOG_USE_MODULE(tracfcgi);
  *   ap_log_rerror(..., TFLOGNO(00420) TF_BACKEND_MSG(pid, " closed %s"),
  *                 what); */
 #define TF_BACKEND_MSG(pid, msg) "backend pid=%d" msg, (int)(pid)
+
+/* How a log line names a request's peer (tf_peer_t, tf_backend.h); the
+ * argument is made only when the line is written:
+ *   ap_log_rerror(..., TFLOGNO(00420) TF_PEER_MSG(r->pool, peer,
+ *                 " closed %s"), what); */
+#define TF_PEER_MSG(p, peer, msg) "%s" msg, tf_peer_name((p), (peer))
 
 /* The same, for the manager's lines, which name the pool first. */
 #define TF_POOL_BACKEND_MSG(pool, pid, msg)                                \

@@ -16,16 +16,17 @@
 
 #include "httpd.h"
 
+#include "tf_backend.h"
 #include "tf_exchange.h"
 #include "tf_outcome.h"
 
 typedef struct tf_response tf_response_t;
 
 /**
- * A sink for the answer to @p r from backend @p pid (for log lines).
+ * A sink for the answer to @p r from @p peer (copied; for log lines).
  * @param[out] sink  its callbacks, for tf_exchange_t.sink.
  */
-tf_response_t *tf_response_create(request_rec *r, pid_t pid,
+tf_response_t *tf_response_create(request_rec *r, const tf_peer_t *peer,
                                   tf_xsink_t *sink);
 
 /** Log what is left of a STDERR line (call once the exchange ended). */

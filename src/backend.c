@@ -357,3 +357,31 @@ apr_status_t tf_backend_probe(const tf_backend_addr_t *a,
     close(fd);
     return rv;
 }
+
+apr_status_t tf_backend_health(const tf_backend_addr_t *a,
+                               apr_interval_time_t timeout,
+                               apr_uint32_t *max_conns)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    apr_uint32_t answered = 0;
+    apr_status_t rv;
+    int fd, rc;
+
+    *max_conns = 0;
+    if ((rc = open_connection(a, timeout, &fd)) != 0) {
+        return rc == EAGAIN ? APR_TIMEUP : rc;
+    }
+    if ((rv = ask(fd)) == APR_SUCCESS) {
+        rv = read_answer(fd, deadline, &answered);
+    }
+    close(fd);
+    if (rv == APR_SUCCESS) {
+        *max_conns = answered;
+        return APR_SUCCESS;
+    }
+    /* it took the connection: it is there, busy or deaf to management
+     * records (libfcgi closes; php-fpm answers once a worker is free) */
+    return rv == APR_EOF || APR_STATUS_IS_TIMEUP(rv) || rv == ECONNRESET
+               ? APR_SUCCESS
+               : rv;
+}

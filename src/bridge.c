@@ -6,6 +6,7 @@
  *   src/body.c      the request body (read first, or streamed)
  *   src/params.c    the CGI/1.1 params, encoded once
  *   src/lease.c     take a backend of the pool, give it back
+ *   src/external.c  which TracFcgiExternalServer a request is for
  *   src/exchange.c  one request on one backend connection (any role)
  *   src/response.c  the RESPONDER's sink: CGI headers, redirects, body
  *   src/backend.c   where a backend listens, connect, probe
@@ -38,6 +39,7 @@
 #include "http_request.h"
 
 #include "tf_backend.h"
+#include "tf_external.h"
 #include "tf_body.h"
 #include "tf_bridge.h"
 #include "tf_config.h"
@@ -72,6 +74,9 @@ int tf_bridge_wants(request_rec *r)
     }
     if (strcmp(r->handler, "tracfcgi-script") == 0) {
         return 1;
+    }
+    if (strcmp(r->handler, TF_EXTERNAL_HANDLER) == 0) {
+        return tf_external_of(r) != NULL;
     }
     /* ScriptAlias sets cgi-script: a .fcgi target there is ours */
     if (strcmp(r->handler, "cgi-script") == 0 && r->filename) {
@@ -109,7 +114,6 @@ typedef struct {
 /* One attempt: made fresh for each. */
 typedef struct {
     tf_lease_t lease;
-    tf_backend_addr_t addr;
     tf_exchange_t x;
     tf_xsink_t sink;
     tf_response_t *rs;
@@ -159,12 +163,13 @@ static void let_go(request_rec *r, attempt_t *at)
     if (at->lease.max_conns > 1) {
         return;
     }
-    rv = tf_backend_probe(&at->addr, apr_time_from_sec(LET_GO_SECS), &conns);
+    rv = tf_backend_probe(&at->lease.addr, apr_time_from_sec(LET_GO_SECS),
+                          &conns);
     if (rv == APR_TIMEUP) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00441)
-                      "the client went away; " TF_BACKEND_MSG(at->lease.pid,
-                      " was not free again within %d s: it is stopped"),
-                      LET_GO_SECS);
+                      "the client went away; " TF_PEER_MSG(r->pool,
+                      &at->lease.peer, " was not free again within %d s%s"),
+                      LET_GO_SECS, at->lease.ext ? "" : ": it is stopped");
         at->cut = 1;
     }
     else if (rv != APR_SUCCESS && rv != APR_EOF) {
@@ -187,7 +192,7 @@ static const char *consequence(request_rec *r, const attempt_t *at,
 static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
 {
     tf_exchange_t *x = &at->x;
-    pid_t pid = at->lease.pid;
+    const tf_peer_t *peer = &at->lease.peer;
 
     switch (at->end) {
     case TF_XEND_DONE:
@@ -196,34 +201,39 @@ static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
     case TF_XEND_SINK:
         return tf_response_outcome(at->rs); /* the sink logged it */
     case TF_XEND_UNREACHED:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, x->rv, r, TFLOGNO(00417)
-                      TF_BACKEND_MSG(pid, " is gone (cannot connect to %s)"),
-                      at->lease.sock);
+        if (!at->lease.ext) { /* an address: the lease logs it down */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, x->rv, r, TFLOGNO(00417)
+                          TF_PEER_MSG(r->pool, peer, " is gone (cannot "
+                          "connect to %s)"), at->lease.sock);
+        }
         return TF_OUT_GATEWAY;
     case TF_XEND_SILENT:
         return TF_OUT_GATEWAY; /* the replay rule logs it */
     case TF_XEND_CONNECT_TIMEUP:
+        if (at->lease.ext) {
+            return TF_OUT_GATEWAY; /* not reached: as TF_XEND_UNREACHED */
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00416)
-                      TF_BACKEND_MSG(pid, ": no connection within "
+                      TF_PEER_MSG(r->pool, peer, ": no connection within "
                       "TracFcgiConnectTimeout %ds (its listen queue is "
                       "full); %s"), q->dc->connect_timeout,
                       consequence(r, at, TF_OUT_UNAVAILABLE));
         return TF_OUT_UNAVAILABLE;
     case TF_XEND_TIMEUP:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00419)
-                      TF_BACKEND_MSG(pid, ": nothing happened for "
+                      TF_PEER_MSG(r->pool, peer, ": nothing happened for "
                       "TracFcgiIOTimeout %ds; %s"), q->dc->io_timeout,
                       consequence(r, at, TF_OUT_TIMEOUT));
         return TF_OUT_TIMEOUT;
     case TF_XEND_CLOSED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, TFLOGNO(00420)
-                      TF_BACKEND_MSG(pid, " closed the connection "
+                      TF_PEER_MSG(r->pool, peer, " closed the connection "
                       "mid-response; %s"),
                       consequence(r, at, TF_OUT_GATEWAY));
         return TF_OUT_GATEWAY;
     case TF_XEND_PROTOCOL:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00414)
-                      TF_BACKEND_MSG(pid, " broke the FastCGI protocol: %s"),
+                      TF_PEER_MSG(r->pool, peer, " broke the FastCGI protocol: %s"),
                       tf_fcgi_strerror(x->fcgi_rc));
         return TF_OUT_GATEWAY;
     case TF_XEND_NOMEM:
@@ -237,6 +247,35 @@ static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, TFLOGNO(00418)
                       "cannot read the spooled request body");
         return TF_OUT_INTERNAL;
+    }
+}
+
+/* An external server's address failed in a way that says it is down
+ * (refused, unreachable, reset, timed out). @return what, or NULL. */
+static const char *down_reason(request_rec *r, const req_t *q,
+                               const attempt_t *at)
+{
+    char buf[120];
+
+    if (!at->lease.ext) {
+        return NULL;
+    }
+    switch (at->end) {
+    case TF_XEND_UNREACHED:
+        return apr_pstrdup(r->pool, apr_strerror(at->x.rv, buf, sizeof(buf)));
+    case TF_XEND_CONNECT_TIMEUP:
+        return apr_psprintf(r->pool, "no connection within "
+                            "TracFcgiConnectTimeout %ds",
+                            q->dc->connect_timeout);
+    case TF_XEND_TIMEUP:
+        return apr_psprintf(r->pool, "nothing happened for "
+                            "TracFcgiIOTimeout %ds", q->dc->io_timeout);
+    case TF_XEND_CLOSED:
+    case TF_XEND_SILENT:
+        return APR_STATUS_IS_ECONNRESET(at->x.rv) ? "connection reset"
+                                                  : NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -273,11 +312,11 @@ static int release_how(request_rec *r, attempt_t *at)
 static void attempt(request_rec *r, const req_t *q, attempt_t *at)
 {
     tf_exchange_t *x = &at->x;
+    const char *down;
     int how;
 
-    tf_backend_addr_unix(&at->addr, at->lease.sock);
-    at->rs = tf_response_create(r, at->lease.pid, &at->sink);
-    x->addr = &at->addr;
+    at->rs = tf_response_create(r, &at->lease.peer, &at->sink);
+    x->addr = &at->lease.addr;
     x->role = TF_FCGI_RESPONDER;
     x->params = q->params;
     x->params_len = q->params_len;
@@ -291,13 +330,26 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
     tf_response_stderr_flush(at->rs);
     if (x->skipped) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, TFLOGNO(00413)
-                      TF_BACKEND_MSG(at->lease.pid, " sent %u record(s) of "
-                      "a type we do not know; skipped"), x->skipped);
+                      TF_PEER_MSG(r->pool, &at->lease.peer, " sent %u "
+                      "record(s) of a type we do not know; skipped"),
+                      x->skipped);
     }
     at->outcome = judge(r, q, at);
     how = release_how(r, at);
     hang_up(at);
-    tf_lease_give_back(&at->lease, how);
+    if ((down = down_reason(r, q, at)) != NULL) {
+        how = TF_RELEASE_DOWN;
+    }
+    tf_lease_give_back(r, &at->lease, how, down);
+}
+
+/* The attempt never reached its backend: connecting failed (for an
+ * external server's address, timing out too: a backend of ours that does
+ * not take the connection in time is overloaded, not gone). */
+static int unreached(const attempt_t *at)
+{
+    return at->end == TF_XEND_UNREACHED
+           || (at->lease.ext && at->end == TF_XEND_CONNECT_TIMEUP);
 }
 
 /* --- The replay rule ----------------------------------------------------- */
@@ -331,20 +383,20 @@ static int idempotent(const request_rec *r)
 static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
                       int n)
 {
-    pid_t pid = at->lease.pid;
-    const char *what = at->end == TF_XEND_UNREACHED
+    const tf_peer_t *peer = &at->lease.peer;
+    const char *what = unreached(at)
                            ? "could not be reached"
                            : "closed the connection before answering";
 
     if (n > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
-                      TF_BACKEND_MSG(pid, " %s, as did the one before it; "
+                      TF_PEER_MSG(r->pool, peer, " %s, as did the one before it; "
                       "%s"), what, consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     if (at->end == TF_XEND_SILENT && !idempotent(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00444)
-                      TF_BACKEND_MSG(pid, " closed the connection before "
+                      TF_PEER_MSG(r->pool, peer, " closed the connection before "
                       "answering; the %s request is not sent to another "
                       "backend, as the first may have acted on it; %s"),
                       r->method, consequence(r, at, TF_OUT_GATEWAY));
@@ -352,14 +404,14 @@ static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
     }
     if (tf_body_rewind(q->body) == APR_EINCOMPLETE) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
-                      TF_BACKEND_MSG(pid, " %s, after part of the streamed "
+                      TF_PEER_MSG(r->pool, peer, " %s, after part of the streamed "
                       "request body had gone to it (TracFcgiRequestBuffering "
                       "Off): it cannot be sent again; %s"), what,
                       consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
-                  TF_BACKEND_MSG(pid, " %s; sending the %s request to "
+                  TF_PEER_MSG(r->pool, peer, " %s; sending the %s request to "
                   "another backend"), what, r->method);
     return 1;
 }
@@ -398,12 +450,13 @@ static int check_script(request_rec *r)
 }
 
 /* Set up what every attempt sends. @return OK, or a status. */
-static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q)
+static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
+                   const tf_external_t *x)
 {
     unsigned char *params;
     int rc;
 
-    if ((rc = check_script(r)) != OK) {
+    if (!x && (rc = check_script(r)) != OK) {
         return rc;
     }
     if (!tf_lease_ready()) {
@@ -437,24 +490,26 @@ static int conclude(request_rec *r, attempt_t *at)
         return OK;
     }
     if (tf_response_sent(at->rs)) {
-        tf_lease_note_error(at->lease.pool, "aborted mid-response from "
-                            "backend pid=%d", (int)at->lease.pid);
+        tf_lease_note_error(at->lease.pool, "aborted mid-response from %s",
+                            tf_peer_name(r->pool, &at->lease.peer));
         tf_response_abort(at->rs);
         return OK;
     }
     if (at->client_status) {
         return at->client_status;
     }
-    tf_lease_note_error(at->lease.pool, "%d from backend pid=%d",
-                        tf_outcome_status(at->outcome), (int)at->lease.pid);
+    tf_lease_note_error(at->lease.pool, "%d from %s",
+                        tf_outcome_status(at->outcome),
+                        tf_peer_name(r->pool, &at->lease.peer));
     return answer(r, at->outcome);
 }
 
 int tf_bridge_handle(request_rec *r)
 {
+    const tf_external_t *x = tf_external_of(r);
     tf_dir_conf_t dc;
     tf_spawn_spec_t spec;
-    apr_uint64_t key;
+    apr_uint64_t key = 0;
     tf_outcome_e o;
     attempt_t at;
     req_t q;
@@ -463,18 +518,21 @@ int tf_bridge_handle(request_rec *r)
     if (r->method_number == M_OPTIONS && strcmp(r->uri, "*") == 0) {
         return DECLINED; /* the server's, not a script's */
     }
-    if ((rc = prepare(r, &dc, &q)) != OK) {
+    if ((rc = prepare(r, &dc, &q, x)) != OK) {
         return rc;
     }
-    tf_spec_build(r, &dc, &spec, &key);
+    if (!x) {
+        tf_spec_build(r, &dc, &spec, &key);
+    }
     for (n = 0;; n++) {
         memset(&at, 0, sizeof(at));
-        if ((o = tf_lease_take(r, &dc, &spec, key, &at.lease))
-            != TF_OUT_NONE) {
+        o = x ? tf_lease_take_external(r, &dc, x, &at.lease)
+              : tf_lease_take(r, &dc, &spec, key, &at.lease);
+        if (o != TF_OUT_NONE) {
             return answer(r, o);
         }
         attempt(r, &q, &at);
-        if (at.end != TF_XEND_UNREACHED && at.end != TF_XEND_SILENT) {
+        if (!unreached(&at) && at.end != TF_XEND_SILENT) {
             break;
         }
         if (!may_replay(r, &q, &at, n)) {

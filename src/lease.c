@@ -220,9 +220,18 @@ static void tell_news(request_rec *r, const tf_dir_conf_t *dc,
 /* What a request needs of the slot it holds, read under the lock. */
 static void lease_fill(tf_lease_t *l, const tf_proc_ent_t *pr)
 {
-    l->pid = pr->pid;
+    l->pid = l->peer.pid = pr->pid;
     l->max_conns = pr->max_conns;
     apr_cpystrn(l->sock, pr->sock, sizeof(l->sock));
+    tf_backend_addr_unix(&l->addr, l->sock);
+}
+
+/* The same for an external server's address. */
+static void lease_fill_external(tf_lease_t *l, const tf_proc_ent_t *pr)
+{
+    l->max_conns = pr->max_conns;
+    l->addr = l->ext->addrs[pr->addr];
+    l->peer.addr = l->ext->addr_text[pr->addr];
 }
 
 /* The manager could not start the process: the slot must not stay
@@ -311,6 +320,9 @@ static tf_acq_e wait_turn(request_rec *r, const tf_dir_conf_t *dc,
     for (;;) {
         rv = tf_shm_wait(rt_shm, waiter, deadline);
         st = tf_pool_req_wait_check(t, l->pool, waiter, &l->ref);
+        if (st == TF_WAIT_REFUSED) {
+            return TF_ACQ_ALL_DOWN; /* an external pool's last address */
+        }
         if (st == TF_WAIT_GRANTED_PROC || st == TF_WAIT_GRANTED_SPAWN) {
             tf_pool_req_note_wait(t, l->pool, apr_time_now() - since);
             return st == TF_WAIT_GRANTED_PROC ? TF_ACQ_PROC : TF_ACQ_SPAWN;
@@ -406,19 +418,105 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
     }
 }
 
-void tf_lease_give_back(tf_lease_t *l, int how)
+/* --- External servers ---------------------------------------------------- */
+
+/* No address of @x is up: 503 at once, back when a probe may have
+ * found one. */
+static tf_outcome_e all_down(request_rec *r, const tf_external_t *x,
+                             const char *last)
 {
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00446)
+                  "TracFcgiExternalServer %s: no address is up (last "
+                  "error: %s; each is probed every %d s); answering %d",
+                  *x->url ? x->url : "/", last, x->check, UNAVAILABLE);
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%d", x->check));
+    return TF_OUT_UNAVAILABLE;
+}
+
+tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
+                                    const tf_external_t *x, tf_lease_t *l)
+{
+    tf_table_t *t = tf_shm_table(rt_shm);
+    apr_time_t now = apr_time_now();
+    tf_limit_e limit = TF_LIMIT_NONE;
+    apr_int32_t waiter = -1;
+    char last[TF_POOL_NAME_LEN];
+    int waited = 0;
+    tf_acq_e a;
+
+    memset(l, 0, sizeof(*l));
+    l->holder = rt_self ? rt_self : getpid();
+    l->ext = x;
+    if ((l->pool = x->pool) < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00447)
+                      "TracFcgiExternalServer %s: it has no place in the "
+                      "process table (see the startup log); answering %d",
+                      *x->url ? x->url : "/", UNAVAILABLE);
+        return TF_OUT_UNAVAILABLE;
+    }
+    tf_shm_lock(rt_shm);
+    a = tf_pool_req_acquire(t, l->pool, l->holder, now, &l->ref, &waiter,
+                            &limit);
+    if (a == TF_ACQ_WAIT) {
+        a = wait_turn(r, dc, l, waiter, limit, now);
+        waited = 1;
+    }
+    if (a == TF_ACQ_PROC) {
+        lease_fill_external(l, &t->procs[l->ref.idx]);
+    }
+    else if (a == TF_ACQ_ALL_DOWN) {
+        apr_cpystrn(last, t->pools[l->pool].last_error, sizeof(last));
+    }
+    tf_shm_unlock(rt_shm);
+
+    switch (a) {
+    case TF_ACQ_PROC:
+        return TF_OUT_NONE;
+    case TF_ACQ_ALL_DOWN:
+        return all_down(r, x, last);
+    default: /* TF_ACQ_QUEUE_FULL */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00448)
+                      "TracFcgiExternalServer %s: %s; answering %d",
+                      *x->url ? x->url : "/",
+                      waited ? apr_psprintf(r->pool, "no connection free "
+                                            "within TracFcgiQueueTimeout %ds",
+                                            dc->queue_timeout)
+                             : "every connection is busy and the request "
+                               "queue is full",
+                      UNAVAILABLE);
+        return TF_OUT_UNAVAILABLE;
+    }
+}
+
+void tf_lease_give_back(request_rec *r, tf_lease_t *l, int how,
+                        const char *err)
+{
+    tf_table_t *t = tf_shm_table(rt_shm);
+    apr_time_t now = apr_time_now();
     int flags;
     pid_t pm = 0;
 
     tf_shm_lock(rt_shm);
-    flags = tf_pool_req_release(tf_shm_table(rt_shm), l->ref, how,
-                                l->holder, apr_time_now());
+    if (how == TF_RELEASE_DOWN && l->ext) {
+        tf_pool_req_ext_error(t, l->ref, err, now);
+    }
+    flags = tf_pool_req_release(t, l->ref, how, l->holder, now);
     if (flags & TF_WAKE_PM) {
-        pm = tf_shm_table(rt_shm)->hdr->pm_pid;
+        pm = t->hdr->pm_pid;
     }
     tf_shm_unlock(rt_shm);
     if (pm) {
         tf_ipc_wake_pm(pm);
+    }
+    if (flags & TF_WENT_DOWN) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00449)
+                      "TracFcgiExternalServer %s: FastCGI server %s is "
+                      "down (%s); no request goes to it until a probe "
+                      "answers, every %d s%s",
+                      *l->ext->url ? l->ext->url : "/", l->peer.addr, err,
+                      l->ext->check,
+                      (flags & TF_ALL_DOWN) ? "; no address of it is up"
+                                            : "");
     }
 }

@@ -44,6 +44,7 @@
 #include "tf_pm_daemon.h"
 #include "tf_private.h"
 #include "tf_backend.h"
+#include "tf_health.h"
 #include "tf_spawn.h"
 #include "tf_spec.h"
 
@@ -1195,6 +1196,11 @@ static int start_pm(pm_t *pm, const tf_pm_args_t *args)
         if (sd->spec.pool >= 0) {
             remember_spec(pm, &sd->spec);
         }
+    }
+    if (tf_health_start(args->pconf, pm->s, pm->shm) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, pm->s, TFLOGNO(00124)
+                     "process manager could not start probing the "
+                     "TracFcgiExternalServer addresses");
     }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00113)
                  "process manager pid=%d started (sockets in %s)",

@@ -29,7 +29,7 @@
 
 struct tf_response {
     request_rec *r;
-    pid_t pid;
+    tf_peer_t peer;           /* for log lines */
     apr_bucket_brigade *bb; /* body gathered, not passed on yet */
     char *hdr;              /* header block being gathered */
     apr_size_t hdr_len, hdr_cap;
@@ -65,7 +65,7 @@ static void log_stderr_line(tf_response_t *rs, const char *s, apr_size_t n)
     }
     if (n) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00410)
-                      TF_BACKEND_MSG(rs->pid, " stderr: %.*s"), (int)n, s);
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " stderr: %.*s"), (int)n, s);
     }
 }
 
@@ -124,7 +124,7 @@ static int body_piece(tf_response_t *rs, const unsigned char *data,
     if (rs->cl >= 0 && rs->body_sent + (apr_off_t)len > rs->cl) {
         if (!rs->broken) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00438)
-                          TF_BACKEND_MSG(rs->pid, " sent more than its "
+                          TF_PEER_MSG(rs->r->pool, &rs->peer, " sent more than its "
                           "Content-Length %" APR_OFF_T_FMT "; the rest is "
                           "dropped and the backend stopped"), rs->cl);
         }
@@ -237,7 +237,7 @@ static int take_location(tf_response_t *rs, const char *location)
     }
     if (!local_url_ok(location)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00445)
-                      TF_BACKEND_MSG(rs->pid, " sent a local redirect to a "
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent a local redirect to a "
                       "bad URL (%.80s); answering %d"), location,
                       tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
@@ -273,14 +273,14 @@ static int parse_headers(tf_response_t *rs)
     }
     if (ret != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
-                      TF_BACKEND_MSG(rs->pid, " sent malformed response "
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent malformed response "
                       "headers (%.200s); answering %d"), sbuf,
                       tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
-                      TF_BACKEND_MSG(rs->pid, " sent an invalid Status "
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent an invalid Status "
                       "header (%.40s); answering %d"),
                       r->status_line ? r->status_line : "",
                       tf_outcome_status(TF_OUT_APP_INVALID));
@@ -317,7 +317,7 @@ static int gather_header(tf_response_t *rs, const unsigned char *data,
         }
         if (cap > MAX_HEADER_BLOCK + TF_IOBUF_SIZE) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00412)
-                          TF_BACKEND_MSG(rs->pid, " sent more than %d bytes "
+                          TF_PEER_MSG(rs->r->pool, &rs->peer, " sent more than %d bytes "
                           "without ending its response headers; answering "
                           "%d"), MAX_HEADER_BLOCK,
                           tf_outcome_status(TF_OUT_APP_INVALID));
@@ -372,7 +372,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
 
     if (protocol_status != TF_FCGI_REQUEST_COMPLETE && !rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00415)
-                      TF_BACKEND_MSG(rs->pid, " refused the request "
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " refused the request "
                       "(FastCGI protocol status %u: %s); answering %d"),
                       protocol_status, refusal_name(protocol_status),
                       tf_outcome_status(TF_OUT_GATEWAY));
@@ -380,7 +380,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
     }
     if (!rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
-                      TF_BACKEND_MSG(rs->pid, " ended the request without a "
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " ended the request without a "
                       "complete CGI header block (%" APR_SIZE_T_FMT " bytes "
                       "of output: %s); answering %d"), rs->hdr_len,
                       rs->hdr_len ? "no empty line after the headers"
@@ -391,7 +391,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
     if (rs->cl >= 0 && rs->body_sent != rs->cl && !rs->discard
         && !r->header_only) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00422)
-                      TF_BACKEND_MSG(rs->pid, " announced Content-Length %"
+                      TF_PEER_MSG(rs->r->pool, &rs->peer, " announced Content-Length %"
                       APR_OFF_T_FMT " but sent %" APR_OFF_T_FMT " bytes; "
                       "aborting the client connection"), rs->cl,
                       rs->body_sent);
@@ -402,13 +402,13 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
 
 /* --- The sink's life ----------------------------------------------------- */
 
-tf_response_t *tf_response_create(request_rec *r, pid_t pid,
+tf_response_t *tf_response_create(request_rec *r, const tf_peer_t *peer,
                                   tf_xsink_t *sink)
 {
     tf_response_t *rs = apr_pcalloc(r->pool, sizeof(*rs));
 
     rs->r = r;
-    rs->pid = pid;
+    rs->peer = *peer;
     rs->cl = -1;
     rs->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     sink->on_stdout = on_stdout;

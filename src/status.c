@@ -34,7 +34,7 @@ static void take_snapshot(apr_pool_t *p, tf_shm_t *shm, snapshot_t *sn)
 }
 
 static const char *const state_names[] = {"free", "starting", "ready",
-                                          "stopping", "exited"};
+                                          "stopping", "exited", "down"};
 static const char *const exit_names[TF_EXIT_REASONS] = {
     "idle_timeout", "broken", "died", "startup", "retired", "orphaned",
     "shutdown"};
@@ -44,7 +44,19 @@ static const char *proc_state(const tf_proc_ent_t *pr)
     if (pr->state == TF_PROC_READY) {
         return pr->conns ? "busy" : "idle";
     }
-    return pr->state < 5 ? state_names[pr->state] : "?";
+    return pr->state <= TF_PROC_DOWN ? state_names[pr->state] : "?";
+}
+
+/* An external server's address: "up" or "down", and since when. */
+static const char *addr_state(const tf_proc_ent_t *pr)
+{
+    return pr->state == TF_PROC_DOWN ? "down" : "up";
+}
+
+static apr_time_t down_for(const snapshot_t *sn, const tf_proc_ent_t *pr)
+{
+    return pr->state == TF_PROC_DOWN ? apr_time_sec(sn->now - pr->down_since)
+                                     : 0;
 }
 
 /* JSON string body, escaped (RFC 8259 §7). */
@@ -110,16 +122,33 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
                        exit_names[j], p->exits[j]);
         }
         ap_rprintf(r, "}, \"last_error\": \"%s\", \"last_error_age_s\": %"
-                   APR_TIME_T_FMT ", \"processes\": [",
+                   APR_TIME_T_FMT ", \"external\": %s, \"%s\": [",
                    json_str(r->pool, p->last_error),
                    p->last_error_time
                        ? apr_time_sec(sn->now - p->last_error_time)
-                       : -1);
+                       : -1,
+                   p->external ? "true" : "false",
+                   p->external ? "addresses" : "processes");
         first_proc = 1;
         for (k = 0; k < sn->hdr.n_procs; k++) {
             const tf_proc_ent_t *pr = &sn->procs[k];
 
             if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
+                continue;
+            }
+            if (p->external) {
+                ap_rprintf(r, "%s\n  {\"address\": \"%s\", \"state\": "
+                           "\"%s\", \"down_s\": %" APR_TIME_T_FMT ", "
+                           "\"conns\": %u, \"max_conns\": %u, "
+                           "\"requests\": %" APR_UINT64_T_FMT ", "
+                           "\"failures\": %" APR_UINT64_T_FMT ", "
+                           "\"last_error\": \"%s\"}",
+                           first_proc ? "" : ",",
+                           json_str(r->pool, pr->where), addr_state(pr),
+                           down_for(sn, pr), pr->conns, pr->max_conns,
+                           pr->requests, pr->failures,
+                           json_str(r->pool, pr->error));
+                first_proc = 0;
                 continue;
             }
             ap_rprintf(r, "%s\n  {\"pid\": %d, \"state\": \"%s\", "
@@ -135,6 +164,31 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
         ap_rputs("]}", r);
     }
     ap_rputs("\n]}\n", r);
+}
+
+/* An external pool's addresses, as rows. */
+static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
+                                apr_uint32_t pool)
+{
+    apr_uint32_t k;
+
+    ap_rputs("</p><table><tr><th>address</th><th>state</th>"
+             "<th>down for (s)</th><th>connections</th><th>requests</th>"
+             "<th>failures</th><th>last error</th></tr>\n", r);
+    for (k = 0; k < sn->hdr.n_procs; k++) {
+        const tf_proc_ent_t *pr = &sn->procs[k];
+
+        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)pool) {
+            continue;
+        }
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_TIME_T_FMT
+                   "</td><td>%u/%u</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                   APR_UINT64_T_FMT "</td><td class=\"err\">%s</td></tr>\n",
+                   ap_escape_html(r->pool, pr->where), addr_state(pr),
+                   down_for(sn, pr), pr->conns, pr->max_conns, pr->requests,
+                   pr->failures, ap_escape_html(r->pool, pr->error));
+    }
+    ap_rputs("</table>\n", r);
 }
 
 static void emit_html(request_rec *r, const snapshot_t *sn)
@@ -179,6 +233,10 @@ static void emit_html(request_rec *r, const snapshot_t *sn)
                        APR_TIME_T_FMT " s ago): %s</span>",
                        apr_time_sec(sn->now - p->last_error_time),
                        ap_escape_html(r->pool, p->last_error));
+        }
+        if (p->external) {
+            emit_html_addresses(r, sn, i);
+            continue;
         }
         ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
                  "<th>connections</th><th>requests</th><th>age (s)</th>"
@@ -237,7 +295,7 @@ int tf_status_mod_status(request_rec *r, tf_shm_t *shm, int flags)
     }
     take_snapshot(r->pool, shm, &sn);
     for (k = 0; k < sn.hdr.n_procs; k++) {
-        if (sn.procs[k].state == TF_PROC_READY) {
+        if (sn.procs[k].state == TF_PROC_READY && sn.procs[k].pid > 0) {
             if (sn.procs[k].conns) {
                 busy++;
             }

@@ -23,6 +23,10 @@ requests this process has had in progress at once, so far, measured when
 this one finished sleeping).
 
 Environment: THREADED_APP_MAX_CONNS overrides the FCGI_MAX_CONNS answer.
+
+Standalone (`threaded_app.py --bind unix:/path | HOST:PORT | [V6]:PORT`):
+it binds and listens itself, as Trac's own trac.fcgi does with
+WSGIServer(bindAddress=...), for TracFcgiExternalServer.
 """
 
 import os
@@ -207,8 +211,35 @@ def serve(sock):
             pass
 
 
+def bind(addr):
+    """A listening socket of its own, as a standalone server (Trac's
+    WSGIServer(bindAddress=...)) makes: unix:/path, HOST:PORT, [V6]:PORT."""
+    if addr.startswith("unix:"):
+        path = addr[5:]
+        if os.path.exists(path):
+            os.unlink(path)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        # httpd's User connects to it (php-fpm's listen.mode does this)
+        os.chmod(path, 0o666)
+    else:
+        host, port = addr.rsplit(":", 1)
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, int(port)))
+    s.listen(128)
+    return s
+
+
 def main():
-    listener = socket.socket(fileno=0)
+    # --bind ADDR: a standalone server; else the socket on fd 0 (spawned)
+    if len(sys.argv) == 3 and sys.argv[1] == "--bind":
+        listener = bind(sys.argv[2])
+        signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    else:
+        listener = socket.socket(fileno=0)
     while True:
         try:
             s, _ = listener.accept()

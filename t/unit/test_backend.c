@@ -143,6 +143,48 @@ static void test_probe_tcp(void)
                  == ECONNREFUSED);
 }
 
+/* The health probe of an external server: up when it takes the
+ * connection, whatever it does with the question. */
+static void test_health(void)
+{
+    tf_backend_addr_t a;
+    apr_uint32_t conns = 99;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    char text[64];
+    int port, st, lfd;
+    pid_t pid = values_server(&port);
+
+    snprintf(text, sizeof(text), "127.0.0.1:%d", port);
+    tf_backend_addr_parse(p, text, &a);
+    TF_CHECK("answered: up", tf_backend_health(&a, apr_time_from_sec(2),
+                                               &conns) == APR_SUCCESS);
+    TF_CHECK("its FCGI_MAX_CONNS", conns == 5);
+    waitpid(pid, &st, 0);
+    TF_CHECK("refused: down", tf_backend_health(&a, apr_time_from_sec(2),
+                                                &conns) == ECONNREFUSED);
+    TF_CHECK("no answer: 0", conns == 0);
+    /* a server that never accepts (every worker busy): the kernel takes
+     * the connection into its backlog; it is there */
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)&sa, &len);
+    snprintf(text, sizeof(text), "127.0.0.1:%d", ntohs(sa.sin_port));
+    tf_backend_addr_parse(p, text, &a);
+    conns = 99;
+    TF_CHECK("silent: up", tf_backend_health(&a, apr_time_from_msec(200),
+                                             &conns) == APR_SUCCESS);
+    TF_CHECK("silent: no figure", conns == 0);
+    close(lfd);
+    tf_backend_addr_parse(p, "unix:/nonexistent/tf-health.sock", &a);
+    TF_CHECK("no socket file: down",
+             tf_backend_health(&a, apr_time_from_sec(1), &conns) == ENOENT);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -151,6 +193,7 @@ int main(void)
     test_parse();
     test_long_unix_path();
     test_probe_tcp();
+    test_health();
     apr_pool_destroy(p);
     apr_terminate();
     return TF_REPORT();
