@@ -79,7 +79,8 @@ typedef struct {
     const char *socket_dir; /* TracFcgiSocketDir, resolved absolute */
     int max_total;          /* TracFcgiMaxProcessesTotal, default 64 */
     apr_hash_t *externals;  /* server_rec * -> its TracFcgiExternalServer
-                             * (array of tf_external_t *) */
+                             * (array of tf_external_t *); set by
+                             * tf_config_post() */
 } tf_srv_conf_t;
 
 /** A Trac environment named by the configuration, for the preflight. */
@@ -138,7 +139,8 @@ apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
 apr_array_header_t *tf_config_externals(apr_pool_t *pconf);
 
 /** @return the TracFcgiExternalServer declared in @p s itself (not those
- *          of the main server for a virtual host), or NULL. */
+ *          of the main server for a virtual host), or NULL; known once
+ *          tf_config_post() ran. */
 const apr_array_header_t *tf_config_externals_of(server_rec *s);
 
 /** @return every TracFcgiServer of the configuration, or NULL. */

@@ -55,11 +55,14 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
  * Take an address of the external server @p x for @p r: the one with the
  * fewest requests in progress, else the first to come free within
  * TracFcgiQueueTimeout.
+ * @param avoid  a replay: the slot (tf_lease_t.ref.idx) the request failed
+ *               at, taken again only when no other address is free; -1.
  * @return TF_OUT_NONE with @p l filled, or TF_OUT_UNAVAILABLE (logged;
  *         at once, with Retry-After, when no address is up).
  */
 tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
-                                    const tf_external_t *x, tf_lease_t *l);
+                                    const tf_external_t *x,
+                                    apr_int32_t avoid, tf_lease_t *l);
 
 /**
  * Give the backend back: @p how is TF_RELEASE_SERVED, _BROKEN, _CUT or

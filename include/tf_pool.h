@@ -574,6 +574,15 @@ int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
                        apr_time_t now);
 
 /**
+ * tf_pool_req_acquire() for a request sent again after it failed at slot
+ * @p avoid (-1: none): an external pool gives it another address while
+ * one is free (a dead address not yet marked down would fail it twice).
+ */
+tf_acq_e tf_pool_req_acquire_other(tf_table_t *t, int pool, pid_t holder,
+                                   apr_time_t now, apr_int32_t avoid,
+                                   tf_proc_ref_t *ref, apr_int32_t *waiter);
+
+/**
  * Remember @p err as what went wrong at the address of @p ref, for the
  * status page (with tf_pool_req_release(..., TF_RELEASE_DOWN, ...)).
  */

@@ -525,8 +525,11 @@ int tf_bridge_handle(request_rec *r)
         tf_spec_build(r, &dc, &spec, &key);
     }
     for (n = 0;; n++) {
+        /* a replay goes to another address of an external server */
+        apr_int32_t avoid = n ? at.lease.ref.idx : -1;
+
         memset(&at, 0, sizeof(at));
-        o = x ? tf_lease_take_external(r, &dc, x, &at.lease)
+        o = x ? tf_lease_take_external(r, &dc, x, avoid, &at.lease)
               : tf_lease_take(r, &dc, &spec, key, &at.lease);
         if (o != TF_OUT_NONE) {
             return answer(r, o);

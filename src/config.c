@@ -132,6 +132,8 @@ void *tf_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     return basev;
 }
 
+static apr_hash_t *registry_hash(apr_pool_t *pconf);
+
 #define RESOLVE(f, d) out->f = (out->f == DEF_VAL) ? (d) : out->f
 
 void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
@@ -175,6 +177,9 @@ const char *tf_config_post(apr_pool_t *p, server_rec *s)
 
     if (c->max_total == DEF_VAL) {
         c->max_total = DEFAULT_MAX_TOTAL;
+    }
+    if (tf_config_externals(p)) {
+        c->externals = registry_hash(p);
     }
     if (!c->socket_dir) {
         c->socket_dir = ap_runtime_dir_relative(p, "tracfcgi");
@@ -363,6 +368,7 @@ static const char *set_param(cmd_parms *cmd, void *dconf, const char *name,
 #define TRAC_ENVS_KEY "tracfcgi-trac-envs"
 #define DECLARED_KEY "tracfcgi-declared"
 #define EXTERNALS_KEY "tracfcgi-externals"
+#define EXTERNALS_BY_SERVER_KEY "tracfcgi-externals-by-server"
 
 static apr_array_header_t *registry(apr_pool_t *pconf, const char *key,
                                     int elt_size, int create)
@@ -390,6 +396,21 @@ apr_array_header_t *tf_config_declared(apr_pool_t *pconf)
 apr_array_header_t *tf_config_externals(apr_pool_t *pconf)
 {
     return registry(pconf, EXTERNALS_KEY, 0, 0);
+}
+
+/* The TracFcgiExternalServer of each server, of the configuration being
+ * read (created on first use). */
+static apr_hash_t *registry_hash(apr_pool_t *pconf)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, EXTERNALS_BY_SERVER_KEY, pconf);
+    if (!v) {
+        v = apr_hash_make(pconf);
+        apr_pool_userdata_set(v, EXTERNALS_BY_SERVER_KEY,
+                              apr_pool_cleanup_null, pconf);
+    }
+    return v;
 }
 
 const apr_array_header_t *tf_config_externals_of(server_rec *s)
@@ -448,8 +469,8 @@ static const char *ext_option(cmd_parms *cmd, tf_external_t *x,
 static const char *set_external(cmd_parms *cmd, void *dconf,
                                 const char *args)
 {
-    tf_srv_conf_t *sc = tf_config_srv_get(cmd->server);
     const char *url = ap_getword_conf(cmd->pool, &args), *w, *err;
+    apr_hash_t *by_server;
     apr_array_header_t *addrs = apr_array_make(cmd->pool, 2,
                                                sizeof(tf_backend_addr_t));
     apr_array_header_t *mine;
@@ -512,10 +533,12 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     for (i = 0; i < addrs->nelts; i++) {
         x->addr_text[i] = tf_backend_addr_text(cmd->pool, &x->addrs[i]);
     }
-    if (!sc->externals) {
-        sc->externals = apr_hash_make(cmd->pool);
+    /* by server: a virtual host's own server record is replaced by the
+     * main one's when they merge; tf_config_post() hands it this hash */
+    if (!(by_server = registry_hash(cmd->pool))) {
+        return "TracFcgiExternalServer: out of memory";
     }
-    mine = apr_hash_get(sc->externals, &cmd->server, sizeof(server_rec *));
+    mine = apr_hash_get(by_server, &cmd->server, sizeof(server_rec *));
     for (i = 0; mine && i < mine->nelts; i++) {
         const tf_external_t *o = APR_ARRAY_IDX(mine, i, tf_external_t *);
 
@@ -527,7 +550,7 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     }
     if (!mine) {
         mine = apr_array_make(cmd->pool, 2, sizeof(tf_external_t *));
-        apr_hash_set(sc->externals,
+        apr_hash_set(by_server,
                      apr_pmemdup(cmd->pool, &cmd->server,
                                  sizeof(server_rec *)),
                      sizeof(server_rec *), mine);

@@ -435,7 +435,8 @@ static tf_outcome_e all_down(request_rec *r, const tf_external_t *x,
 }
 
 tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
-                                    const tf_external_t *x, tf_lease_t *l)
+                                    const tf_external_t *x,
+                                    apr_int32_t avoid, tf_lease_t *l)
 {
     tf_table_t *t = tf_shm_table(rt_shm);
     apr_time_t now = apr_time_now();
@@ -456,8 +457,8 @@ tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
         return TF_OUT_UNAVAILABLE;
     }
     tf_shm_lock(rt_shm);
-    a = tf_pool_req_acquire(t, l->pool, l->holder, now, &l->ref, &waiter,
-                            &limit);
+    a = tf_pool_req_acquire_other(t, l->pool, l->holder, now, avoid,
+                                  &l->ref, &waiter);
     if (a == TF_ACQ_WAIT) {
         a = wait_turn(r, dc, l, waiter, limit, now);
         waited = 1;

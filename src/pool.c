@@ -484,8 +484,8 @@ static void take_conn(tf_table_t *t, apr_int32_t idx, pid_t holder,
 }
 
 static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
-                            apr_time_t now, tf_proc_ref_t *ref,
-                            apr_int32_t *waiter);
+                            apr_time_t now, apr_int32_t avoid,
+                            tf_proc_ref_t *ref, apr_int32_t *waiter);
 
 tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
                              apr_time_t now, tf_proc_ref_t *ref,
@@ -496,7 +496,7 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
 
     *limit = TF_LIMIT_NONE;
     if (p->external) {
-        return acquire_ext(t, p, holder, now, ref, waiter);
+        return acquire_ext(t, p, holder, now, -1, ref, waiter);
     }
     /* 1. an idle process, unless others queued first */
     if (idx != NIL && t->procs[idx].conns == 0 && p->wait_head == NIL) {
@@ -1173,10 +1173,12 @@ int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
 }
 
 /* The READY address with the fewest requests in progress; of those, the
- * one least recently used, so that idle addresses take turns. */
+ * one least recently used, so that idle addresses take turns. @avoid
+ * (the address a replayed request failed at) only when no other is
+ * free. */
 static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
-                            apr_time_t now, tf_proc_ref_t *ref,
-                            apr_int32_t *waiter)
+                            apr_time_t now, apr_int32_t avoid,
+                            tf_proc_ref_t *ref, apr_int32_t *waiter)
 {
     apr_int32_t i, best = NIL;
 
@@ -1189,11 +1191,18 @@ static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
     for (i = p->idle_head; i != NIL; i = t->procs[i].next) {
         const tf_proc_ent_t *pr = &t->procs[i];
 
+        if (i == avoid) {
+            continue;
+        }
         if (best == NIL || pr->conns < t->procs[best].conns
             || (pr->conns == t->procs[best].conns
                 && pr->last_used < t->procs[best].last_used)) {
             best = i;
         }
+    }
+    if (best == NIL && avoid >= 0 && t->procs[avoid].listed
+        && &t->pools[t->procs[avoid].pool] == p) {
+        best = avoid;
     }
     if (best == NIL) {
         return enqueue(t, p, holder, waiter);
@@ -1201,6 +1210,20 @@ static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
     t->procs[best].last_used = now;
     take_conn(t, best, holder, ref);
     return TF_ACQ_PROC;
+}
+
+tf_acq_e tf_pool_req_acquire_other(tf_table_t *t, int pool, pid_t holder,
+                                   apr_time_t now, apr_int32_t avoid,
+                                   tf_proc_ref_t *ref, apr_int32_t *waiter)
+{
+    tf_pool_ent_t *p = &t->pools[pool];
+    tf_limit_e limit;
+
+    if (!p->external || avoid < 0 || (apr_uint32_t)avoid >= t->hdr->n_procs) {
+        return tf_pool_req_acquire(t, pool, holder, now, ref, waiter,
+                                   &limit);
+    }
+    return acquire_ext(t, p, holder, now, avoid, ref, waiter);
 }
 
 /* The last address of @p went down: nobody waits for one (never a hang:

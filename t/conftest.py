@@ -18,6 +18,7 @@ import os
 
 import pytest
 
+import extsrv
 import httpd as H
 
 LOG_TAIL = 200000   # characters of error_log attached to a failure
@@ -106,3 +107,12 @@ def httpd(request, mpm):
     if problems:
         pytest.fail("unclean shutdown:\n" + "\n".join(problems),
                     pytrace=False)
+
+
+@pytest.fixture
+def servers():
+    """The test's external FastCGI servers (t/extsrv.py): all killed, and
+    their directories removed, at teardown."""
+    s = extsrv.Servers()
+    yield s
+    s.stop_all()

@@ -774,6 +774,9 @@ static void test_externals(void)
                  "127.0.0.1:9003") != NULL);
     all = tf_config_externals(pconf);
     TF_CHECK("three in the registry", all && all->nelts == 3);
+    TF_CHECK("known after post", tf_config_externals_of(&main_s) == NULL
+                                     && tf_config_post(pconf, &main_s)
+                                            == NULL);
     mine = tf_config_externals_of(&main_s);
     TF_CHECK("one of main's", mine && mine->nelts == 1);
     if (mine && mine->nelts == 1) {

@@ -121,6 +121,48 @@ static void test_spread(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* A replay gets another address while one is free. */
+static void test_replay_avoids(void)
+{
+    tf_proc_ref_t r, o;
+    apr_int32_t w;
+    int pool, i;
+
+    setup(8, 4);
+    pool = ext_pool(1, 2, 2, 1);
+    for (i = 0; i < 6; i++) {
+        take(pool, 100, SEC(i + 1), &r);
+        TF_CHECK("another address",
+                 tf_pool_req_acquire_other(&t, pool, 100, SEC(i + 1), r.idx,
+                                           &o, &w) == TF_ACQ_PROC
+                     && o.idx != r.idx);
+        tf_pool_req_release(&t, r, TF_RELEASE_SERVED, 100, SEC(i + 1));
+        tf_pool_req_release(&t, o, TF_RELEASE_SERVED, 100, SEC(i + 1));
+    }
+    /* the other one full: the same address rather than a wait */
+    {
+        tf_proc_ref_t h[3], again;
+        int one = -1;
+
+        for (i = 0; i < 3; i++) {
+            take(pool, 100, SEC(10), &h[i]);
+        }
+        for (i = 0; i < 3; i++) {
+            if (t.procs[h[i].idx].conns == 1) {
+                one = i;
+            }
+        }
+        TF_CHECK("one address half busy", one >= 0);
+        TF_CHECK("the same when the other is full",
+                 one >= 0
+                     && tf_pool_req_acquire_other(&t, pool, 100, SEC(10),
+                                                  h[one].idx, &again, &w)
+                            == TF_ACQ_PROC
+                     && again.idx == h[one].idx);
+    }
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_full_waits(void)
 {
     tf_proc_ref_t r[3], got;
@@ -400,6 +442,7 @@ int main(void)
 {
     test_create();
     test_spread();
+    test_replay_avoids();
     test_full_waits();
     test_down_and_up();
     test_fails_in_a_row();
