@@ -2,8 +2,9 @@
 # they need are installed. As root it installs what is missing; otherwise
 # it prints the one apt-get line to run and stops.
 TF_PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libfcgi-dev \
-libsqlite3-dev sqlite3 python3-pytest python3-pytest-timeout php-cgi \
-spawn-fcgi apache2-suexec-pristine apache2-suexec-custom apache2-utils gcc \
+libsqlite3-dev sqlite3 python3-pytest python3-pytest-timeout php-cgi php-fpm \
+spawn-fcgi iproute2 apache2-suexec-pristine apache2-suexec-custom \
+apache2-utils gcc \
 make curl"
 
 tf_missing_packages() {

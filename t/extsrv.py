@@ -98,22 +98,12 @@ class Servers:
         srv = Server(kind, addr, proc, d, listen, argv, prefix, env)
         self.all.append(srv)
         if wait:
-            self.wait_listening(srv, prefix=prefix)
+            self.wait_listening(srv)
         return srv
 
-    def wait_listening(self, srv, timeout=10, prefix=()):
-        if prefix:
-            # on another host: ask from there
-            probe = ("import socket,sys;s=socket.socket(socket.AF_INET6 if "
-                     "':' in sys.argv[1] else socket.AF_INET);"
-                     "s.settimeout(0.5);s.connect((sys.argv[1],"
-                     "int(sys.argv[2])))")
-            H.wait_until(lambda: subprocess.run(
-                list(prefix) + [PYTHON, "-c", probe, srv.listen[0],
-                                str(srv.listen[1])],
-                capture_output=True).returncode == 0,
-                timeout, what="%s at %s" % (srv.kind, srv.addr))
-            return
+    def wait_listening(self, srv, timeout=10):
+        """Until @srv takes connections (asked from here: another "host"
+        is reached through its veth link)."""
         H.wait_until(lambda: not srv.alive() or _connectable(srv.listen),
                      timeout, what="%s at %s" % (srv.kind, srv.addr))
         assert srv.alive(), "%s exited: %s" % (srv.kind, self.output(srv))
