@@ -51,9 +51,11 @@ PROJECTS = (("main", "Main"), ("alpha", "Alpha"), ("beta", "Beta"))
 USER, PASSWORD = "alice", "secret"
 
 EXPECTED = [
+    "php-fpm-external.conf.sample",
     "status.conf.sample",
     "trac-auth.conf.sample",
     "trac-env.conf.sample",
+    "trac-external.conf.sample",
     "trac-locations.conf.sample",
     "trac-parentdir.conf.sample",
     "trac-rootmount.conf.sample",
@@ -63,6 +65,8 @@ EXPECTED = [
     "trac-vhosts.conf.sample",
 ]
 SAMPLES = sorted(p.name for p in CONF.glob("*.conf.sample"))
+# samples that are not about a Trac environment under /srv/trac
+NOT_TRAC = ("status.conf.sample", "php-fpm-external.conf.sample")
 
 # Modules a sample needs beyond the harness's base set.
 EXTRA_MODULES = {
@@ -205,7 +209,7 @@ def test_sample_form(name):
     # no machine paths: Trac-typical and system ones only
     for bad in ("/tmp/", "/home/", "/root/", "/opt/"):
         assert bad not in text, "%s mentions %s" % (name, bad)
-    assert SRV in text or name == "status.conf.sample", \
+    assert SRV in text or name in NOT_TRAC, \
         "%s: no %s path for the tests to map" % (name, SRV)
 
 
@@ -368,6 +372,52 @@ def test_rootmount(httpd, tree):
     r = h.get("/chrome/common/css/trac.css",
               headers={"Host": "trac.example.org"})
     assert r.status == 200 and r.body == mkproject.STATIC_CSS.encode(), r
+
+
+def unit_command(tree):
+    """conf/trac-fcgi.service.sample for this machine: its environment,
+    ExecStartPre and ExecStart (continuation lines joined)."""
+    text = render((CONF / "trac-fcgi.service.sample").read_text(), tree)
+    text = re.sub(r"\\\n\s*", "", text)
+    env, pre, start = {}, None, None
+    for ln in text.splitlines():
+        key, _, val = ln.partition("=")
+        if key == "Environment":
+            k, _, v = val.partition("=")
+            env[k] = v
+        elif key == "ExecStartPre":
+            pre = val.split()
+        elif key == "ExecStart":
+            start = val.split()
+    return env, pre, start
+
+
+def test_external_sample_and_its_unit(httpd, servers, tree):
+    """trac-external.conf.sample, with the FastCGI server started exactly
+    as trac-fcgi.service.sample says (its ExecStartPre, ExecStart and
+    environment): Apache reaches it by its socket."""
+    unit = (CONF / "trac-fcgi.service.sample").read_text()
+    for section in ("[Unit]", "[Service]", "[Install]"):
+        assert section in unit
+    env, pre, start = unit_command(tree)
+    assert start[0] == "/usr/bin/spawn-fcgi" and "-n" in start
+    sock = start[start.index("-s") + 1]
+    assert sock == str(tree / "run/trac.sock")
+    assert ("unix:" + SRV + "/run/trac.sock") in \
+        sample_text("trac-external.conf.sample")
+    subprocess.run(pre, check=True)
+    srv = servers._start("spawn-fcgi", start, ("unix", sock), "unix:" + sock,
+                         servers._dir("unit"),
+                         env=dict(os.environ, **env))
+    h = serve(httpd, "trac-external.conf.sample", tree)
+    p = get_page(h, "/trac/wiki/WikiStart", host="trac.example.org")
+    assert p["project"] == "Main"
+    assert p["script_name"] == "/trac"
+    assert p["path_info"] == "/wiki/WikiStart"
+    assert int(p["pid"]) == srv.pid        # spawn-fcgi -n: the same process
+    assert h.backend_pids(str(tree / "cgi-bin/trac.fcgi")) == []
+    r = h.get("/trac/login", headers={"Host": "trac.example.org"})
+    assert r.status == 401, r
 
 
 def test_status(httpd, tree):
