@@ -59,11 +59,21 @@ SPAWN_FCGI = "/usr/bin/spawn-fcgi"
 WRK = "wrk"
 USER = "www-data"
 
-CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi", "static")
+CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi",
+           "tracfcgi_ext", "tracfcgi_ext_tcp", "proxy_fcgi_tcp", "static")
 TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
+# the configurations that load mod_tracfcgi; those whose backends
+# spawn-fcgi starts (over TCP: the TCP ones)
+WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp")
+SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_tcp",
+           "proxy_fcgi_tcp")
+OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp")
 LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "fcgid": "mod_fcgid",
-          "proxy_fcgi": "mod_proxy_fcgi", "static": "static file"}
+          "proxy_fcgi": "mod_proxy_fcgi",
+          "tracfcgi_ext": "mod_tracfcgi external unix",
+          "tracfcgi_ext_tcp": "mod_tracfcgi external TCP",
+          "proxy_fcgi_tcp": "mod_proxy_fcgi TCP", "static": "static file"}
 BACKENDS = 4
 SMALL = b"small reply 20 bytes"
 MIB = 1 << 20
@@ -164,6 +174,24 @@ LoadModule proxy_module {moddir}/mod_proxy.so
 LoadModule proxy_fcgi_module {moddir}/mod_proxy_fcgi.so
 # no enablereuse: one-request-at-a-time backends stall with it
 ProxyPass /app/ "unix:{dir}/run/app.sock|fcgi://localhost/"
+ProxyTimeout 300
+""",
+    # the same spawn-fcgi -F 4 server as proxy_fcgi, reached by
+    # TracFcgiExternalServer: 4 connections at once, one per process
+    "tracfcgi_ext": """\
+LoadModule tracfcgi_module "{module}"
+TracFcgiExternalServer /app unix:{dir}/run/app.sock conns={n}
+TracFcgiIOTimeout 300
+""",
+    "tracfcgi_ext_tcp": """\
+LoadModule tracfcgi_module "{module}"
+TracFcgiExternalServer /app 127.0.0.1:{bport} conns={n}
+TracFcgiIOTimeout 300
+""",
+    "proxy_fcgi_tcp": """\
+LoadModule proxy_module {moddir}/mod_proxy.so
+LoadModule proxy_fcgi_module {moddir}/mod_proxy_fcgi.so
+ProxyPass /app/ "fcgi://127.0.0.1:{bport}/"
 ProxyTimeout 300
 """,
     "static": "",
@@ -406,6 +434,7 @@ class Server:
         self.port = None
         self.proc = None
         self.spawner_pids = []
+        self.bport = free_port() if name in OVER_TCP else 0
         for d in ("run", "htdocs", "tmp", "fcgid"):
             (self.dir / d).mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o755)
@@ -424,16 +453,19 @@ class Server:
     def config_text(self):
         fmt = dict(name=self.name, dir=self.dir, port=self.port, user=USER,
                    moddir=MODDIR, appdir=self.app.parent, module=MODULE,
-                   n=BACKENDS)
+                   n=BACKENDS, bport=self.bport)
         fmt["extra"] = EXTRA[self.name].format(**fmt) + "\n".join(
             EXTRA_CONF.get(self.name, ()))
         return BASE_CONF.format(**fmt)
 
     def start_spawner(self):
         sock = self.dir / "run" / "app.sock"
+        where = (["-a", "127.0.0.1", "-p", str(self.bport)]
+                 if self.name in OVER_TCP
+                 else ["-s", str(sock), "-M", "0600", "-U", USER, "-G", USER])
         out = subprocess.run(
-            [SPAWN_FCGI, "-s", str(sock), "-M", "0600", "-U", USER, "-G",
-             USER, "-u", USER, "-g", USER, "-F", str(BACKENDS), "-b", "1024",
+            [SPAWN_FCGI] + where +
+            ["-u", USER, "-g", USER, "-F", str(BACKENDS), "-b", "1024",
              "--", str(self.app)],
             stdin=subprocess.DEVNULL, capture_output=True, text=True,
             cwd=str(self.app.parent))
@@ -454,7 +486,7 @@ class Server:
         small URL)."""
         self.port = free_port()
         self.conf.write_text(self.config_text())
-        if self.name == "proxy_fcgi":
+        if self.name in SPAWNED:
             self.start_spawner()
         env = dict(os.environ, LANG="C", TMPDIR=str(self.dir / "tmp"))
         self.stdout = open(self.dir / "stdout", "ab")
@@ -1053,9 +1085,9 @@ def check_tools(names, module=MODULE):
             missing.append(tool)
     if "fcgid" in names and not os.path.exists(MODDIR + "/mod_fcgid.so"):
         missing.append("mod_fcgid (libapache2-mod-fcgid)")
-    if "proxy_fcgi" in names and not os.path.exists(SPAWN_FCGI):
+    if set(SPAWNED) & set(names) and not os.path.exists(SPAWN_FCGI):
         missing.append("spawn-fcgi")
-    if set(TRACFCGI) & set(names) and not Path(module).exists():
+    if set(WITH_MODULE) & set(names) and not Path(module).exists():
         missing.append("%s (run make)" % module)
     if missing:
         sys.exit("missing: %s\n(Debian: apt-get install -y apache2 "
@@ -1143,7 +1175,7 @@ def main():
     rounds = []
     what = "module not used"
     try:
-        if set(TRACFCGI) & set(names):
+        if set(WITH_MODULE) & set(names):
             what = snapshot_module(root, args.module)
         app = build_app(root)
         lua = root / "wrk.lua"
