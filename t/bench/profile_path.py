@@ -53,6 +53,10 @@ def requests(port, path, n):
 MODULE_OBJECTS = {"tracfcgi": r"^mod_tracfcgi\.so$",
                   "proxy_fcgi": r"^mod_proxy(_fcgi)?\.so$",
                   "fcgid": r"^mod_fcgid\.so$", "static": r"^$^"}
+for _n in bench.CONFIGS:
+    MODULE_OBJECTS.setdefault(_n, MODULE_OBJECTS[
+        "tracfcgi" if _n in bench.WITH_MODULE else "proxy_fcgi"
+        if _n.startswith("proxy_fcgi") else "static"])
 
 
 def annotate(path, inclusive, top, objects=None):
@@ -325,7 +329,7 @@ def main():
     os.chmod(root, 0o755)
     n = args.requests
     try:
-        if "tracfcgi" in names:
+        if set(bench.WITH_MODULE) & set(names):
             print("mod_tracfcgi: %s" % bench.snapshot_module(root,
                                                              args.module))
         app = bench.build_app(root)
@@ -335,7 +339,9 @@ def main():
         for name in names:
             label = bench.LABELS[name]
             if not args.no_callgrind:
-                r = callgrind(name, root / ("cg-" + name), app, n, args.warm)
+                # short names: the socket directory under them must fit sun_path
+                r = callgrind(name, root / ("cg%d" % names.index(name)), app,
+                              n, args.warm)
                 per = r["per"]
                 totals[name] = per
                 m = r["n_profile"]
