@@ -62,18 +62,25 @@ USER = "www-data"
 CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi",
            "tracfcgi_ext", "tracfcgi_ext_tcp", "proxy_fcgi_tcp", "static")
 TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
+# measured only when named with --only: mod_proxy_fcgi keeping its
+# connections (enablereuse=on), which stalls one-request-at-a-time
+# backends once httpd's threads outnumber them
+OPTIONAL = ("proxy_fcgi_tcp_reuse",)
+ALL = CONFIGS + OPTIONAL
 # the configurations that load mod_tracfcgi; those whose backends
 # spawn-fcgi starts (over TCP: the TCP ones)
 WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp")
 SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_tcp",
-           "proxy_fcgi_tcp")
-OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp")
+           "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse")
+OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse")
 LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "fcgid": "mod_fcgid",
           "proxy_fcgi": "mod_proxy_fcgi",
           "tracfcgi_ext": "mod_tracfcgi external unix",
           "tracfcgi_ext_tcp": "mod_tracfcgi external TCP",
-          "proxy_fcgi_tcp": "mod_proxy_fcgi TCP", "static": "static file"}
+          "proxy_fcgi_tcp": "mod_proxy_fcgi TCP",
+          "proxy_fcgi_tcp_reuse": "mod_proxy_fcgi TCP enablereuse",
+          "static": "static file"}
 BACKENDS = 4
 SMALL = b"small reply 20 bytes"
 MIB = 1 << 20
@@ -192,6 +199,12 @@ TracFcgiIOTimeout 300
 LoadModule proxy_module {moddir}/mod_proxy.so
 LoadModule proxy_fcgi_module {moddir}/mod_proxy_fcgi.so
 ProxyPass /app/ "fcgi://127.0.0.1:{bport}/"
+ProxyTimeout 300
+""",
+    "proxy_fcgi_tcp_reuse": """\
+LoadModule proxy_module {moddir}/mod_proxy.so
+LoadModule proxy_fcgi_module {moddir}/mod_proxy_fcgi.so
+ProxyPass /app/ "fcgi://127.0.0.1:{bport}/" enablereuse=on
 ProxyTimeout 300
 """,
     "static": "",
@@ -906,7 +919,7 @@ def errors_of(res):
 
 def report(results, meta):
     by = {r["name"]: r for r in results}
-    names = [n for n in CONFIGS if n in by]
+    names = [n for n in ALL if n in by]
     F, S = by.get("fcgid"), by.get("static")
     lines = []
     lines.append("mod_tracfcgi benchmark, %s; %s" % (
@@ -1133,7 +1146,7 @@ def main():
                     help="2 s per measurement instead of 10 (development)")
     ap.add_argument("--duration", type=float, help="seconds per wrk run")
     ap.add_argument("--only", default=",".join(CONFIGS),
-                    help="comma-separated subset of " + ",".join(CONFIGS))
+                    help="comma-separated subset of " + ",".join(ALL))
     ap.add_argument("--huge", default="tracfcgi",
                     help="configurations that get the 1 GiB GET/POST test "
                     "(comma-separated, or 'none')")
@@ -1154,14 +1167,14 @@ def main():
     args = ap.parse_args()
     names = [n for n in args.only.split(",") if n]
     for n in names:
-        if n not in CONFIGS:
+        if n not in ALL:
             ap.error("unknown configuration %r" % n)
     huge = set(args.huge.split(",")) if args.huge != "none" else set()
     for c in args.conf:
         name, sep, text = c.partition(":")
-        if not sep or name not in CONFIGS:
+        if not sep or name not in ALL:
             ap.error("--conf wants NAME:TEXT with NAME one of %s"
-                     % ",".join(CONFIGS))
+                     % ",".join(ALL))
         EXTRA_CONF.setdefault(name, []).append(text)
     dur = max(1, round(args.duration or (2 if args.quick else 10)))
     check_tools(names, args.module)
