@@ -68,6 +68,9 @@ t/unit/test_spec: t/unit/test_spec.c src/spec.c $(CONF_SRC) include/tf_spec.h in
 t/unit/test_pool_external: t/unit/test_pool_external.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_pool_external.c src/pool.c
 
+t/unit/test_trac_ini: t/unit/test_trac_ini.c src/trac_ini.c include/tf_trac_ini.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) -D_GNU_SOURCE -o $@ t/unit/test_trac_ini.c src/trac_ini.c
+
 t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
 
@@ -76,8 +79,8 @@ t/unit/test_ipc: t/unit/test_ipc.c src/ipc.c include/tf_ipc.h include/tf_pool.h 
 
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 # the pure parts, libc only: what unit tests and fuzz targets link
-PURE_SRC := src/fcgi_proto.c src/cgi_head.c
-t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c $(PURE_SRC) include/tf_fcgi_proto.h include/tf_cgi_head.h
+PURE_SRC := src/fcgi_proto.c src/cgi_head.c src/trac_ini.c
+t/fuzz/replay_%: t/fuzz/%.c t/fuzz/replay.c $(PURE_SRC) include/tf_fcgi_proto.h include/tf_cgi_head.h include/tf_trac_ini.h
 	$(CC) $(UNIT_CFLAGS) -o $@ t/fuzz/replay.c $< $(PURE_SRC)
 
 t/unit/test_iobuf: t/unit/test_iobuf.c src/iobuf.c include/tf_iobuf.h t/unit/tf_test.h
