@@ -11,10 +11,14 @@
 
 /**
  * Check every TracEnv and every project under each TracEnvParentDir: a
- * VERSION file, db/trac.db readable as SQLite (system.database_version),
- * db/ and the database writable by the backend's user (the suexec user of
- * the virtual host, else User). Each problem is one warn-level line with
- * the fix. Environments whose TracFcgiCheckEnv is Off are skipped.
+ * VERSION file, and the database its conf/trac.ini names ([trac]
+ * database, default sqlite:db/trac.db): an SQLite file readable
+ * (system.database_version) whose directory and file the backend's user
+ * (the suexec user of the virtual host, else User) may write; a
+ * PostgreSQL or MySQL server that takes a connection where the URI says
+ * (credentials and schema are not checked, and no password is logged).
+ * Each problem is one warn-level line with the fix. Environments whose
+ * TracFcgiCheckEnv is Off are skipped.
  * @param[out] strict  problems found in environments checked Strict.
  * @return the number of problems found.
  */

@@ -4,9 +4,18 @@
  * user who started httpd: it opens the database read-only and judges write
  * access from the file modes for the backend's uid and groups, since the
  * parent's own access says nothing about the backend's.
+ *
+ * The database is the one conf/trac.ini names ([trac] database; Trac's
+ * default sqlite:db/trac.db). SQLite is checked as above. For PostgreSQL
+ * and MySQL only what needs no credentials is: that the server takes a
+ * connection where the URI says (TCP, or the unix socket of the default
+ * host); the user, password and schema are Trac's to try, and the log
+ * line says that they were not checked. The password is never read into
+ * anything that is logged (src/trac_ini.c).
  */
 #include <grp.h>
 #include <pwd.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +29,7 @@
 #include "tf_preflight.h"
 #include "tf_private.h"
 #include "tf_spec.h"
+#include "tf_trac_ini.h"
 
 typedef struct {
     uid_t uid;
@@ -81,16 +91,107 @@ static int writable_by(const char *path, const identity_t *id)
     return (st.st_mode & S_IWOTH) != 0;
 }
 
+#define DB_CONNECT_SECS 2
+
+/* The database URI of the environment at @env (its conf/trac.ini, else
+ * Trac's default), taken apart into @u. @return 0, or -1 (logged). */
+static int env_database(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
+                        const char *env, tf_db_uri_t *u)
+{
+    const char *ini = apr_pstrcat(p, env, "/conf/trac.ini", NULL);
+    char value[1024];
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *text;
+    apr_size_t len = 0;
+
+    strcpy(value, "sqlite:db/trac.db");
+    if (apr_file_open(&f, ini, APR_FOPEN_READ, 0, p) == APR_SUCCESS) {
+        if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) == APR_SUCCESS
+            && fi.size > 0 && fi.size < 4 * 1024 * 1024) {
+            len = (apr_size_t)fi.size;
+            text = apr_palloc(p, len);
+            if (apr_file_read_full(f, text, len, &len) == APR_SUCCESS
+                && !tf_trac_ini_database(text, len, value, sizeof(value))) {
+                strcpy(value, "sqlite:db/trac.db");
+            }
+        }
+        apr_file_close(f);
+    }
+    if (tf_db_uri_parse(value, u) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, TFLOGNO(00506)
+                     "TracEnv %s (%s): [trac] database in %s is not a "
+                     "database URI Trac reads (%s)", env, te->where, ini,
+                     u->shown);
+        return -1;
+    }
+    return 0;
+}
+
+/* A PostgreSQL or MySQL server: does it take a connection where @u says?
+ * @return the number of problems (0 or 1). */
+static int check_db_server(apr_pool_t *p, server_rec *s,
+                           const tf_trac_env_t *te, const char *env,
+                           const tf_db_uri_t *u)
+{
+    int pg = u->kind == TF_DB_POSTGRES;
+    int port = u->port ? u->port : pg ? 5432 : 3306;
+    const char *where, *err;
+    tf_backend_addr_t a;
+    apr_status_t rv;
+    char buf[120];
+    int fd;
+
+    if (u->host[0] && u->host[0] != '/') {
+        where = apr_psprintf(p, strchr(u->host, ':') ? "[%s]:%d" : "%s:%d",
+                             u->host, port);
+    }
+    else if (pg) { /* libpq's default: the unix socket */
+        where = apr_psprintf(p, "unix:%s/.s.PGSQL.%d",
+                             u->host[0] ? u->host
+                             : u->socket_dir[0] ? u->socket_dir
+                                                : "/var/run/postgresql",
+                             port);
+    }
+    else {
+        where = "unix:/var/run/mysqld/mysqld.sock";
+    }
+    if ((err = tf_backend_addr_parse(p, where, &a)) != NULL) {
+        rv = APR_EGENERAL;
+    }
+    else if ((rv = tf_backend_connect(&a, apr_time_from_sec(DB_CONNECT_SECS),
+                                      &fd)) == APR_SUCCESS) {
+        close(fd);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, TFLOGNO(00507)
+                     "TracEnv %s (%s): database %s: its server takes "
+                     "connections at %s; the user, password and schema are "
+                     "not checked here (Trac uses them)", env, te->where,
+                     u->shown, where);
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, TFLOGNO(00508)
+                 "TracEnv %s (%s): database %s: nothing takes a connection "
+                 "at %s (%s); Trac will fail to connect until its %s server "
+                 "answers there", env, te->where, u->shown, where,
+                 err ? err
+                 : APR_STATUS_IS_TIMEUP(rv)
+                     ? apr_psprintf(p, "no answer within %d s",
+                                    DB_CONNECT_SECS)
+                     : apr_strerror(rv, buf, sizeof(buf)),
+                 pg ? "PostgreSQL" : "MySQL");
+    return 1;
+}
+
 /* @return the number of problems of the environment at @env. */
 static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
                      const char *env, const identity_t *id)
 {
     const char *version = apr_pstrcat(p, env, "/VERSION", NULL);
-    const char *dbdir = apr_pstrcat(p, env, "/db", NULL);
-    const char *db = apr_pstrcat(p, env, "/db/trac.db", NULL);
+    const char *dbdir, *db, *slash;
     sqlite3 *h = NULL;
     sqlite3_stmt *st = NULL;
     apr_finfo_t fi;
+    tf_db_uri_t u;
     int problems = 0, rc;
 
     if (apr_stat(&fi, version, APR_FINFO_TYPE, p) != APR_SUCCESS) {
@@ -100,6 +201,22 @@ static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
                      "fix the path", env, te->where, version, env);
         return 1;
     }
+    if (env_database(p, s, te, env, &u) != 0) {
+        return 1;
+    }
+    if (u.kind == TF_DB_POSTGRES || u.kind == TF_DB_MYSQL) {
+        return check_db_server(p, s, te, env, &u);
+    }
+    if (u.kind != TF_DB_SQLITE) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, TFLOGNO(00509)
+                     "TracEnv %s (%s): database %s is of a kind this check "
+                     "does not know; not checked", env, te->where, u.shown);
+        return 0;
+    }
+    db = u.path[0] == '/' ? apr_pstrdup(p, u.path)
+                          : apr_pstrcat(p, env, "/", u.path, NULL);
+    slash = strrchr(db, '/');
+    dbdir = apr_pstrmemdup(p, db, (apr_size_t)(slash - db));
     rc = sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(h, 1000);

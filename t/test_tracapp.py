@@ -15,7 +15,10 @@ What they show:
 - Apache's basic auth on /trac/login reaches Trac as REMOTE_USER;
 - TracFcgiCheckEnv: warnings for broken environments (no VERSION, database
   not SQLite, db/ not writable by the backend's user), none for a good one,
-  at start-up and in `apache2 -t`; Strict makes `apache2 -t` fail.
+  at start-up and in `apache2 -t`; Strict makes `apache2 -t` fail; the
+  database trac.ini names: another SQLite file, a PostgreSQL or MySQL
+  server taking connections or not (its password never logged), a kind it
+  does not know (said, not checked), a malformed URI.
 
 Trees of projects are made with t/apps/mkproject.py under /tmp
 (tracfcgi-tree-*) and removed afterwards.
@@ -25,6 +28,7 @@ import collections
 import os
 import re
 import shutil
+import socket
 import urllib.parse
 
 import pytest
@@ -475,3 +479,74 @@ def test_checkenv_off_is_silent(tree):
     assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
     for n in BROKEN:
         assert not warn_lines(r.stdout, tree / "projects" / n), r.stdout
+
+
+# --------------------------------------------------------------------------
+# TracFcgiCheckEnv: the database trac.ini names
+
+
+SECRET = "Sup3rSecretPw"
+
+
+def with_database(env, uri):
+    ini = env / "conf/trac.ini"
+    ini.write_text(ini.read_text() + "\n[trac]\nbase_url =\n"
+                   "database = %s\n" % uri)
+
+
+def test_checkenv_database_server(httpd, tree):
+    """An environment on PostgreSQL (or MySQL): only that the server takes
+    connections is checked; the password never reaches the log."""
+    make_project = C.mkproject.make_project
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(8)
+    up_port = listening.getsockname()[1]
+    down_port = H.free_port()
+    for name, uri in (
+            ("pgup", "postgres://trac:%s@127.0.0.1:%d/trac?schema=t"
+             % (SECRET, up_port)),
+            ("pgdown", "postgres://trac:%s@127.0.0.1:%d/trac"
+             % (SECRET, down_port)),
+            ("mydown", "mysql://trac:%s@127.0.0.1:%d/trac"
+             % (SECRET, down_port)),
+            ("othersqlite", "sqlite:db/other.db"),
+            ("plugin", "odbc://trac:%s@dsn/trac" % SECRET),
+            ("badport", "postgres://trac:%s@host:port/trac" % SECRET)):
+        env = make_project(tree / "projects" / name, name, "www-data")
+        with_database(env, uri)
+        if name in ("pgup", "pgdown", "mydown", "plugin", "badport"):
+            os.unlink(env / "db/trac.db")      # not used: no SQLite file
+        if name == "othersqlite":
+            os.rename(env / "db/trac.db", env / "db/other.db")
+    try:
+        names = ["pgup", "pgdown", "mydown", "othersqlite", "plugin",
+                 "badport"]
+        body = env_body(tree, names)
+        r = C.configtest(body)
+        assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
+        h = httpd(body)
+        h.wait_log(r"resuming normal operations")
+        for text in (r.stdout, h.error_log()):
+            assert SECRET not in text
+            for ok in ("pgup", "othersqlite", "plugin"):
+                assert not warn_lines(text, tree / "projects" / ok), text
+            down = warn_lines(text, tree / "projects/pgdown")
+            assert down and "127.0.0.1:%d" % down_port in down[0], down
+            assert "postgres://trac@127.0.0.1:%d/trac" % down_port in down[0]
+            assert "PostgreSQL" in down[0]
+            down = warn_lines(text, tree / "projects/mydown")
+            assert down and "MySQL" in down[0], down
+            bad = warn_lines(text, tree / "projects/badport")
+            assert bad and "not a database URI" in bad[0], bad
+        # what was checked, and what not, at info
+        assert h.log_lines(r"TF00507: TracEnv %s .*takes connections at "
+                           r"127\.0\.0\.1:%d; the user, password and "
+                           r"schema are not checked" % (
+                               re.escape(str(tree / "projects/pgup")),
+                               up_port))
+        assert h.log_lines(r"TF00509: TracEnv %s .*odbc:\.\.\..*not "
+                           r"checked" % re.escape(str(tree /
+                                                      "projects/plugin")))
+    finally:
+        listening.close()
