@@ -20,6 +20,7 @@ import pytest
 
 import extsrv
 import httpd as H
+import netns
 
 LOG_TAIL = 200000   # characters of error_log attached to a failure
 
@@ -116,3 +117,17 @@ def servers():
     s = extsrv.Servers()
     yield s
     s.stop_all()
+
+
+@pytest.fixture
+def hosts():
+    """Two other hosts made of network namespaces (t/netns.py), removed at
+    teardown; the test is skipped, with the reason, where they cannot be
+    made."""
+    why = netns.why_not()
+    if why:
+        pytest.skip(why)
+    made = netns.Hosts(2)
+    with made as hs:
+        yield hs
+    assert made.left() == [], "namespaces or links left: %s" % made.left()

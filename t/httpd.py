@@ -300,7 +300,7 @@ class Httpd:
     def __init__(self, body="", *, mpm="event", loglevel=DEFAULT_LOGLEVEL,
                  server_conf="", load_tracfcgi=True, extra_modules=(),
                  nports=1, timeout=60, env=None, name="httpd",
-                 pass_fds=()):
+                 pass_fds=(), host="127.0.0.1", prefix=()):
         if mpm not in MPMS:
             raise ValueError("mpm must be one of %s" % (MPMS,))
         self.body = body
@@ -313,6 +313,10 @@ class Httpd:
         self.timeout = timeout
         self.env = dict(env or {})
         self.pass_fds = tuple(pass_fds)  # descriptors httpd inherits
+        # another "host" (t/netns.py): its address, and the command that
+        # runs httpd there (ip netns exec NS)
+        self.host = host
+        self.prefix = tuple(prefix)
         self.tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
         os.chmod(self.tmp, 0o755)
         for d in ("run", "mutex", "htdocs", "cgid"):
@@ -373,7 +377,8 @@ class Httpd:
         lines = ["LoadModule %s %s/%s" % (n, MODDIR, f) for n, f in mods]
         if self.load_tracfcgi:
             lines.append('LoadModule tracfcgi_module "%s"' % MODULE)
-        listen = "\n".join("Listen 127.0.0.1:%d" % p for p in self.ports)
+        listen = "\n".join("Listen %s:%d" % (self.host, p)
+                           for p in self.ports)
         loglevel = self.loglevel
         if not self.load_tracfcgi:
             loglevel = re.sub(r"\btracfcgi:\S+", "", loglevel).strip()
@@ -420,7 +425,9 @@ class Httpd:
                 if rx.search(ln)]
 
     # ---- life cycle ------------------------------------------------------
-    def start(self, ready_timeout=10):
+    def start(self, ready_timeout=10, ports=None):
+        """Start httpd (on @ports, e.g. the ones it had before a kill;
+        else free ones)."""
         if self.load_tracfcgi and not MODULE.exists():
             raise HttpdError("%s does not exist: run make" % MODULE.name)
         for app in APPS.iterdir():
@@ -430,8 +437,8 @@ class Httpd:
         last = None
         for _attempt in range(3):
             used = set()
-            self.ports = []
-            for _ in range(self.nports):
+            self.ports = list(ports or ())
+            for _ in range(self.nports - len(self.ports)):
                 p = free_port(used)
                 used.add(p)
                 self.ports.append(p)
@@ -440,6 +447,7 @@ class Httpd:
             env = self.httpd_env()
             self._stdout = open(self.tmp / "stdout", "ab")
             self.proc = subprocess.Popen(
+                list(self.prefix) +
                 [APACHE, "-f", str(self.conf), "-DFOREGROUND"],
                 stdin=subprocess.DEVNULL, stdout=self._stdout,
                 stderr=subprocess.STDOUT, env=env, cwd=str(self.tmp),
@@ -465,16 +473,16 @@ class Httpd:
                     (self.proc.returncode,
                      _read(self.tmp / "stdout", "r") or "",
                      self.error_log()[-4000:]))
-            if all(self._port_open(p) for p in self.ports):
+            if all(self._port_open(self.host, p) for p in self.ports):
                 return
             if time.monotonic() > deadline:
                 raise HttpdError("httpd not listening after %ss" % timeout)
             time.sleep(0.05)
 
     @staticmethod
-    def _port_open(port):
+    def _port_open(host, port):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return True
         except OSError:
             return False
@@ -691,10 +699,10 @@ class Httpd:
 
     # ---- HTTP --------------------------------------------------------------
     def url(self, path, port=None):
-        return "http://127.0.0.1:%d%s" % (port or self.port, path)
+        return "http://%s:%d%s" % (self.host, port or self.port, path)
 
     def connection(self, timeout=30, port=None):
-        return http.client.HTTPConnection("127.0.0.1", port or self.port,
+        return http.client.HTTPConnection(self.host, port or self.port,
                                           timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=30,
@@ -736,7 +744,7 @@ class Httpd:
         """Send raw bytes on a new connection; read until the server closes
         it. Returns (bytes, how) where how is 'eof', 'reset' or
         'timeout'."""
-        s = socket.create_connection(("127.0.0.1", port or self.port),
+        s = socket.create_connection((self.host, port or self.port),
                                      timeout=timeout)
         chunks = []
         how = "eof"
@@ -764,8 +772,9 @@ class Httpd:
         """A GET with Connection: close over a raw socket.
         Returns (status, headers dict lower-case -> value, body bytes,
         raw body bytes (still chunked if it was), how)."""
-        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" %
-                 (port or self.port), "Connection: close"]
+        lines = ["GET %s HTTP/1.1" % path,
+                 "Host: %s:%d" % (self.host, port or self.port),
+                 "Connection: close"]
         lines += ["%s: %s" % kv for kv in headers]
         data, how = self.raw(("\r\n".join(lines) + "\r\n\r\n").encode(),
                              timeout=timeout, port=port)

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None,
                                 reason=WHY_NOT or "")
 
 
-@pytest.fixture
-def hosts(request):
-    made = netns.Hosts(2)
-    with made as hs:
-        yield hs
-    assert made.left() == [], "namespaces or links left: %s" % made.left()
-
-
 def test_hosts_made_and_removed():
     made = netns.Hosts(1)
     with made as (h,):

@@ -1,0 +1,173 @@
+"""Beyond one machine: web nodes behind a balancer, hosts made of network
+namespaces (t/netns.py; skipped with the reason where they cannot be
+made).
+
+- two web nodes, each an Apache + mod_tracfcgi with its own pools, in
+  hosts of their own, behind a balancer node (Debian's Apache with
+  mod_proxy_balancer and mod_proxy_hcheck, here): one web node's httpd is
+  killed (SIGKILL, parent and children) under a client loop; only the
+  requests in flight on it fail, the balancer's health check takes it
+  out, and once it is started again it takes requests again;
+- the module keeps nothing that nodes must share: two nodes with the same
+  configuration give the same answers.
+
+The figures (requests sent, answered, failed, how long the fail-over
+took) are printed (pytest -s shows them) for the README's "Scaling out".
+"""
+
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+import httpd as H
+
+WEB_NODE = "ScriptAlias /trac @APPS@/responder.fcgi/\n"
+
+BALANCER_MODULES = [
+    ("proxy_module", "mod_proxy.so"),
+    ("proxy_http_module", "mod_proxy_http.so"),
+    ("slotmem_shm_module", "mod_slotmem_shm.so"),
+    ("proxy_balancer_module", "mod_proxy_balancer.so"),
+    ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
+    ("proxy_hcheck_module", "mod_proxy_hcheck.so"),
+]
+
+
+def balancer_conf(nodes):
+    members = "".join(
+        "    BalancerMember http://%s:%d/trac route=%s retry=1 "
+        "hcmethod=GET hcuri=/trac/?pid hcinterval=1 hcfails=1 hcpasses=1\n"
+        % (n.host, n.port, name) for name, n in nodes)
+    return ("<Proxy balancer://web>\n" + members +
+            "</Proxy>\n"
+            "ProxyPass /trac balancer://web\n"
+            "ProxyPassReverse /trac balancer://web\n"
+            "<Location /balancer-manager>\n"
+            "    SetHandler balancer-manager\n"
+            "</Location>\n"
+            "ProxyPass /balancer-manager !\n")
+
+
+def node_of(body):
+    m = re.search(rb"^param:SERVER_ADDR=(\S+)$", body, re.M)
+    return m.group(1).decode() if m else None
+
+
+def member_status(bal, host):
+    """The balancer-manager's status text of the member at @host."""
+    r = bal.get("/balancer-manager")
+    assert r.status == 200
+    for row in re.findall(rb"<tr>(.*?)</tr>", r.body, re.S):
+        if host.encode() in row:
+            cells = re.findall(rb"<td>(.*?)</td>", row, re.S)
+            return b" ".join(cells).decode("latin-1")
+    return ""
+
+
+def start_nodes(httpd, hosts):
+    return [httpd(WEB_NODE, host=hs.addr, prefix=hs.prefix)
+            for hs in hosts]
+
+
+def test_two_web_nodes_behind_a_balancer(httpd, hosts):
+    a_host, b_host = hosts
+    a, b = start_nodes(httpd, hosts)
+    bal = httpd(balancer_conf([("a", a), ("b", b)]), load_tracfcgi=False,
+                extra_modules=BALANCER_MODULES)
+    seen = {node_of(bal.get("/trac/?env").body) for _ in range(8)}
+    assert seen == {a_host.addr, b_host.addr}
+
+    lock, results, stop = threading.Lock(), [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = bal.get("/trac/?env", timeout=30)
+                st, node = r.status, node_of(r.body)
+            except OSError as e:
+                st, node = "error: %s" % e, None
+            with lock:
+                results.append((t0, time.monotonic(), st, node))
+
+    def count():
+        with lock:
+            return len(results)
+
+    loops = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    for t in loops:
+        t.start()
+    events = {}
+    try:
+        H.wait_until(lambda: count() >= 300, 60, what="300 requests")
+        ports = list(a.ports)
+        a.own_procs()                # remember its processes
+        events["kill"] = time.monotonic()
+        a.proc.send_signal(signal.SIGKILL)
+        H.kill_pids(a.httpd_children())
+        a.proc.wait(10)
+        events["killed"] = time.monotonic()
+        # the health check takes it out
+        # out: the balancer-manager page says Err (the connections it
+        # refuses) or HcFl (its health check failed), whichever came first
+        H.wait_until(lambda: re.search(r"\b(Err|HcFl)\b", member_status(
+            bal, a_host.addr)), 10, what="the balancer to take node a out")
+        events["out"] = time.monotonic()
+        n0 = count()
+        H.wait_until(lambda: count() >= n0 + 500, 60, what="500 more")
+        # node a again, on its port
+        a._kill_all()                # its orphaned backends, if any
+        events["restart"] = time.monotonic()
+        a.start(ports=ports)
+        H.wait_until(lambda: any(r[3] == a_host.addr for r in results
+                                 if r[0] > events["restart"]), 15,
+                     what="node a to take requests again")
+        events["back"] = time.monotonic()
+        n1 = count()
+        H.wait_until(lambda: count() >= n1 + 200, 60, what="200 more")
+    finally:
+        stop.set()
+        for t in loops:
+            t.join(40)
+    in_flight = [r for r in results if r[0] < events["killed"]
+                 and r[1] > events["kill"]]
+    later = [r for r in results if r[0] > events["killed"]]
+    failed_later = [r for r in later if r[2] != 200]
+    failed_before = [r for r in results if r[1] < events["kill"]
+                     and r[2] != 200]
+    print("\nscale-out: 2 web nodes behind mod_proxy_balancer: %d requests, "
+          "%d answered, %d failed (%d of them in flight when a node was "
+          "killed, %d later); the balancer had the node out %.1f s after "
+          "the kill; it took requests %.1f s after its restart" % (
+              len(results), sum(r[2] == 200 for r in results),
+              sum(r[2] != 200 for r in results),
+              len([r for r in in_flight if r[2] != 200]),
+              len(failed_later), events["out"] - events["killed"],
+              events["back"] - events["restart"]))
+    assert failed_before == []
+    assert failed_later == [], failed_later[:5]
+    assert len([r for r in in_flight if r[2] != 200]) <= 4
+    assert events["out"] - events["killed"] < 5
+    assert events["back"] - events["restart"] < 10
+
+
+def test_nodes_share_nothing(httpd, hosts):
+    """Two nodes with the same configuration answer the same: the module
+    holds no state of its own that a request depends on."""
+    a, b = start_nodes(httpd, hosts)
+    for path in ("/trac/wiki/Start?env", "/trac/?method",
+                 "/trac/x?status=404&nobody"):
+        ra, rb = a.get(path), b.get(path)
+        assert ra.status == rb.status, path
+
+        def same(body):
+            return sorted(ln for ln in body.decode("latin-1").splitlines()
+                          if ln.startswith("param:") and not re.match(
+                              r"param:(SERVER_ADDR|SERVER_NAME|HTTP_HOST|"
+                              r"SERVER_PORT|REMOTE_|SERVER_SIGNATURE|"
+                              r"SCRIPT_FILENAME|DOCUMENT_ROOT|"
+                              r"CONTEXT_DOCUMENT_ROOT|PATH_TRANSLATED)", ln))
+        assert same(ra.body) == same(rb.body), path
