@@ -8,7 +8,10 @@
 Each host is a namespace joined to this one (the web host, where httpd
 runs) by a veth pair of its own: 198.18.N.1 here, 198.18.N.2 there, from
 the range RFC 2544 sets aside for benchmarking, so that nothing of the
-machine's is ever addressed. Names carry a random suffix; everything made
+machine's is ever addressed. With `lan=True` the hosts share one network
+instead, a bridge here (198.18.100.1) with every host on it
+(198.18.100.N+1), so that they reach each other too (web nodes and a
+database host). Names carry a random suffix; everything made
 is removed at the end even when a step failed. `why_not()` says why hosts
 cannot be made here (not root, no permission), for a skip.
 """
@@ -41,13 +44,18 @@ def why_not():
 
 
 class Host:
-    def __init__(self, n, tag):
+    def __init__(self, n, tag, bridge=None):
         self.n = n
         self.ns = "tf%s-%d" % (tag, n)
         self.here = "tf%s%dh" % (tag, n)     # veth end in this namespace
         self.there = "tf%s%dt" % (tag, n)    # veth end in the host's
-        self.addr = "%s.%d.2" % (NET, n)     # the host's address
-        self.gateway = "%s.%d.1" % (NET, n)  # ours, seen from it
+        self.bridge = bridge
+        if bridge:
+            self.addr = "%s.100.%d" % (NET, n + 1)
+            self.gateway = "%s.100.1" % NET
+        else:
+            self.addr = "%s.%d.2" % (NET, n)     # the host's address
+            self.gateway = "%s.%d.1" % (NET, n)  # ours, seen from it
         self.prefix = (IP, "netns", "exec", self.ns)
 
     def make(self):
@@ -55,7 +63,10 @@ class Host:
         _ip("link", "add", self.here, "type", "veth", "peer", "name",
             self.there)
         _ip("link", "set", self.there, "netns", self.ns)
-        _ip("addr", "add", self.gateway + "/24", "dev", self.here)
+        if self.bridge:
+            _ip("link", "set", self.here, "master", self.bridge)
+        else:
+            _ip("addr", "add", self.gateway + "/24", "dev", self.here)
         _ip("link", "set", self.here, "up")
         _ip("-n", self.ns, "addr", "add", self.addr + "/24", "dev",
             self.there)
@@ -77,12 +88,17 @@ class Host:
 
 
 class Hosts:
-    def __init__(self, count):
+    def __init__(self, count, lan=False):
         tag = secrets.token_hex(2)
-        self.hosts = [Host(n + 1, tag) for n in range(count)]
+        self.bridge = "tf%sbr" % tag if lan else None
+        self.hosts = [Host(n + 1, tag, self.bridge) for n in range(count)]
 
     def __enter__(self):
         try:
+            if self.bridge:
+                _ip("link", "add", self.bridge, "type", "bridge")
+                _ip("addr", "add", "%s.100.1/24" % NET, "dev", self.bridge)
+                _ip("link", "set", self.bridge, "up")
             for h in self.hosts:
                 h.make()
         except BaseException:
@@ -96,10 +112,13 @@ class Hosts:
     def remove(self):
         for h in self.hosts:
             h.remove()
+        if self.bridge:
+            _ip("link", "del", self.bridge, check=False)
 
     def left(self):
         """What is still there of ours (for a test of the clean-up)."""
         names = _ip("netns", "list", check=False).stdout
         links = _ip("-o", "link", "show", check=False).stdout
         return [h.ns for h in self.hosts if h.ns in names] + \
-            [h.here for h in self.hosts if h.here in links]
+            [h.here for h in self.hosts if h.here in links] + \
+            [b for b in (self.bridge,) if b and b in links]
