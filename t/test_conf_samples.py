@@ -19,6 +19,8 @@ repository). The mapping:
     <VirtualHost *:80>           -> <VirtualHost *:<the test port>>
     SuexecUserGroup trac trac    -> SuexecUserGroup nobody nogroup
                                     (configtest only: it looks them up)
+    10.0.x.y (other hosts)       -> 127.0.0.1 (configtest probes an
+                                    external server's addresses)
 
 Host names of the samples (trac.example.org, dev.example.org) are sent as
 Host headers. The suEXEC sample gets `apache2 -t` only (suexec runs nothing
@@ -59,6 +61,7 @@ EXPECTED = [
     "trac-locations.conf.sample",
     "trac-parentdir.conf.sample",
     "trac-rootmount.conf.sample",
+    "trac-scaleout.conf.sample",
     "trac-single.conf.sample",
     "trac-static.conf.sample",
     "trac-suexec.conf.sample",
@@ -69,6 +72,15 @@ SAMPLES = sorted(p.name for p in CONF.glob("*.conf.sample"))
 NOT_TRAC = ("status.conf.sample", "php-fpm-external.conf.sample")
 
 # Modules a sample needs beyond the harness's base set.
+BALANCER_MODULES = [
+    ("proxy_module", "mod_proxy.so"),
+    ("proxy_http_module", "mod_proxy_http.so"),
+    ("slotmem_shm_module", "mod_slotmem_shm.so"),
+    ("proxy_balancer_module", "mod_proxy_balancer.so"),
+    ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
+    ("proxy_hcheck_module", "mod_proxy_hcheck.so"),
+]
+
 EXTRA_MODULES = {
     "trac-suexec.conf.sample": [("suexec_module", "mod_suexec.so")],
     "status.conf.sample": [("authz_host_module", "mod_authz_host.so")],
@@ -102,13 +114,17 @@ def make_tree(projects=PROJECTS):
 def render(text, tree):
     """The sample's text for this machine (see the module docstring)."""
     text = text.replace(SRV, str(tree))
+    # the hosts of the samples (10.0.x.y) become the loopback: configtest
+    # probes a TracFcgiExternalServer's addresses, and the tests send
+    # nothing to any other address
+    text = re.sub(r"\b10\.0\.\d{1,3}\.\d{1,3}\b", "127.0.0.1", text)
     text = re.sub(r"<VirtualHost \*:80>", "<VirtualHost *:@PORT@>", text)
     text = re.sub(r"(?m)^(\s*SuexecUserGroup)\s+trac\s+trac\s*$",
                   r"\1 nobody nogroup", text)
     return text
 
 
-def configtest(body, mpm="event", extra_modules=()):
+def configtest(body, mpm="event", extra_modules=(), args=()):
     """Write the harness's httpd.conf around @body and run apache2 -t on
     it. Returns the CompletedProcess (stdout and stderr merged)."""
     h = H.Httpd(body, mpm=mpm, extra_modules=extra_modules)
@@ -116,7 +132,8 @@ def configtest(body, mpm="event", extra_modules=()):
         h.ports = [H.free_port()]
         h.conf.write_text(h.config_text())
         env = h.httpd_env()
-        return subprocess.run([H.APACHE, "-t", "-f", str(h.conf)],
+        return subprocess.run([H.APACHE, "-t", "-f", str(h.conf)] +
+                              list(args),
                               stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True,
                               cwd=str(h.tmp), env=env, timeout=60)
@@ -372,6 +389,14 @@ def test_rootmount(httpd, tree):
     r = h.get("/chrome/common/css/trac.css",
               headers={"Host": "trac.example.org"})
     assert r.status == 200 and r.body == mkproject.STATIC_CSS.encode(), r
+
+
+def test_scaleout_balancer_configtest(tree):
+    """trac-scaleout.conf.sample as the balancer node reads it."""
+    r = configtest(render(sample_text("trac-scaleout.conf.sample"), tree),
+                   extra_modules=BALANCER_MODULES,
+                   args=("-D", "TracBalancer"))
+    assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
 
 
 def unit_command(tree):

@@ -86,6 +86,12 @@ def test_link_down_under_load(httpd, servers, hosts):
         stop.set()
         for t in loops:
             t.join(40)
+    print("\nacross hosts: %d requests, %d answered, %d failed (in flight "
+          "when the link went down); the host took requests again %.1f s "
+          "after its link came back" % (
+              len(results), sum(r[2] == 200 for r in results),
+              sum(r[2] != 200 for r in results),
+              events["back"] - events["up"]))
     assert len(results) >= 2000
     assert events["back"] - events["up"] < 3.0
     down = events["down"]
