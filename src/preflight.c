@@ -5,6 +5,9 @@
  * access from the file modes for the backend's uid and groups, since the
  * parent's own access says nothing about the backend's.
  *
+ * Attachments need files/ (or the environment, where Trac makes it)
+ * writable by that user too.
+ *
  * The database is the one conf/trac.ini names ([trac] database; Trac's
  * default sqlite:db/trac.db). SQLite is checked as above. For PostgreSQL
  * and MySQL only what needs no credentials is: that the server takes a
@@ -182,6 +185,30 @@ static int check_db_server(apr_pool_t *p, server_rec *s,
     return 1;
 }
 
+/* Attachments go to files/ (made by Trac on the first one when it is
+ * missing): the backend's user must be able to write there. @return the
+ * number of problems (0 or 1). */
+static int check_files(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
+                       const char *env, const identity_t *id)
+{
+    const char *files = apr_pstrcat(p, env, "/files", NULL);
+    apr_finfo_t fi;
+    const char *where = apr_stat(&fi, files, APR_FINFO_TYPE, p)
+                                == APR_SUCCESS
+                            ? files
+                            : env;
+
+    if (writable_by(where, id)) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, TFLOGNO(00510)
+                 "TracEnv %s (%s): %s is not writable by %s (uid %ld), the "
+                 "user its backend runs as: attachments cannot be stored; "
+                 "fix: chown %s:%s %s", env, te->where, where, id->user,
+                 (long)id->uid, id->user, id->group, where);
+    return 1;
+}
+
 /* @return the number of problems of the environment at @env. */
 static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
                      const char *env, const identity_t *id)
@@ -201,17 +228,18 @@ static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
                      "fix the path", env, te->where, version, env);
         return 1;
     }
+    problems += check_files(p, s, te, env, id);
     if (env_database(p, s, te, env, &u) != 0) {
-        return 1;
+        return problems + 1;
     }
     if (u.kind == TF_DB_POSTGRES || u.kind == TF_DB_MYSQL) {
-        return check_db_server(p, s, te, env, &u);
+        return problems + check_db_server(p, s, te, env, &u);
     }
     if (u.kind != TF_DB_SQLITE) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, TFLOGNO(00509)
                      "TracEnv %s (%s): database %s is of a kind this check "
                      "does not know; not checked", env, te->where, u.shown);
-        return 0;
+        return problems;
     }
     db = u.path[0] == '/' ? apr_pstrdup(p, u.path)
                           : apr_pstrcat(p, env, "/", u.path, NULL);

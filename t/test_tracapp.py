@@ -550,3 +550,19 @@ def test_checkenv_database_server(httpd, tree):
                                                       "projects/plugin")))
     finally:
         listening.close()
+
+
+def test_checkenv_attachments_dir(tree):
+    """files/ (attachments) not writable by the backend's user: a
+    warning; missing, with the environment writable: none (Trac makes
+    it)."""
+    make_project = C.mkproject.make_project
+    env = make_project(tree / "projects/nofiles", "NoFiles", "www-data")
+    env = make_project(tree / "projects/rootfiles", "RootFiles", "www-data")
+    (env / "files").mkdir()
+    os.chmod(env / "files", 0o755)          # root's
+    r = C.configtest(env_body(tree, ["nofiles", "rootfiles"]))
+    assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
+    assert not warn_lines(r.stdout, tree / "projects/nofiles"), r.stdout
+    lines = warn_lines(r.stdout, tree / "projects/rootfiles/files")
+    assert lines and "attachments cannot be stored" in lines[0], r.stdout
