@@ -233,7 +233,8 @@ static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
         return TF_OUT_GATEWAY;
     case TF_XEND_PROTOCOL:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00414)
-                      TF_PEER_MSG(r->pool, peer, " broke the FastCGI protocol: %s"),
+                      TF_PEER_MSG(r->pool, peer, " broke the FastCGI "
+                      "protocol: %s"),
                       tf_fcgi_strerror(x->fcgi_rc));
         return TF_OUT_GATEWAY;
     case TF_XEND_NOMEM:
@@ -390,29 +391,32 @@ static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
 
     if (n > 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00435)
-                      TF_PEER_MSG(r->pool, peer, " %s, as did the one before it; "
-                      "%s"), what, consequence(r, at, TF_OUT_GATEWAY));
+                      TF_PEER_MSG(r->pool, peer, " %s, as did the one "
+                      "before it; %s"), what,
+                      consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     if (at->end == TF_XEND_SILENT && !idempotent(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00444)
-                      TF_PEER_MSG(r->pool, peer, " closed the connection before "
-                      "answering; the %s request is not sent to another "
-                      "backend, as the first may have acted on it; %s"),
+                      TF_PEER_MSG(r->pool, peer, " closed the connection "
+                      "before answering; the %s request is not sent to "
+                      "another backend, as the first may have acted on it; "
+                      "%s"),
                       r->method, consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     if (tf_body_rewind(q->body) == APR_EINCOMPLETE) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00440)
-                      TF_PEER_MSG(r->pool, peer, " %s, after part of the streamed "
-                      "request body had gone to it (TracFcgiRequestBuffering "
-                      "Off): it cannot be sent again; %s"), what,
+                      TF_PEER_MSG(r->pool, peer, " %s, after part of the "
+                      "streamed request body had gone to it "
+                      "(TracFcgiRequestBuffering Off): it cannot be sent "
+                      "again; %s"), what,
                       consequence(r, at, TF_OUT_GATEWAY));
         return 0;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00436)
-                  TF_PEER_MSG(r->pool, peer, " %s; sending the %s request to "
-                  "another backend"), what, r->method);
+                  TF_PEER_MSG(r->pool, peer, " %s; sending the %s request "
+                  "to another backend"), what, r->method);
     return 1;
 }
 

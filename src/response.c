@@ -21,6 +21,9 @@
 #include "tf_cgi_head.h"
 #include "tf_iobuf.h"
 #include "tf_private.h"
+
+/* A log line that names the backend of @rs (TF_PEER_MSG). */
+#define RS_MSG(rs, msg) TF_PEER_MSG((rs)->r->pool, &(rs)->peer, msg)
 #include "tf_response.h"
 
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
@@ -65,7 +68,7 @@ static void log_stderr_line(tf_response_t *rs, const char *s, apr_size_t n)
     }
     if (n) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00410)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " stderr: %.*s"), (int)n, s);
+                      RS_MSG(rs, " stderr: %.*s"), (int)n, s);
     }
 }
 
@@ -124,7 +127,7 @@ static int body_piece(tf_response_t *rs, const unsigned char *data,
     if (rs->cl >= 0 && rs->body_sent + (apr_off_t)len > rs->cl) {
         if (!rs->broken) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00438)
-                          TF_PEER_MSG(rs->r->pool, &rs->peer, " sent more than its "
+                          RS_MSG(rs, " sent more than its "
                           "Content-Length %" APR_OFF_T_FMT "; the rest is "
                           "dropped and the backend stopped"), rs->cl);
         }
@@ -237,7 +240,7 @@ static int take_location(tf_response_t *rs, const char *location)
     }
     if (!local_url_ok(location)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00445)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent a local redirect to a "
+                      RS_MSG(rs, " sent a local redirect to a "
                       "bad URL (%.80s); answering %d"), location,
                       tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
@@ -273,14 +276,14 @@ static int parse_headers(tf_response_t *rs)
     }
     if (ret != OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00411)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent malformed response "
+                      RS_MSG(rs, " sent malformed response "
                       "headers (%.200s); answering %d"), sbuf,
                       tf_outcome_status(TF_OUT_APP_INVALID));
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     if (!ap_is_HTTP_VALID_RESPONSE(r->status)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00437)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " sent an invalid Status "
+                      RS_MSG(rs, " sent an invalid Status "
                       "header (%.40s); answering %d"),
                       r->status_line ? r->status_line : "",
                       tf_outcome_status(TF_OUT_APP_INVALID));
@@ -317,7 +320,7 @@ static int gather_header(tf_response_t *rs, const unsigned char *data,
         }
         if (cap > MAX_HEADER_BLOCK + TF_IOBUF_SIZE) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rs->r, TFLOGNO(00412)
-                          TF_PEER_MSG(rs->r->pool, &rs->peer, " sent more than %d bytes "
+                          RS_MSG(rs, " sent more than %d bytes "
                           "without ending its response headers; answering "
                           "%d"), MAX_HEADER_BLOCK,
                           tf_outcome_status(TF_OUT_APP_INVALID));
@@ -372,7 +375,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
 
     if (protocol_status != TF_FCGI_REQUEST_COMPLETE && !rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00415)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " refused the request "
+                      RS_MSG(rs, " refused the request "
                       "(FastCGI protocol status %u: %s); answering %d"),
                       protocol_status, refusal_name(protocol_status),
                       tf_outcome_status(TF_OUT_GATEWAY));
@@ -380,7 +383,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
     }
     if (!rs->headers_done) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00421)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " ended the request without a "
+                      RS_MSG(rs, " ended the request without a "
                       "complete CGI header block (%" APR_SIZE_T_FMT " bytes "
                       "of output: %s); answering %d"), rs->hdr_len,
                       rs->hdr_len ? "no empty line after the headers"
@@ -391,7 +394,7 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
     if (rs->cl >= 0 && rs->body_sent != rs->cl && !rs->discard
         && !r->header_only) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00422)
-                      TF_PEER_MSG(rs->r->pool, &rs->peer, " announced Content-Length %"
+                      RS_MSG(rs, " announced Content-Length %"
                       APR_OFF_T_FMT " but sent %" APR_OFF_T_FMT " bytes; "
                       "aborting the client connection"), rs->cl,
                       rs->body_sent);

@@ -253,6 +253,11 @@ def test_two_addresses_one_killed_under_load(httpd, servers):
     p = external_pool(h, "/trac")
     states = {x["address"]: x["state"] for x in p["addresses"]}
     assert states == {a.addr: "down", b.addr: "up"}
+    dead = next(x for x in p["addresses"] if x["address"] == a.addr)
+    assert dead["failures"] >= 1 and dead["last_error"]
+    html = h.get("/tracfcgi-status").body.decode()
+    assert re.search(r"<td>%s</td><td>down</td>" % re.escape(a.addr), html)
+    assert re.search(r"<td>%s</td><td>up</td>" % re.escape(b.addr), html)
 
     # both down: 503 at once, with Retry-After (the check interval)
     servers.kill(b)

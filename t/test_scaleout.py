@@ -15,6 +15,7 @@ The figures (requests sent, answered, failed, how long the fail-over
 took) are printed (pytest -s shows them) for the README's "Scaling out".
 """
 
+import os
 import re
 import signal
 import threading
@@ -104,11 +105,14 @@ def test_two_web_nodes_behind_a_balancer(httpd, hosts):
     try:
         H.wait_until(lambda: count() >= 300, 60, what="300 requests")
         ports = list(a.ports)
-        a.own_procs()                # remember its processes
+        victims = [a.proc.pid] + a.httpd_children()
         events["kill"] = time.monotonic()
-        a.proc.send_signal(signal.SIGKILL)
-        H.kill_pids(a.httpd_children())
+        # the parent and its children (and the process manager) are one
+        # process group; the backends live in sessions of their own
+        os.killpg(a.proc.pid, signal.SIGKILL)
         a.proc.wait(10)
+        H.wait_until(lambda: not any(H.alive(p) for p in victims), 10,
+                     what="node a's httpd processes to die")
         events["killed"] = time.monotonic()
         # the health check takes it out
         # out: the balancer-manager page says Err (the connections it
