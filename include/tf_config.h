@@ -46,6 +46,10 @@ typedef struct {
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
     int request_buffering; /* TracFcgiRequestBuffering, default on */
+    int xsendfile;       /* TracFcgiXSendfile, default off */
+    /* TracFcgiXSendfilePath: the only directories whose files X-Sendfile
+     * may send (const char *, absolute; outer sections' first) */
+    apr_array_header_t *xsendfile_paths;
 } tf_dir_conf_t;
 
 typedef enum {

@@ -17,26 +17,30 @@
 #include "httpd.h"
 
 #include "tf_backend.h"
+#include "tf_config.h"
 #include "tf_exchange.h"
 #include "tf_outcome.h"
 
 typedef struct tf_response tf_response_t;
 
 /**
- * A sink for the answer to @p r from @p peer (copied; for log lines).
+ * A sink for the answer to @p r from @p peer (copied; for log lines),
+ * under the section's configuration @p dc (TracFcgiXSendfile).
  * @param[out] sink  its callbacks, for tf_exchange_t.sink.
  */
-tf_response_t *tf_response_create(request_rec *r, const tf_peer_t *peer,
-                                  tf_xsink_t *sink);
+tf_response_t *tf_response_create(request_rec *r, const tf_dir_conf_t *dc,
+                                  const tf_peer_t *peer, tf_xsink_t *sink);
 
 /** Log what is left of a STDERR line (call once the exchange ended). */
 void tf_response_stderr_flush(tf_response_t *rs);
 
 /**
- * The exchange ended well: pass the rest of the answer with its end, or
- * follow the application's local redirect.
+ * The exchange ended well: pass the rest of the answer with its end,
+ * follow the application's local redirect, or send the file its
+ * X-Sendfile names (TracFcgiXSendfile On).
  * @return OK, or the status the application asked httpd to answer (302
- *         with its Location, 412).
+ *         with its Location, 412), or that X-Sendfile comes to (304,
+ *         403, 404, 500).
  */
 int tf_response_deliver(tf_response_t *rs);
 

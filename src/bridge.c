@@ -316,7 +316,7 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
     const char *down;
     int how;
 
-    at->rs = tf_response_create(r, &at->lease.peer, &at->sink);
+    at->rs = tf_response_create(r, q->dc, &at->lease.peer, &at->sink);
     x->addr = &at->lease.addr;
     x->role = TF_FCGI_RESPONDER;
     x->params = q->params;

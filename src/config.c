@@ -46,6 +46,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = DEF_VAL;
     c->request_buffering = DEF_VAL;
+    c->xsendfile = DEF_VAL;
     return c;
 }
 
@@ -112,6 +113,13 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(reload);
     MERGE_INT(body_in_memory);
     MERGE_INT(request_buffering);
+    MERGE_INT(xsendfile);
+    /* directories add up, as mod_xsendfile's XSendFilePath */
+    c->xsendfile_paths = base->xsendfile_paths && add->xsendfile_paths
+                             ? apr_array_append(p, base->xsendfile_paths,
+                                                add->xsendfile_paths)
+                         : add->xsendfile_paths ? add->xsendfile_paths
+                                                : base->xsendfile_paths;
     return c;
 }
 
@@ -161,6 +169,7 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(reload, 0);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
     RESOLVE(request_buffering, 1);
+    RESOLVE(xsendfile, 0);
     if (out->min_procs > out->max_procs) {
         out->min_procs = out->max_procs;
     }
@@ -344,6 +353,25 @@ static const char *set_pass_env(cmd_parms *cmd, void *dconf, const char *name)
                             "environment variable name", name);
     }
     env_set(cmd->pool, &c->pass_env, name, NULL);
+    return NULL;
+}
+
+/* TracFcgiXSendfilePath DIR...: an absolute directory, kept as given
+ * (resolved when a file is sent: it may not exist yet). */
+static const char *add_xsendfile_path(cmd_parms *cmd, void *dconf,
+                                      const char *dir)
+{
+    tf_dir_conf_t *c = dconf;
+
+    if (dir[0] != '/') {
+        return apr_psprintf(cmd->pool, "TracFcgiXSendfilePath: '%s' must be "
+                            "an absolute path", dir);
+    }
+    if (!c->xsendfile_paths) {
+        c->xsendfile_paths = apr_array_make(cmd->pool, 2,
+                                            sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->xsendfile_paths, const char *) = dir;
     return NULL;
 }
 
@@ -763,6 +791,12 @@ const command_rec tf_config_cmds[] = {
                  OFF(request_buffering), DIR_CTX,
                  "Off: stream a request body with a Content-Length to the "
                  "backend instead of reading it first (default On)"),
+    AP_INIT_FLAG("TracFcgiXSendfile", set_flag, OFF(xsendfile), DIR_CTX,
+                 "On: an answer's X-Sendfile header has Apache send that "
+                 "file, from TracFcgiXSendfilePath only (default Off)"),
+    AP_INIT_ITERATE("TracFcgiXSendfilePath", add_xsendfile_path, NULL,
+                    DIR_CTX, "DIR...: directories whose files X-Sendfile "
+                    "may send"),
     AP_INIT_RAW_ARGS("TracFcgiServer", set_server, NULL, RSRC_CONF,
                      "PATH [NAME=VALUE ...]: a pool started with httpd "
                      "(its TracFcgiMinProcesses), in this server's or "

@@ -21,10 +21,11 @@
 #include "tf_cgi_head.h"
 #include "tf_iobuf.h"
 #include "tf_private.h"
+#include "tf_response.h"
+#include "tf_xsendfile.h"
 
 /* A log line that names the backend of @rs (TF_PEER_MSG). */
 #define RS_MSG(rs, msg) TF_PEER_MSG((rs)->r->pool, &(rs)->peer, msg)
-#include "tf_response.h"
 
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
@@ -32,6 +33,7 @@
 
 struct tf_response {
     request_rec *r;
+    const tf_dir_conf_t *dc;
     tf_peer_t peer;           /* for log lines */
     apr_bucket_brigade *bb; /* body gathered, not passed on yet */
     char *hdr;              /* header block being gathered */
@@ -45,6 +47,7 @@ struct tf_response {
     apr_off_t body_sent;
     apr_size_t pending;     /* body bytes in bb */
     const char *redirect;   /* local redirect target */
+    const char *sendfile;   /* X-Sendfile: the file Apache sends */
     int status;             /* 302/304/412 after the headers */
     tf_outcome_e outcome;   /* after TF_SINK_STOP */
     char *errline;          /* STDERR line being gathered */
@@ -292,6 +295,15 @@ static int parse_headers(tf_response_t *rs)
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     take_framing(rs);
+    if (rs->dc->xsendfile && (rs->sendfile = tf_xsendfile_take(r))) {
+        if (r->status != HTTP_OK) {
+            rs->sendfile = NULL; /* an error page stays as it is */
+        }
+        else {
+            rs->discard = 1; /* the answer is the file, not this body */
+            return TF_SINK_GO_ON;
+        }
+    }
     location = apr_table_get(r->headers_out, "Location");
     if (location && r->status == HTTP_OK) {
         return take_location(rs, location);
@@ -405,12 +417,13 @@ static int on_end(void *ctx, apr_uint32_t app_status, unsigned protocol_status)
 
 /* --- The sink's life ----------------------------------------------------- */
 
-tf_response_t *tf_response_create(request_rec *r, const tf_peer_t *peer,
-                                  tf_xsink_t *sink)
+tf_response_t *tf_response_create(request_rec *r, const tf_dir_conf_t *dc,
+                                  const tf_peer_t *peer, tf_xsink_t *sink)
 {
     tf_response_t *rs = apr_pcalloc(r->pool, sizeof(*rs));
 
     rs->r = r;
+    rs->dc = dc;
     rs->peer = *peer;
     rs->cl = -1;
     rs->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -439,6 +452,9 @@ int tf_response_deliver(tf_response_t *rs)
     if (rs->status == HTTP_MOVED_TEMPORARILY
         || rs->status == HTTP_PRECONDITION_FAILED) {
         return rs->status;
+    }
+    if (rs->sendfile) {
+        return tf_xsendfile_serve(r, rs->dc, rs->sendfile);
     }
     if (rs->status == HTTP_NOT_MODIFIED) {
         r->status = rs->status;

@@ -51,6 +51,11 @@
  *                   before writing its header).
  *   method          "method:METHOD\nlen:N\n" (N: request body bytes read).
  *   location=URL    "Status: 302 Found" + "Location: URL", short body.
+ *   xsendfile=PATH  "X-Sendfile: PATH" (value as given, URL-decoded: CR
+ *                   and LF too), Content-Type application/x-test,
+ *                   Content-Disposition attachment, and a body of its own
+ *                   ("backend body, not to be sent") that X-Sendfile
+ *                   replaces.
  *   die-mid-body    headers + 64 KiB of body, FCGX_FFlush, then _exit(3).
  *
  * Modifiers:
@@ -411,6 +416,14 @@ static void handle(FCGX_Request *r)
                          (unsigned long)len);
     } else if ((v = get(&q, "redirect")) != NULL) {
         FCGX_FPrintF(r->out, "Location: %s\r\n\r\n", v);
+    } else if ((v = get(&q, "xsendfile")) != NULL) {
+        FCGX_FPrintF(r->out, "X-Sendfile: %s\r\n"
+                     "Content-Disposition: attachment; filename=file.bin\r\n",
+                     v);
+        put_headers(r, &q, "application/x-test");
+        FCGX_PutS("\r\n", r->out);
+        if (body)
+            FCGX_PutS("backend body, not to be sent\n", r->out);
     } else if ((v = get(&q, "location")) != NULL) {
         FCGX_FPrintF(r->out, "Status: 302 Found\r\nLocation: %s\r\n", v);
         put_headers(r, &q, "text/plain");

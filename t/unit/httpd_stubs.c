@@ -191,6 +191,18 @@ const char *tf_stub_directive(const command_rec *cmds, cmd_parms *cmd,
                                NULL);
         }
         return c->AP_TAKE2(cmd, mconfig, w[0], n > 1 ? w[1] : NULL);
+    case ITERATE: {
+        const char *err = NULL;
+
+        if (n < 1) {
+            return apr_pstrcat(cmd->pool, c->name, " requires at least one "
+                               "argument", NULL);
+        }
+        for (i = 0; i < n && !err; i++) {
+            err = c->AP_TAKE1(cmd, mconfig, w[i]);
+        }
+        return err;
+    }
     case FLAG:
         if (n != 1 || (ap_cstr_casecmp(w[0], "on") != 0
                        && ap_cstr_casecmp(w[0], "off") != 0)) {

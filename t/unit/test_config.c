@@ -475,6 +475,11 @@ static const struct {
     int ok;
 } args_cases[] = {
     {{"TracFcgiInitEnv", "PATH", "/bin"}, 1},
+    {{"TracFcgiXSendfile", "On"}, 1},
+    {{"TracFcgiXSendfile", "maybe"}, 0},
+    {{"TracFcgiXSendfilePath", "/srv/trac/files", "/srv/dl"}, 1},
+    {{"TracFcgiXSendfilePath", "files"}, 0},
+    {{"TracFcgiXSendfilePath"}, 0},
     {{"TracFcgiExternalServer", "/trac", "unix:/run/trac.sock"}, 1},
     {{"TracFcgiExternalServer", "/", "127.0.0.1:9000", "[::1]:9000"}, 1},
     {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "conns=auto"}, 1},
@@ -578,7 +583,8 @@ static const char *const ctx_any[] = {
     "TracFcgiProcessLifetime", "TracFcgiIdleTimeout", "TracFcgiQueueTimeout",
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
     "TracFcgiPassAuthorization", "TracFcgiBodyInMemory",
-    "TracFcgiRequestBuffering", "TracFcgiReloadOnChange", NULL};
+    "TracFcgiRequestBuffering", "TracFcgiReloadOnChange",
+    "TracFcgiXSendfile", "TracFcgiXSendfilePath", NULL};
 static const char *const ctx_vhost[] = {"TracFcgiServer",
                                         "TracFcgiExternalServer", NULL};
 static const char *const ctx_server[] = {"TracFcgiMaxProcessesTotal",
