@@ -29,6 +29,7 @@
 #include "tf_bridge.h"
 #include "tf_config.h"
 #include "tf_external.h"
+#include "tf_keepalive.h"
 #include "tf_logno.h"
 #include "tf_pm.h"
 #include "tf_preflight.h"
@@ -179,6 +180,7 @@ static void tf_child_init(apr_pool_t *pchild, server_rec *s)
     tf_bridge_child_init();
     if (table_shm) {
         tf_shm_child_attach(table_shm, pchild);
+        tf_keepalive_child_init(pchild, table_shm, getpid());
     }
 }
 

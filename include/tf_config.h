@@ -74,6 +74,8 @@ typedef struct {
                              * address (default 5) */
     int fails;              /* fails=: failures in a row that mark an
                              * address down (default 1) */
+    int keepalive;          /* keepalive=: seconds a connection is kept
+                             * idle for reuse (default 0: never) */
     int pool;               /* its pool in this generation's table, set at
                              * post_config before the children fork; -1 */
 } tf_external_t;

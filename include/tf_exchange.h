@@ -94,6 +94,10 @@ typedef struct {
     const tf_xsink_t *sink;
     apr_interval_time_t connect_timeout, io_timeout;
     apr_bucket_alloc_t *ba;     /* for the read buffer's bucket */
+    int reuse;                  /* 1: use the open connection x->fd (kept
+                                 * from an earlier request) */
+    int keep_conn;              /* 1: ask the backend to keep the
+                                 * connection open (FCGI_KEEP_CONN) */
 
     /* outputs */
     int fd;                     /* the connection, -1 if none; the caller
@@ -103,6 +107,9 @@ typedef struct {
     tf_fcgi_rc fcgi_rc;         /* with PROTOCOL */
     int got_any;                /* a byte came from the backend */
     unsigned skipped;           /* records of types we do not know */
+    int clean;                  /* DONE with the whole request sent and
+                                 * nothing read past END_REQUEST: the
+                                 * connection may serve another */
 
     /* private */
     unsigned char begin[TF_FCGI_BEGIN_REQUEST_LEN];
@@ -118,10 +125,12 @@ typedef struct {
     apr_size_t rd_used;         /* bytes of it filled */
     int read_on;                /* the last read brought data: read again
                                  * before polling */
+    int tail;                   /* bytes came after END_REQUEST */
 } tf_exchange_t;
 
 /**
- * Connect to x->addr and run the exchange to its end.
+ * Connect to x->addr (or use x->fd, with x->reuse) and run the exchange
+ * to its end.
  * @return how it ended; x->fd is the connection (or -1), for the caller
  *         to close once it knows what becomes of the backend.
  */

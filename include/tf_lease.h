@@ -29,6 +29,8 @@ typedef struct {
     tf_backend_addr_t addr; /* where to connect */
     tf_peer_t peer;         /* whom log lines name */
     const tf_external_t *ext; /* TracFcgiExternalServer, else NULL */
+    int fd;                 /* with reused: a kept connection to use */
+    int reused;
 } tf_lease_t;
 
 /** Set once in the httpd parent (post_config), inherited by children. */
@@ -63,6 +65,15 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
 tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
                                     const tf_external_t *x,
                                     apr_int32_t avoid, tf_lease_t *l);
+
+/**
+ * A request served by an external server (keepalive=) ended cleanly on
+ * @p fd: keep the connection for this child's next request?
+ * @return 1 when kept (the lease is given back with it; @p fd is not the
+ *         caller's any more), 0 when the caller closes @p fd and gives
+ *         the lease back as usual.
+ */
+int tf_lease_keep(tf_lease_t *l, int fd);
 
 /**
  * Give the backend back: @p how is TF_RELEASE_SERVED, _BROKEN, _CUT or

@@ -104,6 +104,8 @@ typedef struct {
     apr_uint32_t ext_up;      /* shm: its addresses in state READY */
     apr_uint32_t ext_check;   /* seconds between probes of a down one */
     apr_uint32_t ext_fails;   /* failures in a row that mark one down */
+    apr_uint32_t ext_keep;    /* keepalive=: seconds an idle connection
+                               * is kept for reuse, 0 = never */
 } tf_pool_ent_t;
 
 /* Connections of one process whose httpd child is remembered, so that the
@@ -139,6 +141,10 @@ typedef struct {
     apr_uint64_t failures;    /* requests that failed there */
     apr_time_t down_since;    /* when it went down (DOWN), else 0 */
     apr_time_t next_probe;    /* pm: when a down one is probed again */
+    apr_uint32_t kept;        /* of conns: idle, kept open for reuse by
+                               * their httpd child (holder stored as -pid) */
+    apr_uint32_t shed;        /* of kept: their owners must close them
+                               * (a request waits, or the address is down) */
     char where[TF_ADDR_TEXT_LEN]; /* "unix:/path", "host:port" */
     char error[TF_ADDR_ERROR_LEN]; /* what made it go down, last time */
 } tf_proc_ent_t;
@@ -176,6 +182,8 @@ typedef struct {
     apr_int32_t wake_head;    /* granted waiters to wake (shm.c does) */
     apr_int32_t free_proc;    /* free list heads */
     apr_int32_t free_waiter;
+    apr_uint32_t shed_seq;    /* futex word: bumped when a kept connection
+                               * must be closed (src/keepalive.c waits) */
     pid_t pm_pid;             /* current process manager */
     apr_uint32_t pm_starts;   /* managers started in this generation */
     apr_uint32_t generation;  /* httpd config generation */
@@ -563,6 +571,7 @@ typedef struct {
                                 * (1 until answered) */
     apr_uint32_t check_secs;   /* probe interval of a down one (>= 1) */
     apr_uint32_t fails;        /* failures in a row that mark down (>= 1) */
+    apr_uint32_t keep_secs;    /* keepalive=: idle kept for reuse, 0 no */
 } tf_pool_ext_t;
 
 /**
@@ -572,6 +581,47 @@ typedef struct {
 int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
                        const tf_pool_desc_t *d, const tf_pool_ext_t *x,
                        apr_time_t now);
+
+/* --- Kept connections (keepalive=) --------------------------------------
+ * A connection that served a request may stay open, idle, for the next
+ * request of the same httpd child (FCGI_KEEP_CONN). It keeps its place in
+ * the address's conns (a one-request-at-a-time server's worker sits on
+ * it), counted in `kept`. It is kept only while nobody waits for the
+ * pool; and when a request finds no free connection but an idle kept one
+ * (of any child), the owner is asked to close one (`shed`, shed_seq
+ * bumped: the owners' threads wake) and the request waits in the FIFO
+ * for the place that frees: an idle connection never makes a request
+ * wait for longer than its owner takes to close it. */
+
+/**
+ * After a request served on @p ref: keep the connection for reuse?
+ * @return 1 when it is kept (the place stays taken), 0 when the caller
+ *         must close it and give it back (tf_pool_req_release()).
+ */
+int tf_pool_req_keep(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                     apr_time_t now);
+
+/**
+ * Take a kept connection of @p ref for a request of its owner @p holder.
+ * @return 1 to use it; 0 when it must be closed instead (its owner was
+ *         asked to shed one, or the address is not up: its place is given
+ *         back here, see *flags); -1 when @p ref is stale (nothing to
+ *         give back).
+ */
+int tf_pool_req_reuse(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                      apr_time_t now, int *flags);
+
+/**
+ * The owner closes a kept connection (idle too long, shed, the address
+ * down, the child exiting): its place is given back.
+ * @return TF_WAKE_* flags.
+ */
+int tf_pool_req_drop_kept(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                          apr_time_t now);
+
+/** @return 1 when the owner of a kept connection of @p ref must close
+ *          one (shed, or the address no longer up or no longer this). */
+int tf_pool_kept_must_go(const tf_table_t *t, tf_proc_ref_t ref);
 
 /**
  * tf_pool_req_acquire() for a request sent again after it failed at slot

@@ -42,6 +42,15 @@ void tf_shm_unlock(tf_shm_t *shm);
  */
 apr_status_t tf_shm_wait(tf_shm_t *shm, int waiter, apr_time_t deadline);
 
+/** Wake every thread in tf_shm_shed_wait() (hdr->shed_seq was bumped
+ * under the lock: a kept connection must be closed). */
+void tf_shm_shed_wake(tf_shm_t *shm);
+
+/** Without the lock: sleep until hdr->shed_seq is no longer @p seen, or
+ * @p timeout passes (src/keepalive.c). */
+void tf_shm_shed_wait(tf_shm_t *shm, apr_uint32_t seen,
+                      apr_interval_time_t timeout);
+
 /**
  * child_init: record this httpd child as a user of the table until
  * @p pchild is destroyed, so that a draining manager of this generation

@@ -273,8 +273,10 @@ static const char *down_reason(request_rec *r, const req_t *q,
                             "TracFcgiIOTimeout %ds", q->dc->io_timeout);
     case TF_XEND_CLOSED:
     case TF_XEND_SILENT:
-        return APR_STATUS_IS_ECONNRESET(at->x.rv) ? "connection reset"
-                                                  : NULL;
+        /* a kept connection the server let go says nothing of it */
+        return APR_STATUS_IS_ECONNRESET(at->x.rv) && !at->lease.reused
+                   ? "connection reset"
+                   : NULL;
     default:
         return NULL;
     }
@@ -318,6 +320,9 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
 
     at->rs = tf_response_create(r, q->dc, &at->lease.peer, &at->sink);
     x->addr = &at->lease.addr;
+    x->reuse = at->lease.reused;
+    x->fd = at->lease.fd;
+    x->keep_conn = at->lease.ext && at->lease.ext->keepalive;
     x->role = TF_FCGI_RESPONDER;
     x->params = q->params;
     x->params_len = q->params_len;
@@ -337,6 +342,11 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
     }
     at->outcome = judge(r, q, at);
     how = release_how(r, at);
+    if (how == TF_RELEASE_SERVED && x->clean && x->keep_conn
+        && tf_lease_keep(&at->lease, x->fd)) {
+        x->fd = -1; /* kept for this child's next request: given back */
+        return;
+    }
     hang_up(at);
     if ((down = down_reason(r, q, at)) != NULL) {
         how = TF_RELEASE_DOWN;

@@ -476,9 +476,13 @@ static const char *ext_option(cmd_parms *cmd, tf_external_t *x,
     else if (strcmp(name, "fails") == 0) {
         out = &x->fails, lo = 1, hi = 100;
     }
+    else if (strcmp(name, "keepalive") == 0) {
+        out = &x->keepalive, lo = 0, hi = 3600;
+    }
     else {
         return apr_psprintf(cmd->pool, "TracFcgiExternalServer: unknown "
-                            "option '%s' (conns=, check=, fails=)", name);
+                            "option '%s' (conns=, check=, fails=, "
+                            "keepalive=)", name);
     }
     v = apr_strtoi64(value, &end, 10);
     if (*value == '\0' || *end != '\0' || v < lo || v > hi) {
@@ -804,8 +808,9 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_RAW_ARGS("TracFcgiExternalServer", set_external, NULL,
                      RSRC_CONF,
                      "URL-PATH ADDR [ADDR...] [conns=N|auto] [check=SECONDS] "
-                     "[fails=N]: requests under URL-PATH go to the FastCGI "
-                     "servers at unix:/path, HOST:PORT or [IPv6]:PORT"),
+                     "[fails=N] [keepalive=SECONDS]: requests under URL-PATH "
+                     "go to the FastCGI servers at unix:/path, HOST:PORT or "
+                     "[IPv6]:PORT"),
     AP_INIT_TAKE1("TracFcgiSocketDir", set_socket_dir, NULL, RSRC_CONF,
                   "directory of the backend sockets (default: tracfcgi "
                   "under DefaultRuntimeDir)"),

@@ -173,6 +173,7 @@ static int decode(tf_exchange_t *x, const unsigned char *in, apr_size_t n,
             return end;
         }
     }
+    x->tail = *ended && off < n; /* bytes after END_REQUEST */
     return GO_ON;
 }
 
@@ -276,18 +277,22 @@ static tf_xend_e loop(tf_exchange_t *x)
 tf_xend_e tf_exchange_run(tf_exchange_t *x)
 {
     apr_status_t rv;
+    tf_xend_e end;
 
-    x->fd = -1;
-    rv = tf_backend_connect(x->addr, x->connect_timeout, &x->fd);
-    if (rv == APR_TIMEUP) {
-        return TF_XEND_CONNECT_TIMEUP;
-    }
-    if (rv != APR_SUCCESS) {
-        x->rv = rv;
-        return TF_XEND_UNREACHED;
+    if (!x->reuse) {
+        x->fd = -1;
+        rv = tf_backend_connect(x->addr, x->connect_timeout, &x->fd);
+        if (rv == APR_TIMEUP) {
+            return TF_XEND_CONNECT_TIMEUP;
+        }
+        if (rv != APR_SUCCESS) {
+            x->rv = rv;
+            return TF_XEND_UNREACHED;
+        }
     }
     tf_fcgi_decoder_init(&x->dec, 1);
-    tf_fcgi_begin_request_encode(x->begin, 1, x->role, 0);
+    tf_fcgi_begin_request_encode(x->begin, 1, x->role,
+                                 x->keep_conn ? TF_FCGI_KEEP_CONN : 0);
     if (x->body && (rv = x->body->rewind(x->body->ctx)) != APR_SUCCESS) {
         x->rv = rv;
         return TF_XEND_BODY;
@@ -298,7 +303,11 @@ tf_xend_e tf_exchange_run(tf_exchange_t *x)
         return TF_XEND_BODY;
     }
     send_some(x);
-    return loop(x);
+    end = loop(x);
+    /* everything sent, nothing left over: the connection is reusable */
+    x->clean = end == TF_XEND_DONE && x->out_phase == 3 && !x->iov_n
+               && !x->tail;
+    return end;
 }
 
 void tf_exchange_done(tf_exchange_t *x)

@@ -215,6 +215,7 @@ void tf_external_declare(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm)
         e.conns = (apr_uint32_t)x->conns;
         e.check_secs = (apr_uint32_t)x->check;
         e.fails = (apr_uint32_t)x->fails;
+        e.keep_secs = (apr_uint32_t)x->keepalive;
         tf_shm_lock(shm);
         x->pool = tf_pool_ext_create(tf_shm_table(shm), key_of(x, i),
                                      apr_psprintf(pconf, "%s (external)",

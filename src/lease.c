@@ -17,6 +17,7 @@
 
 #include "apr_strings.h"
 
+#include "tf_keepalive.h"
 #include "tf_lease.h"
 #include "tf_private.h"
 #include "tf_spec.h"
@@ -434,6 +435,39 @@ static tf_outcome_e all_down(request_rec *r, const tf_external_t *x,
     return TF_OUT_UNAVAILABLE;
 }
 
+/* Take a connection this child kept for l->ext, if the table still lets
+ * it: @return 1 with @l filled (l->fd, l->reused), else 0. */
+static int reuse_kept(tf_lease_t *l)
+{
+    tf_table_t *t = tf_shm_table(rt_shm);
+    tf_proc_ref_t ref;
+    int fd, ok, flags;
+
+    while ((fd = tf_keepalive_take(l->pool, &ref)) >= 0) {
+        tf_shm_lock(rt_shm);
+        ok = tf_pool_req_reuse(t, ref, l->holder, apr_time_now(), &flags);
+        if (ok == 1) {
+            l->ref = ref;
+            lease_fill_external(l, &t->procs[ref.idx]);
+        }
+        tf_shm_unlock(rt_shm);
+        if (ok == 1) {
+            l->fd = fd;
+            l->reused = 1;
+            return 1;
+        }
+        close(fd); /* its place was given back (or was not ours) */
+    }
+    return 0;
+}
+
+int tf_lease_keep(tf_lease_t *l, int fd)
+{
+    return l->ext && l->ext->keepalive
+           && tf_keepalive_keep(fd, l->pool, l->ref,
+                                (apr_uint32_t)l->ext->keepalive);
+}
+
 tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
                                     const tf_external_t *x,
                                     apr_int32_t avoid, tf_lease_t *l)
@@ -443,12 +477,14 @@ tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
     tf_limit_e limit = TF_LIMIT_NONE;
     apr_int32_t waiter = -1;
     char last[TF_POOL_NAME_LEN];
+    apr_uint32_t seq;
     int waited = 0;
     tf_acq_e a;
 
     memset(l, 0, sizeof(*l));
     l->holder = rt_self ? rt_self : getpid();
     l->ext = x;
+    l->fd = -1;
     if ((l->pool = x->pool) < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00447)
                       "TracFcgiExternalServer %s: it has no place in the "
@@ -456,9 +492,19 @@ tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
                       *x->url ? x->url : "/", UNAVAILABLE);
         return TF_OUT_UNAVAILABLE;
     }
+    /* a connection this child kept (not for a replay: a fresh one) */
+    if (x->keepalive && avoid < 0 && reuse_kept(l)) {
+        return TF_OUT_NONE;
+    }
+    seq = t->hdr->shed_seq;
     tf_shm_lock(rt_shm);
     a = tf_pool_req_acquire_other(t, l->pool, l->holder, now, avoid,
                                   &l->ref, &waiter);
+    if (a == TF_ACQ_WAIT && t->hdr->shed_seq != seq) {
+        /* an idle kept connection is asked to make room: its owner's
+         * closer wakes (it takes the lock; the futex wake needs none) */
+        tf_shm_shed_wake(rt_shm);
+    }
     if (a == TF_ACQ_WAIT) {
         a = wait_turn(r, dc, l, waiter, limit, now);
         waited = 1;

@@ -267,6 +267,21 @@ static int holder_drop(tf_proc_ent_t *pr, pid_t pid)
     return 0;
 }
 
+/* The holder entry @from of @pr becomes @to (a connection kept idle is
+ * held by -pid). @return 1 if there was one. */
+static int holder_swap(tf_proc_ent_t *pr, pid_t from, pid_t to)
+{
+    unsigned i;
+
+    for (i = 0; from && i < TF_HOLDERS; i++) {
+        if (pr->holders[i] == from) {
+            pr->holders[i] = to;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
                               apr_time_t now)
 {
@@ -803,6 +818,16 @@ int tf_pool_pm_reclaim(tf_table_t *t, pid_t dead, apr_time_t now,
 
         ref.idx = (apr_int32_t)k;
         ref.seq = pr->seq;
+        /* its idle kept connections to an external server */
+        while (pr->state != TF_PROC_FREE && pr->kept > 0
+               && holder_drop(pr, -dead)) {
+            pr->kept--;
+            if (pr->shed > pr->kept) {
+                pr->shed = pr->kept;
+            }
+            flags |= release_ext(t, pr, (apr_int32_t)k, TF_RELEASE_CUT, now);
+            (*n)++;
+        }
         while (pr->state != TF_PROC_FREE && pr->conns > 0
                && holder_drop(pr, dead)) {
             /* dropped above: release_conn finds no entry left to drop */
@@ -1147,6 +1172,7 @@ int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
     p->external = 1;
     p->ext_check = x->check_secs ? x->check_secs : 1;
     p->ext_fails = x->fails ? x->fails : 1;
+    p->ext_keep = x->keep_secs;
     for (i = 0; i < x->n; i++) {
         tf_proc_ent_t *pr;
         apr_uint32_t seq;
@@ -1170,6 +1196,28 @@ int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
         avail_insert(t, idx);
     }
     return pool;
+}
+
+/* Every connection of @p is taken, some by idle kept ones: ask one's
+ * owner to close it (its place then goes to the FIFO's head). One ask
+ * per waiting request, as long as kept connections are not all asked. */
+static void ask_to_shed(tf_table_t *t, tf_pool_ent_t *p)
+{
+    apr_uint32_t k;
+
+    if (!p->ext_keep) {
+        return;
+    }
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->state == TF_PROC_READY && &t->pools[pr->pool] == p
+            && pr->kept > pr->shed) {
+            pr->shed++;
+            t->hdr->shed_seq++;
+            return;
+        }
+    }
 }
 
 /* The READY address with the fewest requests in progress; of those, the
@@ -1205,6 +1253,7 @@ static tf_acq_e acquire_ext(tf_table_t *t, tf_pool_ent_t *p, pid_t holder,
         best = avoid;
     }
     if (best == NIL) {
+        ask_to_shed(t, p);
         return enqueue(t, p, holder, waiter);
     }
     t->procs[best].last_used = now;
@@ -1254,6 +1303,10 @@ static int ext_mark_down(tf_table_t *t, apr_int32_t idx, apr_time_t now)
     avail_remove(t, pr);
     pr->state = TF_PROC_DOWN;
     pr->down_since = now;
+    if (pr->kept > pr->shed) {
+        pr->shed = pr->kept; /* no reuse of a connection to it */
+        t->hdr->shed_seq++;
+    }
     pr->next_probe = now + apr_time_from_sec(p->ext_check);
     if (--p->ext_up > 0) {
         return TF_WENT_DOWN;
@@ -1291,6 +1344,80 @@ static int release_ext(tf_table_t *t, tf_proc_ent_t *pr, apr_int32_t idx,
         flags |= grant_proc(t, p, idx);
     }
     return flags;
+}
+
+int tf_pool_req_keep(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                     apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+    tf_pool_ent_t *p;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    p = &t->pools[pr->pool];
+    if (!p->external || !p->ext_keep || pr->state != TF_PROC_READY
+        || pr->shed || p->wait_head != NIL || pr->conns == 0
+        || !holder_swap(pr, holder, -holder)) {
+        return 0;
+    }
+    pr->kept++;
+    pr->requests++;
+    p->requests++;
+    pr->fails_row = 0;
+    pr->last_used = now;
+    return 1;
+}
+
+int tf_pool_req_drop_kept(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                          apr_time_t now)
+{
+    tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref) || t->procs[ref.idx].kept == 0) {
+        return 0;
+    }
+    pr = &t->procs[ref.idx];
+    holder_drop(pr, -holder);
+    pr->kept--;
+    if (pr->shed > 0) {
+        pr->shed--; /* a close is a close, whatever asked for it */
+    }
+    return release_ext(t, pr, ref.idx, TF_RELEASE_CUT, now);
+}
+
+int tf_pool_req_reuse(tf_table_t *t, tf_proc_ref_t ref, pid_t holder,
+                      apr_time_t now, int *flags)
+{
+    tf_proc_ent_t *pr;
+
+    *flags = 0;
+    if (!tf_pool_ref_valid(t, ref) || t->procs[ref.idx].kept == 0) {
+        return -1;
+    }
+    pr = &t->procs[ref.idx];
+    if (pr->state != TF_PROC_READY || pr->shed > 0) {
+        *flags = tf_pool_req_drop_kept(t, ref, holder, now);
+        return 0;
+    }
+    if (!holder_swap(pr, -holder, holder)) {
+        return -1;
+    }
+    pr->kept--;
+    pr->last_used = now;
+    return 1;
+}
+
+int tf_pool_kept_must_go(const tf_table_t *t, tf_proc_ref_t ref)
+{
+    const tf_proc_ent_t *pr;
+
+    if (!tf_pool_ref_valid(t, ref)) {
+        return 1;
+    }
+    pr = &t->procs[ref.idx];
+    return pr->state != TF_PROC_READY || pr->shed > 0;
 }
 
 void tf_pool_req_ext_error(tf_table_t *t, tf_proc_ref_t ref,
@@ -1383,14 +1510,17 @@ int tf_table_check(const tf_table_t *t)
 
     for (i = 0; i < h->n_procs; i++) {
         const tf_proc_ent_t *pr = &t->procs[i];
-        apr_uint32_t k, held = 0;
+        apr_uint32_t k, held = 0, kept = 0;
 
         for (k = 0; k < TF_HOLDERS; k++) {
-            held += pr->holders[k] != 0;
+            held += pr->holders[k] > 0;
+            kept += pr->holders[k] < 0; /* an idle kept connection: -pid */
         }
         /* a connection may be granted and not yet claimed by its waiter:
-         * fewer holders than connections, never more */
-        if (held > pr->conns) {
+         * fewer holders than connections, never more; every kept one
+         * records its owner */
+        if (held + kept > pr->conns || kept != pr->kept
+            || pr->shed > pr->kept) {
             return 0;
         }
         if (pr->state != TF_PROC_FREE) {

@@ -13,6 +13,7 @@
  * hanging every child.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -185,4 +186,20 @@ apr_status_t tf_shm_wait(tf_shm_t *s, int waiter, apr_time_t deadline)
     } while (err == EINTR);
     tf_shm_lock(s);
     return err == ETIMEDOUT ? APR_TIMEUP : APR_SUCCESS;
+}
+
+void tf_shm_shed_wake(tf_shm_t *s)
+{
+    futex_op(&s->table.hdr->shed_seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+void tf_shm_shed_wait(tf_shm_t *s, apr_uint32_t seen,
+                      apr_interval_time_t timeout)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)apr_time_sec(timeout);
+    ts.tv_nsec = (long)(apr_time_usec(timeout) * 1000);
+    /* FUTEX_WAIT's timeout is relative; a changed word returns at once */
+    futex_op(&s->table.hdr->shed_seq, FUTEX_WAIT, seen, &ts);
 }

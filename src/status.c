@@ -140,13 +140,14 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
                 ap_rprintf(r, "%s\n  {\"address\": \"%s\", \"state\": "
                            "\"%s\", \"down_s\": %" APR_TIME_T_FMT ", "
                            "\"conns\": %u, \"max_conns\": %u, "
+                           "\"kept\": %u, "
                            "\"requests\": %" APR_UINT64_T_FMT ", "
                            "\"failures\": %" APR_UINT64_T_FMT ", "
                            "\"last_error\": \"%s\"}",
                            first_proc ? "" : ",",
                            json_str(r->pool, pr->where), addr_state(pr),
                            down_for(sn, pr), pr->conns, pr->max_conns,
-                           pr->requests, pr->failures,
+                           pr->kept, pr->requests, pr->failures,
                            json_str(r->pool, pr->error));
                 first_proc = 0;
                 continue;
@@ -173,7 +174,8 @@ static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
     apr_uint32_t k;
 
     ap_rputs("</p><table><tr><th>address</th><th>state</th>"
-             "<th>down for (s)</th><th>connections</th><th>requests</th>"
+             "<th>down for (s)</th><th>connections (kept idle)</th>"
+             "<th>requests</th>"
              "<th>failures</th><th>last error</th></tr>\n", r);
     for (k = 0; k < sn->hdr.n_procs; k++) {
         const tf_proc_ent_t *pr = &sn->procs[k];
@@ -182,11 +184,12 @@ static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
             continue;
         }
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_TIME_T_FMT
-                   "</td><td>%u/%u</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                   "</td><td>%u/%u (%u)</td><td>%" APR_UINT64_T_FMT "</td><td>%"
                    APR_UINT64_T_FMT "</td><td class=\"err\">%s</td></tr>\n",
                    ap_escape_html(r->pool, pr->where), addr_state(pr),
-                   down_for(sn, pr), pr->conns, pr->max_conns, pr->requests,
-                   pr->failures, ap_escape_html(r->pool, pr->error));
+                   down_for(sn, pr), pr->conns, pr->max_conns, pr->kept,
+                   pr->requests, pr->failures,
+                   ap_escape_html(r->pool, pr->error));
     }
     ap_rputs("</table>\n", r);
 }

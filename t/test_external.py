@@ -474,3 +474,68 @@ def test_graceful_restart_under_load(httpd, servers):
     # the managers of old generations exit: nothing holds them
     H.wait_until(lambda: len(h.log_lines(r"TF00117")) >= 2, 15,
                  what="old managers to exit")
+
+
+# --------------------------------------------------------------------------
+# keepalive= (FCGI_KEEP_CONN)
+
+
+def test_keepalive_reuses_connections(httpd, servers):
+    srv = servers.threaded("tcp")
+    h = httpd("TracFcgiExternalServer /trac %s keepalive=2\n" % srv.addr
+              + STATUS)
+    reused = 0
+    for _ in range(40):
+        r = h.get("/trac/?pid")
+        assert r.status == 200
+        reused += body_field(r.body, "connreq") > 1
+    # the requests of one client land on a few httpd children, each of
+    # which reuses the connection it kept
+    assert reused >= 20, reused
+    kept = external_pool(h, "/trac")["addresses"][0]["kept"]
+    assert kept >= 1
+    # idle past keepalive=: closed, and the places given back
+    H.wait_until(lambda: external_pool(h, "/trac")["addresses"][0]
+                 ["kept"] == 0, 6, what="kept connections to be closed")
+    assert external_pool(h, "/trac")["addresses"][0]["conns"] == 0
+
+
+def test_keepalive_off_by_default(httpd, servers):
+    srv = servers.threaded("tcp")
+    h = httpd("TracFcgiExternalServer /trac %s\n" % srv.addr)
+    for _ in range(10):
+        r = h.get("/trac/?pid")
+        assert body_field(r.body, "connreq") == 1
+
+
+@pytest.mark.both_mpms
+def test_keepalive_never_stalls_one_request_servers(httpd, servers):
+    """Two one-request-at-a-time servers (libfcgi under spawn-fcgi), one
+    connection each, and more clients than that: a request never waits
+    behind an idle kept connection (mod_proxy_fcgi's enablereuse gives 0
+    req/s here, t/bench)."""
+    a = servers.spawn_fcgi("tcp")
+    b = servers.spawn_fcgi("tcp")
+    h = httpd("TracFcgiExternalServer /trac %s %s conns=1 keepalive=30\n"
+              "TracFcgiQueueTimeout 10\n" % (a.addr, b.addr) + STATUS)
+    stop, lock, results = threading.Event(), threading.Lock(), []
+    loops = [threading.Thread(target=loop_requests,
+                              args=(h, "/trac/?pid", stop, results, lock),
+                              daemon=True) for _ in range(8)]
+    for t in loops:
+        t.start()
+    time.sleep(3)
+    stop.set()
+    for t in loops:
+        t.join(30)
+    assert len(results) > 300, len(results)
+    assert all(st == 200 for _s, _e, st in results), \
+        [r for r in results if r[2] != 200][:5]
+    lat = sorted(e - s for s, e, _st in results)
+    assert lat[int(len(lat) * 0.99)] < 0.5, lat[-5:]
+    # and with idle kept connections in one child, a request of another
+    # gets through at once
+    for _ in range(20):
+        t0 = time.monotonic()
+        assert h.get("/trac/?pid").status == 200
+        assert time.monotonic() - t0 < 0.5

@@ -18,9 +18,11 @@ key or key=value):
     dieonce=FLAG  after act, if FLAG does not exist: create it and SIGKILL
                 the whole process before answering (as kill -9 would)
 The body always has "pid:N" (this process), "requests:N" (requests
-served by this process, this one included) and "peak:N" (the most
+served by this process, this one included), "peak:N" (the most
 requests this process has had in progress at once, so far, measured when
-this one finished sleeping).
+this one finished sleeping) and "connreq:N" (requests served on this
+connection, this one included: more than 1 when the web server kept it,
+FCGI_KEEP_CONN).
 
 Environment: THREADED_APP_MAX_CONNS overrides the FCGI_MAX_CONNS answer.
 
@@ -101,6 +103,7 @@ class Conn:
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
+        self.requests = 0
 
     def read_exact(self, n):
         while len(self.buf) < n:
@@ -155,7 +158,9 @@ def respond(conn, rid, params, body_len):
     finally:
         with lock:
             active -= 1
-    body = "pid:%d\nrequests:%d\npeak:%d\n" % (os.getpid(), n, p)
+    conn.requests += 1
+    body = "pid:%d\nrequests:%d\npeak:%d\nconnreq:%d\n" % (
+        os.getpid(), n, p, conn.requests)
     if "env" in q:
         body += "".join("environ:%s=%s\n" % kv for kv in os.environ.items())
     out = ("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n" +

@@ -53,7 +53,7 @@ def requests(port, path, n):
 MODULE_OBJECTS = {"tracfcgi": r"^mod_tracfcgi\.so$",
                   "proxy_fcgi": r"^mod_proxy(_fcgi)?\.so$",
                   "fcgid": r"^mod_fcgid\.so$", "static": r"^$^"}
-for _n in bench.CONFIGS:
+for _n in bench.ALL:
     MODULE_OBJECTS.setdefault(_n, MODULE_OBJECTS[
         "tracfcgi" if _n in bench.WITH_MODULE else "proxy_fcgi"
         if _n.startswith("proxy_fcgi") else "static"])

@@ -65,14 +65,16 @@ TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
 # measured only when named with --only: mod_proxy_fcgi keeping its
 # connections (enablereuse=on), which stalls one-request-at-a-time
 # backends once httpd's threads outnumber them
-OPTIONAL = ("proxy_fcgi_tcp_reuse",)
+OPTIONAL = ("proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep")
 ALL = CONFIGS + OPTIONAL
 # the configurations that load mod_tracfcgi; those whose backends
 # spawn-fcgi starts (over TCP: the TCP ones)
-WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp")
+WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp",
+                          "tracfcgi_ext_tcp_keep")
 SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_tcp",
-           "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse")
-OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse")
+           "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep")
+OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse",
+            "tracfcgi_ext_tcp_keep")
 LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "fcgid": "mod_fcgid",
           "proxy_fcgi": "mod_proxy_fcgi",
@@ -80,6 +82,7 @@ LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "tracfcgi_ext_tcp": "mod_tracfcgi external TCP",
           "proxy_fcgi_tcp": "mod_proxy_fcgi TCP",
           "proxy_fcgi_tcp_reuse": "mod_proxy_fcgi TCP enablereuse",
+          "tracfcgi_ext_tcp_keep": "mod_tracfcgi external TCP keepalive",
           "static": "static file"}
 BACKENDS = 4
 SMALL = b"small reply 20 bytes"
@@ -200,6 +203,11 @@ LoadModule proxy_module {moddir}/mod_proxy.so
 LoadModule proxy_fcgi_module {moddir}/mod_proxy_fcgi.so
 ProxyPass /app/ "fcgi://127.0.0.1:{bport}/"
 ProxyTimeout 300
+""",
+    "tracfcgi_ext_tcp_keep": """\
+LoadModule tracfcgi_module "{module}"
+TracFcgiExternalServer /app 127.0.0.1:{bport} conns={n} keepalive=30
+TracFcgiIOTimeout 300
 """,
     "proxy_fcgi_tcp_reuse": """\
 LoadModule proxy_module {moddir}/mod_proxy.so

@@ -489,6 +489,10 @@ static const struct {
     {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "check=0"}, 0},
     {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "check=2x"}, 0},
     {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "fails=3"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "keepalive=30"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "keepalive=0"}, 1},
+    {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "keepalive=9999"},
+     0},
     {{"TracFcgiExternalServer", "/t", "127.0.0.1:9000", "weight=3"}, 0},
     {{"TracFcgiExternalServer", "/t", "unix:relative.sock"}, 0},
     {{"TracFcgiExternalServer", "/t", "127.0.0.1"}, 0},
@@ -798,8 +802,8 @@ static void test_externals(void)
                               && strcmp(x->addr_text[1], "127.0.0.1:9000")
                                      == 0);
         TF_CHECK("defaults", x->conns == 0 && x->check == 5
-                                 && x->fails == 1 && x->pool == -1
-                                 && x->s == &main_s);
+                                 && x->fails == 1 && x->keepalive == 0
+                                 && x->pool == -1 && x->s == &main_s);
     }
     mine = tf_config_externals_of(&vhost_s);
     TF_CHECK("two of the vhost's", mine && mine->nelts == 2);

@@ -388,6 +388,16 @@ static void test_answer(env_t *e)
     TF_CHECK("an unknown record type is skipped and counted",
              res.x.skipped == 1);
     TF_CHECK("the connection is the caller's to close", res.x.got_any);
+    TF_CHECK("all sent, nothing after END_REQUEST: reusable",
+             res.x.clean == 1);
+
+    /* bytes after END_REQUEST: done, but not a connection to reuse */
+    put_record(ans, &off, TF_FCGI_STDOUT, 1, "late", 4, 4);
+    pc.answer_len = off;
+    sink_init(&s);
+    run(e, &pc, &body, &s, apr_time_from_sec(5), &res);
+    TF_CHECK("done", res.end == TF_XEND_DONE);
+    TF_CHECK("something after END_REQUEST: not reusable", res.x.clean == 0);
 }
 
 static void test_failures(env_t *e)

@@ -32,6 +32,7 @@ static int ext_pool(apr_uint64_t key, apr_uint32_t n, apr_uint32_t conns,
     tf_pool_desc_t d = {0, 0, "/trac", "web:80", ""};
     tf_pool_ext_t x;
 
+    memset(&x, 0, sizeof(x));
     x.where = where;
     x.n = n;
     x.conns = conns;
@@ -367,6 +368,112 @@ static void test_not_a_process(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+static int keep_pool(apr_uint64_t key, apr_uint32_t n, apr_uint32_t conns)
+{
+    static const char *const where[] = {"127.0.0.1:9000", "127.0.0.1:9001"};
+    tf_pool_desc_t d = {0, 0, "/k", "web:80", ""};
+    tf_pool_ext_t x;
+
+    memset(&x, 0, sizeof(x));
+    x.where = where;
+    x.n = n;
+    x.conns = conns;
+    x.check_secs = 5;
+    x.fails = 1;
+    x.keep_secs = 10;
+    return tf_pool_ext_create(&t, key, "/k", &d, &x, 0);
+}
+
+static int negative_holders(apr_int32_t idx)
+{
+    int i, n = 0;
+
+    for (i = 0; i < TF_HOLDERS; i++) {
+        n += t.procs[idx].holders[i] < 0;
+    }
+    return n;
+}
+
+/* keepalive=: an idle connection kept for its child's next request, and
+ * given up as soon as somebody else needs its place. */
+static void test_keepalive(void)
+{
+    tf_proc_ref_t r, r2, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    unsigned n;
+    int pool, flags, seq;
+
+    setup(8, 4);
+    pool = ext_pool(9, 1, 2, 1);
+    take(pool, 100, SEC(1), &r);
+    TF_CHECK("no keepalive configured: not kept",
+             tf_pool_req_keep(&t, r, 100, SEC(1)) == 0);
+    tf_pool_req_release(&t, r, TF_RELEASE_SERVED, 100, SEC(1));
+
+    pool = keep_pool(1, 1, 2);
+    take(pool, 100, SEC(1), &r);
+    TF_CHECK("kept", tf_pool_req_keep(&t, r, 100, SEC(1)) == 1);
+    TF_CHECK("its place stays taken", t.procs[r.idx].conns == 1
+                                          && t.procs[r.idx].kept == 1);
+    TF_CHECK("owner as -pid", negative_holders(r.idx) == 1);
+    TF_CHECK("counted as served", t.pools[pool].requests == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+    TF_CHECK("reused by its owner",
+             tf_pool_req_reuse(&t, r, 100, SEC(2), &flags) == 1
+                 && t.procs[r.idx].kept == 0 && negative_holders(r.idx) == 0
+                 && t.procs[r.idx].conns == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+    TF_CHECK("kept again", tf_pool_req_keep(&t, r, 100, SEC(2)) == 1);
+    /* another child fills the other place, then one more must wait: the
+     * kept connection's owner is asked to close it */
+    take(pool, 200, SEC(3), &r2);
+    seq = (int)t.hdr->shed_seq;
+    TF_CHECK("waits", tf_pool_req_acquire(&t, pool, 300, SEC(3), &got, &w,
+                                          &lim) == TF_ACQ_WAIT);
+    TF_CHECK("shed asked", t.procs[r.idx].shed == 1
+                               && (int)t.hdr->shed_seq == seq + 1);
+    TF_CHECK("must go", tf_pool_kept_must_go(&t, r));
+    TF_CHECK("sane", tf_table_check(&t));
+    TF_CHECK("not kept while somebody waits",
+             tf_pool_req_keep(&t, r2, 200, SEC(3)) == 0);
+    TF_CHECK("the owner may not reuse it",
+             tf_pool_req_reuse(&t, r, 100, SEC(3), &flags) == 0
+                 && (flags & TF_WAKE_WAITERS));
+    TF_CHECK("its place went to the waiter",
+             tf_pool_req_wait_check(&t, pool, w, &got)
+                 == TF_WAIT_GRANTED_PROC && got.idx == r.idx);
+    TF_CHECK("shed done", t.procs[r.idx].shed == 0
+                              && t.procs[r.idx].kept == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_release(&t, got, TF_RELEASE_SERVED, 300, SEC(4));
+    tf_pool_req_release(&t, r2, TF_RELEASE_SERVED, 200, SEC(4));
+    /* the idle timeout: the owner drops it */
+    take(pool, 100, SEC(5), &r);
+    tf_pool_req_keep(&t, r, 100, SEC(5));
+    flags = tf_pool_req_drop_kept(&t, r, 100, SEC(20));
+    TF_CHECK("dropped", t.procs[r.idx].conns == 0 && t.procs[r.idx].kept == 0
+                            && negative_holders(r.idx) == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+    /* down: every kept connection must go */
+    take(pool, 100, SEC(21), &r);
+    take(pool, 101, SEC(21), &r2);
+    tf_pool_req_keep(&t, r, 100, SEC(21));
+    tf_pool_req_keep(&t, r2, 101, SEC(21));
+    tf_pool_pm_ext_down(&t, r, "refused", SEC(22));
+    TF_CHECK("all shed", t.procs[r.idx].shed == 2 && tf_pool_kept_must_go(&t,
+                                                                        r));
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_drop_kept(&t, r, 100, SEC(22));
+    TF_CHECK("one left", t.procs[r.idx].kept == 1 && t.procs[r.idx].shed == 1);
+    /* the other's child dies: the manager takes its kept one back */
+    tf_pool_pm_reclaim(&t, 101, SEC(23), &n);
+    TF_CHECK("reclaimed", n == 1 && t.procs[r.idx].kept == 0
+                              && t.procs[r.idx].shed == 0
+                              && t.procs[r.idx].conns == 0);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 /* A random walk over take, give back (every way) and probes. */
 static void test_random_walk(void)
 {
@@ -438,6 +545,109 @@ static void test_random_walk(void)
     TF_CHECK("sane throughout", 1);
 }
 
+/* The same walk with keepalive=: requests of two children keep, reuse and
+ * drop connections among the rest. */
+static void test_random_walk_keep(void)
+{
+    struct {
+        tf_proc_ref_t ref;
+        pid_t who;
+    } held[32], kept[32];
+    struct {
+        apr_int32_t w;
+        pid_t who;
+    } waiting[32];
+    int n_held = 0, n_kept = 0, n_wait = 0, pool, i, j, flags;
+    apr_time_t now = 0;
+    unsigned seed = 777;
+
+    setup(8, 4);
+    pool = keep_pool(1, 2, 3);
+    for (i = 0; i < 20000; i++) {
+        pid_t who;
+        tf_limit_e l;
+        apr_int32_t w;
+        tf_proc_ref_t r;
+        int op;
+
+        seed = seed * 1103515245u + 12345u;
+        op = (int)((seed >> 16) % 8);
+        who = 100 + (pid_t)((seed >> 8) & 1);
+        now += 50000;
+        if (op <= 1 && n_held < 32 && n_wait < 32) {
+            tf_acq_e a = tf_pool_req_acquire(&t, pool, who, now, &r, &w, &l);
+
+            if (a == TF_ACQ_PROC) {
+                held[n_held].ref = r;
+                held[n_held++].who = who;
+            }
+            else if (a == TF_ACQ_WAIT) {
+                waiting[n_wait].w = w;
+                waiting[n_wait++].who = who;
+            }
+        }
+        else if (op <= 3 && n_held > 0) {
+            j = (int)((seed >> 4) % (unsigned)n_held);
+            if (op == 2 && n_kept < 32
+                && tf_pool_req_keep(&t, held[j].ref, held[j].who, now)) {
+                kept[n_kept++] = held[j];
+            }
+            else {
+                tf_pool_req_release(&t, held[j].ref, op == 2
+                                    ? TF_RELEASE_SERVED : TF_RELEASE_DOWN,
+                                    held[j].who, now);
+            }
+            held[j] = held[--n_held];
+        }
+        else if (op <= 5 && n_kept > 0) {
+            j = (int)((seed >> 4) % (unsigned)n_kept);
+            if (op == 4 && n_held < 32
+                && tf_pool_req_reuse(&t, kept[j].ref, kept[j].who, now,
+                                     &flags) == 1) {
+                held[n_held++] = kept[j];
+            }
+            else if (op == 5) {
+                tf_pool_req_drop_kept(&t, kept[j].ref, kept[j].who, now);
+            }
+            kept[j] = kept[--n_kept];
+        }
+        else if (op == 6) {
+            tf_proc_ref_t due[8];
+            apr_uint32_t n = tf_pool_pm_ext_due(&t, now, due, 8), k;
+
+            for (k = 0; k < n; k++) {
+                tf_pool_pm_ext_up(&t, due[k], 3, now);
+            }
+        }
+        /* owners close what they are asked to */
+        for (j = 0; j < n_kept; j++) {
+            if (tf_pool_kept_must_go(&t, kept[j].ref)) {
+                tf_pool_req_drop_kept(&t, kept[j].ref, kept[j].who, now);
+                kept[j--] = kept[--n_kept];
+            }
+        }
+        for (j = 0; j < n_wait; j++) {
+            tf_wait_state_e st =
+                tf_pool_req_wait_check(&t, pool, waiting[j].w, &r);
+
+            if (st == TF_WAIT_GRANTED_PROC) {
+                held[n_held].ref = r;
+                held[n_held++].who = waiting[j].who;
+            }
+            if (st != TF_WAIT_WAITING) {
+                waiting[j--] = waiting[--n_wait];
+            }
+        }
+        if (!tf_table_check(&t)) {
+            TF_CHECK("sane throughout (keepalive)", 0);
+            return;
+        }
+        tf_table_take_wakes(&t);
+    }
+    TF_CHECK("sane throughout (keepalive)", 1);
+    TF_CHECK("nobody waits for ever", n_wait < 32);
+}
+
 int main(void)
 {
     test_create();
@@ -448,7 +658,9 @@ int main(void)
     test_fails_in_a_row();
     test_auto_conns();
     test_not_a_process();
+    test_keepalive();
     test_random_walk();
+    test_random_walk_keep();
     free(mem);
     return TF_REPORT();
 }
