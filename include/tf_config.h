@@ -133,6 +133,7 @@ typedef struct {
     server_rec *s;          /* where it was declared */
     const char *path;       /* the script */
     apr_array_header_t *env;/* NAME=VALUE arguments (tf_env_t) */
+    const char *where;      /* file:line, for messages */
 } tf_declared_t;
 
 /** @return @p base with @p add's variables set over it (tf_env_t). */

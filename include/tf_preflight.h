@@ -18,7 +18,8 @@
  * PostgreSQL or MySQL server that takes a connection where the URI says
  * (credentials and schema are not checked, and no password is logged).
  * Each problem is one warn-level line with the fix. Environments whose
- * TracFcgiCheckEnv is Off are skipped.
+ * TracFcgiCheckEnv is Off are skipped. Each TracFcgiServer's script must
+ * be there and executable.
  * @param[out] strict  problems found in environments checked Strict.
  * @return the number of problems found.
  */

@@ -63,6 +63,12 @@ const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
     "list of safe variables: %s will not reach it (TracFcgiParam sends " \
     "a value with every request instead)"
 
+/**
+ * @return how log lines and the status page name the virtual host @p s:
+ *         "name:port", or "name (main server)" outside any.
+ */
+const char *tf_spec_vhost_label(apr_pool_t *p, const server_rec *s);
+
 /** A pool declared with TracFcgiServer, ready for the table. */
 typedef struct {
     tf_spawn_spec_t spec;      /* key and limits set; pool not yet */

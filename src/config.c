@@ -269,7 +269,11 @@ static const char *set_conns(cmd_parms *cmd, void *dconf, const char *arg,
     if (cap) {
         return "TracFcgiConnsPerProcess: a cap goes with auto only";
     }
-    return parse_count(cmd, arg, 1, &c->conns);
+    if ((err = parse_count(cmd, arg, 1, &c->conns)) != NULL) {
+        return apr_pstrcat(cmd->pool, err, ", or auto [CAP] (ask the "
+                           "process)", NULL);
+    }
+    return NULL;
 }
 
 static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
@@ -650,6 +654,11 @@ static const char *set_server(cmd_parms *cmd, void *dconf, const char *args)
     d->s = cmd->server;
     d->path = path;
     d->env = NULL;
+    d->where = cmd->directive && cmd->directive->filename
+                   ? apr_psprintf(cmd->pool, "%s:%d",
+                                  cmd->directive->filename,
+                                  cmd->directive->line_num)
+                   : "";
     while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
         char *eq = strchr(w, '=');
 

@@ -18,6 +18,7 @@
 #include "tf_external.h"
 #include "tf_pool.h"
 #include "tf_private.h"
+#include "tf_spec.h"
 
 /* The longest URL-PATH of @list under which @uri lies. */
 static const tf_external_t *match(const apr_array_header_t *list,
@@ -200,11 +201,7 @@ void tf_external_declare(apr_pool_t *pconf, server_rec *s, tf_shm_t *shm)
 
         d.uid = d.gid = -1;
         d.script = *x->url ? x->url : "/";
-        d.vhost = apr_psprintf(pconf, "%s:%u",
-                               x->s->server_hostname
-                                   ? x->s->server_hostname : "",
-                               x->s->addrs
-                                   ? (unsigned)x->s->addrs->host_port : 0u);
+        d.vhost = tf_spec_vhost_label(pconf, x->s);
         d.env_summary = "external:";
         for (k = 0; k < x->n_addrs; k++) {
             d.env_summary = apr_pstrcat(pconf, d.env_summary, " ",

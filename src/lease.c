@@ -146,11 +146,7 @@ static void describe(request_rec *r, const tf_dir_conf_t *dc,
     d->uid = spec->uid;
     d->gid = spec->gid;
     d->script = r->filename;
-    d->vhost = apr_psprintf(r->pool, "%s:%u",
-                            r->server->server_hostname
-                                ? r->server->server_hostname : "",
-                            r->server->addrs
-                                ? (unsigned)r->server->addrs->host_port : 0u);
+    d->vhost = tf_spec_vhost_label(r->pool, r->server);
     d->env_summary = tf_spec_env_summary(r->pool, dc);
 }
 

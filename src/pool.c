@@ -282,8 +282,8 @@ static int holder_swap(tf_proc_ent_t *pr, pid_t from, pid_t to)
     return 0;
 }
 
-static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
-                              apr_time_t now)
+/* Take a free slot for @pool, zeroed but for its next seq. */
+static apr_int32_t slot_claim(tf_table_t *t, int pool, apr_time_t now)
 {
     apr_int32_t idx = t->hdr->free_proc;
     tf_proc_ent_t *pr;
@@ -297,14 +297,27 @@ static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
     seq = pr->seq + 1;
     memset(pr, 0, sizeof(*pr));
     pr->seq = seq;
-    pr->state = TF_PROC_STARTING;
     pr->pool = pool;
     pr->next = pr->prev = NIL;
+    pr->started = pr->last_used = now;
+    t->pools[pool].n_procs++;
+    return idx;
+}
+
+static apr_int32_t slot_alloc(tf_table_t *t, int pool, pid_t holder,
+                              apr_time_t now)
+{
+    apr_int32_t idx = slot_claim(t, pool, now);
+    tf_proc_ent_t *pr;
+
+    if (idx == NIL) {
+        return NIL;
+    }
+    pr = &t->procs[idx];
+    pr->state = TF_PROC_STARTING;
     pr->conns = 1;
     pr->max_conns = 1;
     holder_add(pr, holder);
-    pr->started = pr->last_used = now;
-    t->pools[pool].n_procs++;
     t->hdr->total_procs++;
     return idx;
 }
@@ -1175,22 +1188,13 @@ int tf_pool_ext_create(tf_table_t *t, apr_uint64_t key, const char *name,
     p->ext_keep = x->keep_secs;
     for (i = 0; i < x->n; i++) {
         tf_proc_ent_t *pr;
-        apr_uint32_t seq;
 
-        idx = t->hdr->free_proc;
+        idx = slot_claim(t, pool, now); /* there is room: counted above */
         pr = &t->procs[idx];
-        t->hdr->free_proc = pr->next;
-        seq = pr->seq + 1;
-        memset(pr, 0, sizeof(*pr));
-        pr->seq = seq;
         pr->state = TF_PROC_READY;
-        pr->pool = pool;
-        pr->next = pr->prev = NIL;
         pr->max_conns = lim.max_conns;
         pr->addr = i;
-        pr->started = pr->last_used = now;
         copy_str(pr->where, x->where[i], sizeof(pr->where));
-        p->n_procs++;
         p->ext_up++;
         t->hdr->ext_procs++;
         avail_insert(t, idx);

@@ -255,11 +255,19 @@ static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
         }
     }
     if (rc != SQLITE_OK) {
+        int missing = apr_stat(&fi, db, APR_FINFO_TYPE, p) != APR_SUCCESS;
+
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, TFLOGNO(00502)
                      "TracEnv %s (%s): %s is not a readable Trac SQLite "
-                     "database (%s); check the file, or run 'trac-admin %s "
-                     "upgrade'", env, te->where, db,
-                     h ? sqlite3_errmsg(h) : "cannot open", env);
+                     "database (%s); %s", env, te->where, db,
+                     missing ? "no such file"
+                     : h     ? sqlite3_errmsg(h)
+                             : "cannot open",
+                     missing ? apr_psprintf(p, "create the environment with "
+                                            "'trac-admin %s initenv', or "
+                                            "fix [trac] database", env)
+                             : apr_psprintf(p, "check the file, or run "
+                                            "'trac-admin %s upgrade'", env));
         problems++;
     }
     sqlite3_finalize(st);
@@ -277,12 +285,45 @@ static int check_env(apr_pool_t *p, server_rec *s, const tf_trac_env_t *te,
     return problems;
 }
 
+/* Each TracFcgiServer's script: there, a file, executable (else its
+ * pool fails at its first start, long after configtest said OK).
+ * @return the number of problems. */
+static int check_servers(apr_pool_t *p)
+{
+    apr_array_header_t *decl = tf_config_declared(p);
+    int i, problems = 0;
+
+    for (i = 0; decl && i < decl->nelts; i++) {
+        const tf_declared_t *d = &APR_ARRAY_IDX(decl, i, tf_declared_t);
+        struct stat st;
+        const char *why = NULL;
+
+        if (stat(d->path, &st) < 0) {
+            why = "no such file";
+        }
+        else if (!S_ISREG(st.st_mode)) {
+            why = "it is not a file";
+        }
+        else if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+            why = "it is not executable (chmod +x)";
+        }
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, TFLOGNO(00511)
+                         "TracFcgiServer %s (%s): %s; its pool cannot start "
+                         "a process", d->path, d->where, why);
+            problems++;
+        }
+    }
+    return problems;
+}
+
 int tf_preflight_run(apr_pool_t *p, server_rec *main_server, int *strict)
 {
     apr_array_header_t *envs = tf_config_trac_envs(p);
     int i, problems = 0;
 
     *strict = 0;
+    problems += check_servers(p);
     for (i = 0; envs && i < envs->nelts; i++) {
         const tf_trac_env_t *te = &APR_ARRAY_IDX(envs, i, tf_trac_env_t);
         int mode = tf_config_check_mode(te, main_server), before = problems;

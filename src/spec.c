@@ -172,13 +172,8 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
     }
     *key = h ? h : 1;
 
-    spec->name = apr_psprintf(p, "%s@%s:%u", filename,
-                              s->server_hostname
-                                  ? s->server_hostname
-                                  : "",
-                              s->addrs
-                                  ? (unsigned)s->addrs->host_port
-                                  : 0u);
+    spec->name = apr_pstrcat(p, filename, "@", tf_spec_vhost_label(p, s),
+                             NULL);
     spec->lim.min_procs = (apr_uint32_t)dc->min_procs;
     spec->lim.max_procs = (apr_uint32_t)dc->max_procs;
     spec->lim.conns_auto = dc->conns == 0;
@@ -339,15 +334,20 @@ apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
         sd->spec.key = key;
         sd->spec.pool = -1;
         sd->script = d->path;
-        sd->vhost = apr_psprintf(pconf, "%s:%u",
-                                 d->s->server_hostname
-                                     ? d->s->server_hostname
-                                     : "",
-                                 d->s->addrs
-                                     ? (unsigned)d->s->addrs->host_port
-                                     : 0u);
+        sd->vhost = tf_spec_vhost_label(pconf, d->s);
         sd->env_summary = tf_spec_env_summary(pconf, &dc);
         sd->suexec_dropped = tf_spec_suexec_dropped(pconf, &dc, &sd->spec);
     }
     return out;
+}
+
+const char *tf_spec_vhost_label(apr_pool_t *p, const server_rec *s)
+{
+    const char *name = s->server_hostname ? s->server_hostname : "";
+
+    if (!s->is_virtual) {
+        return apr_pstrcat(p, name, " (main server)", NULL);
+    }
+    return apr_psprintf(p, "%s:%u", name,
+                        s->addrs ? (unsigned)s->addrs->host_port : 0u);
 }

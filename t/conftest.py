@@ -131,3 +131,4 @@ def hosts():
     with made as hs:
         yield hs
     assert made.left() == [], "namespaces or links left: %s" % made.left()
+

@@ -895,6 +895,70 @@ class Bg(threading.Thread):
         return self.result
 
 
+class ClientLoop:
+    """@n client threads sending GET @path to @h, one after the other,
+    until stop(). Every request is recorded as (start, end, status,
+    extra(body) or None); a connection error is a status "error: ...".
+
+        with ClientLoop(h, "/trac/?pid", n=4) as load:
+            load.wait_count(500)
+        load.results
+    """
+
+    def __init__(self, h, path, n=4, extra=None, timeout=30):
+        self.h, self.path, self.extra, self.timeout = h, path, extra, timeout
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._results = []
+        self._threads = [threading.Thread(target=self._run, daemon=True)
+                         for _ in range(n)]
+
+    def _run(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            extra = None
+            try:
+                r = self.h.get(self.path, timeout=self.timeout)
+                st = r.status
+                if self.extra:
+                    extra = self.extra(r.body)
+            except OSError as e:
+                st = "error: %s" % e
+            with self._lock:
+                self._results.append((t0, time.monotonic(), st, extra))
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, timeout=40):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def count(self):
+        with self._lock:
+            return len(self._results)
+
+    def wait_count(self, n, timeout=120):
+        """Until @n more requests than now have ended."""
+        want = self.count() + n
+        wait_until(lambda: self.count() >= want, timeout,
+                   what="%d requests" % n)
+
+    @property
+    def results(self):
+        with self._lock:
+            return list(self._results)
+
+
 def sleeping_backend(h, timeout=10):
     """Pid of a responder of @h blocked in its sleep=MS."""
     return wait_until(

@@ -14,8 +14,10 @@ PYTHON=/usr/bin/python3
 export PYTHON
 
 make -s clean-unit
+echo "== C unit tests and fuzz corpus replay, built with AddressSanitizer"
 make -s unit SANITIZER=address
 make -s clean-unit
+echo "== C unit tests and fuzz corpus replay, plain build"
 make -s unit
 make -s mod_tracfcgi.so apps check-headers check-logtags
 $PYTHON -m pytest -ra -p no:cacheprovider t/

@@ -51,7 +51,7 @@ def test_scriptalias_serves_fastcgi(httpd):
 
 
 def test_backend_inherits_nothing_of_httpd(httpd):
-    """DESIGN.md, backend hygiene: fd 0 is its listening socket, 1 and 2
+    """Backend hygiene: fd 0 is its listening socket, 1 and 2
     the pipe to the manager's logger, nothing else (no listener, no log
     file, no shm handle); it runs in a session of its own, so httpd's
     signals to its process group never reach it. httpd is started with

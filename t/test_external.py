@@ -12,11 +12,8 @@ shows.
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -208,45 +205,26 @@ def test_conns_limit_queues_then_503(httpd, servers):
 # health: down, up, all down
 
 
-def loop_requests(h, path, stop, results, lock):
-    while not stop.is_set():
-        t = time.monotonic()
-        try:
-            r = h.get(path, timeout=30)
-            st = r.status
-        except OSError as e:                  # noqa: PERF203
-            st = "error: %s" % e
-        with lock:
-            results.append((t, time.monotonic(), st))
-
-
 @pytest.mark.both_mpms
 def test_two_addresses_one_killed_under_load(httpd, servers):
     a = servers.threaded("tcp")
     b = servers.threaded("unix")
     h = httpd("TracFcgiExternalServer /trac %s %s check=1\n"
               "TracFcgiConnectTimeout 2\n" % (a.addr, b.addr) + STATUS)
-    stop, lock, results = threading.Event(), threading.Lock(), []
-    loops = [threading.Thread(target=loop_requests,
-                              args=(h, "/trac/?sleep=20", stop, results,
-                                    lock), daemon=True) for _ in range(4)]
-    for t in loops:
-        t.start()
-    time.sleep(1.5)
-    killed_at = time.monotonic()
-    servers.kill(a)
-    time.sleep(2.0)
-    stop.set()
-    for t in loops:
-        t.join(40)
+    with H.ClientLoop(h, "/trac/?sleep=20") as load:
+        time.sleep(1.5)
+        killed_at = time.monotonic()
+        servers.kill(a)
+        time.sleep(2.0)
+    results = load.results
     before = [r for r in results if r[1] < killed_at]
     after = [r for r in results if r[0] > killed_at]
     assert len(before) > 20 and len(after) > 20, (len(before), len(after))
     # only requests in flight at the kill may fail; every later one is
     # answered by the other address
-    assert all(st == 200 for _s, _e, st in after), \
+    assert all(r[2] == 200 for r in after), \
         [r for r in after if r[2] != 200][:5]
-    assert all(st == 200 for _s, _e, st in before)
+    assert all(r[2] == 200 for r in before)
     assert len(h.log_lines(r"TF00449: TracFcgiExternalServer /trac: "
                            r"FastCGI server %s is down" %
                            re.escape(a.addr))) == 1
@@ -454,20 +432,13 @@ def test_graceful_restart_under_load(httpd, servers):
     b = servers.spawn_fcgi("unix")
     h = httpd("TracFcgiExternalServer /trac %s %s conns=1\n"
               % (a.addr, b.addr))
-    stop, lock, results = threading.Event(), threading.Lock(), []
-    loops = [threading.Thread(target=loop_requests,
-                              args=(h, "/trac/?sleep=10", stop, results,
-                                    lock), daemon=True) for _ in range(4)]
-    for t in loops:
-        t.start()
-    time.sleep(1.0)
-    h.graceful()
-    time.sleep(1.5)
-    h.graceful()
-    time.sleep(1.0)
-    stop.set()
-    for t in loops:
-        t.join(40)
+    with H.ClientLoop(h, "/trac/?sleep=10") as load:
+        time.sleep(1.0)
+        h.graceful()
+        time.sleep(1.5)
+        h.graceful()
+        time.sleep(1.0)
+    results = load.results
     bad = [r for r in results if r[2] != 200]
     assert len(results) > 50
     assert bad == [], bad[:5]
@@ -518,20 +489,13 @@ def test_keepalive_never_stalls_one_request_servers(httpd, servers):
     b = servers.spawn_fcgi("tcp")
     h = httpd("TracFcgiExternalServer /trac %s %s conns=1 keepalive=30\n"
               "TracFcgiQueueTimeout 10\n" % (a.addr, b.addr) + STATUS)
-    stop, lock, results = threading.Event(), threading.Lock(), []
-    loops = [threading.Thread(target=loop_requests,
-                              args=(h, "/trac/?pid", stop, results, lock),
-                              daemon=True) for _ in range(8)]
-    for t in loops:
-        t.start()
-    time.sleep(3)
-    stop.set()
-    for t in loops:
-        t.join(30)
+    with H.ClientLoop(h, "/trac/?pid", n=8) as load:
+        time.sleep(3)
+    results = load.results
     assert len(results) > 300, len(results)
-    assert all(st == 200 for _s, _e, st in results), \
+    assert all(r[2] == 200 for r in results), \
         [r for r in results if r[2] != 200][:5]
-    lat = sorted(e - s for s, e, _st in results)
+    lat = sorted(r[1] - r[0] for r in results)
     assert lat[int(len(lat) * 0.99)] < 0.5, lat[-5:]
     # and with idle kept connections in one child, a request of another
     # gets through at once

@@ -5,7 +5,6 @@ TracFcgiExternalServer. Skipped, with the reason in pytest's summary,
 where namespaces cannot be made; CI runs as root and runs them.
 """
 
-import threading
 import time
 
 import pytest
@@ -40,33 +39,12 @@ def test_link_down_under_load(httpd, servers, hosts):
     pids = {body_field(h.get("/trac/?pid").body, "pid") for _ in range(6)}
     assert pids == {sa.pid, sb.pid}
 
-    lock, results, stop = threading.Lock(), [], threading.Event()
     events = {}
-
-    def client():
-        while not stop.is_set():
-            t0 = time.monotonic()
-            try:
-                st = h.get("/trac/?sleep=5", timeout=30).status
-            except OSError as e:
-                st = "error: %s" % e
-            with lock:
-                results.append((t0, time.monotonic(), st))
-
-    def count():
-        with lock:
-            return len(results)
-
-    loops = [threading.Thread(target=client, daemon=True) for _ in range(4)]
-    for t in loops:
-        t.start()
-    try:
-        H.wait_until(lambda: count() >= 400, 60, what="400 requests")
+    with H.ClientLoop(h, "/trac/?sleep=5") as load:
+        load.wait_count(400)
         a.link_down()
         events["down"] = time.monotonic()   # from here on, it is off
-        n0 = count()
-        H.wait_until(lambda: count() >= n0 + 1600, 120,
-                     what="1600 requests with the host off the network")
+        load.wait_count(1600)
         p = external_pool(h, "/trac")
         states = {x["address"]: x["state"] for x in p["addresses"]}
         assert states == {sa.addr: "down", sb.addr: "up"}
@@ -80,12 +58,13 @@ def test_link_down_under_load(httpd, servers, hosts):
             h, "/trac")["addresses"] if x["address"] == sa.addr) > served_a,
             4, what="the host back in service")
         events["back"] = time.monotonic()
-        n1 = count()
-        H.wait_until(lambda: count() >= n1 + 200, 60, what="200 more")
-    finally:
-        stop.set()
-        for t in loops:
-            t.join(40)
+        load.wait_count(200)
+    results = load.results
+    down = events["down"]
+    # in flight on the host when its link went: may fail (504 after
+    # TracFcgiIOTimeout); started later: every one answered
+    later = [r for r in results if r[0] > down]
+    failed_later = [r for r in later if r[2] != 200]
     print("\nacross hosts: %d requests, %d answered, %d failed (in flight "
           "when the link went down); the host took requests again %.1f s "
           "after its link came back" % (
@@ -94,15 +73,10 @@ def test_link_down_under_load(httpd, servers, hosts):
               events["back"] - events["up"]))
     assert len(results) >= 2000
     assert events["back"] - events["up"] < 3.0
-    down = events["down"]
-    # in flight on the host when its link went: may fail (504 after
-    # TracFcgiIOTimeout); started later: every one answered
-    later = [r for r in results if r[0] > down]
-    failed_later = [r for r in later if r[2] != 200]
     assert failed_later == [], failed_later[:5]
     in_flight = [r for r in results if r[0] <= down < r[1]]
     assert len(in_flight) <= 4
-    assert all(st == 200 for t0, t1, st in results if t1 < down)
+    assert all(r[2] == 200 for r in results if r[1] < down)
     assert h.log_lines(r"TF00449: TracFcgiExternalServer /trac: FastCGI "
                        r"server 198\.18\.1\.2:9000 is down")
     h.wait_log(r"TF00701: TracFcgiExternalServer /trac: FastCGI server "

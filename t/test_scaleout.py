@@ -18,23 +18,12 @@ took) are printed (pytest -s shows them) for the README's "Scaling out".
 import os
 import re
 import signal
-import threading
 import time
 
-import pytest
-
 import httpd as H
+import test_conf_samples as C
 
 WEB_NODE = "ScriptAlias /trac @APPS@/responder.fcgi/\n"
-
-BALANCER_MODULES = [
-    ("proxy_module", "mod_proxy.so"),
-    ("proxy_http_module", "mod_proxy_http.so"),
-    ("slotmem_shm_module", "mod_slotmem_shm.so"),
-    ("proxy_balancer_module", "mod_proxy_balancer.so"),
-    ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
-    ("proxy_hcheck_module", "mod_proxy_hcheck.so"),
-]
 
 
 def balancer_conf(nodes):
@@ -77,33 +66,13 @@ def test_two_web_nodes_behind_a_balancer(httpd, hosts):
     a_host, b_host = hosts
     a, b = start_nodes(httpd, hosts)
     bal = httpd(balancer_conf([("a", a), ("b", b)]), load_tracfcgi=False,
-                extra_modules=BALANCER_MODULES)
+                extra_modules=C.BALANCER_MODULES)
     seen = {node_of(bal.get("/trac/?env").body) for _ in range(8)}
     assert seen == {a_host.addr, b_host.addr}
 
-    lock, results, stop = threading.Lock(), [], threading.Event()
-
-    def client():
-        while not stop.is_set():
-            t0 = time.monotonic()
-            try:
-                r = bal.get("/trac/?env", timeout=30)
-                st, node = r.status, node_of(r.body)
-            except OSError as e:
-                st, node = "error: %s" % e, None
-            with lock:
-                results.append((t0, time.monotonic(), st, node))
-
-    def count():
-        with lock:
-            return len(results)
-
-    loops = [threading.Thread(target=client, daemon=True) for _ in range(4)]
-    for t in loops:
-        t.start()
     events = {}
-    try:
-        H.wait_until(lambda: count() >= 300, 60, what="300 requests")
+    with H.ClientLoop(bal, "/trac/?env", extra=node_of) as load:
+        load.wait_count(300)
         ports = list(a.ports)
         victims = [a.proc.pid] + a.httpd_children()
         events["kill"] = time.monotonic()
@@ -114,28 +83,22 @@ def test_two_web_nodes_behind_a_balancer(httpd, hosts):
         H.wait_until(lambda: not any(H.alive(p) for p in victims), 10,
                      what="node a's httpd processes to die")
         events["killed"] = time.monotonic()
-        # the health check takes it out
         # out: the balancer-manager page says Err (the connections it
         # refuses) or HcFl (its health check failed), whichever came first
         H.wait_until(lambda: re.search(r"\b(Err|HcFl)\b", member_status(
             bal, a_host.addr)), 10, what="the balancer to take node a out")
         events["out"] = time.monotonic()
-        n0 = count()
-        H.wait_until(lambda: count() >= n0 + 500, 60, what="500 more")
+        load.wait_count(500)
         # node a again, on its port
         a._kill_all()                # its orphaned backends, if any
         events["restart"] = time.monotonic()
         a.start(ports=ports)
-        H.wait_until(lambda: any(r[3] == a_host.addr for r in results
+        H.wait_until(lambda: any(r[3] == a_host.addr for r in load.results
                                  if r[0] > events["restart"]), 15,
                      what="node a to take requests again")
         events["back"] = time.monotonic()
-        n1 = count()
-        H.wait_until(lambda: count() >= n1 + 200, 60, what="200 more")
-    finally:
-        stop.set()
-        for t in loops:
-            t.join(40)
+        load.wait_count(200)
+    results = load.results
     in_flight = [r for r in results if r[0] < events["killed"]
                  and r[1] > events["kill"]]
     later = [r for r in results if r[0] > events["killed"]]

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 import httpd as H
-from httpd import Bg
 
 BIG = 5 * 1024 * 1024 + 123
 XSENDFILE_SO = Path(H.MODDIR) / "mod_xsendfile.so"
