@@ -65,7 +65,8 @@ const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
 
 /**
  * @return how log lines and the status page name the virtual host @p s:
- *         "name:port", or "name (main server)" outside any.
+ *         "name:port", or the ServerName alone outside any (with its port
+ *         if it names one). No blank: log lines are parsed by it.
  */
 const char *tf_spec_vhost_label(apr_pool_t *p, const server_rec *s);
 

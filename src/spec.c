@@ -344,10 +344,9 @@ apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
 const char *tf_spec_vhost_label(apr_pool_t *p, const server_rec *s)
 {
     const char *name = s->server_hostname ? s->server_hostname : "";
+    unsigned port = s->is_virtual && s->addrs ? s->addrs->host_port
+                                              : s->port;
 
-    if (!s->is_virtual) {
-        return apr_pstrcat(p, name, " (main server)", NULL);
-    }
-    return apr_psprintf(p, "%s:%u", name,
-                        s->addrs ? (unsigned)s->addrs->host_port : 0u);
+    /* no ":0" for the main server: its address record has no port */
+    return port ? apr_psprintf(p, "%s:%u", name, port) : name;
 }

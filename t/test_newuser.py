@@ -52,9 +52,9 @@ def test_server_script_checked_at_configtest(tmp_path):
     assert re.search(r"\(.*httpd\.conf:\d+\)", lines[0]), lines[0]
 
 
-def test_pool_of_the_main_server_named_so(httpd):
+def test_pool_of_the_main_server_named_without_port_0(httpd):
     h = httpd("ScriptAlias /trac @APPS@/responder.fcgi/\n")
     assert h.get("/trac/?pid").status == 200
-    line = h.wait_log(r"TF00104: pool \S+responder\.fcgi@\S+ \(main "
-                      r"server\): backend pid=\d+ ready")
-    assert ":0" not in line.group(0)
+    line = h.wait_log(r"TF00104: pool \S+responder\.fcgi@(\S+): backend "
+                      r"pid=\d+ ready")
+    assert line.group(1) == "127.0.0.1", line.group(0)
