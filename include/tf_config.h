@@ -43,6 +43,8 @@ typedef struct {
     int conns_cap;       /* with auto: at most this many, default 16 */
     int check_env;       /* TracFcgiCheckEnv (tf_check_env_e), -1 unset */
     int reload;          /* TracFcgiReloadOnChange, default off */
+    apr_array_header_t *reload_paths; /* its PATH arguments: more to
+                                       * watch (const char *, absolute) */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
     int request_buffering; /* TracFcgiRequestBuffering, default on */

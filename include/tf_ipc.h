@@ -18,7 +18,7 @@
 #include "tf_pool.h"
 
 #define TF_IPC_MAGIC 0x74664950u /* "tfIP" */
-#define TF_IPC_VERSION 1
+#define TF_IPC_VERSION 2
 #define TF_IPC_MAX_LEN (64u * 1024 * 1024) /* sanity bound on a message */
 
 /** Everything the PM needs to start one backend of a pool. */
@@ -33,6 +33,9 @@ typedef struct {
     const char *cwd;              /* working directory of the backend */
     const char *const *argv;      /* NULL-terminated; argv[0] is run */
     const char *const *env;       /* NULL-terminated NAME=VALUE list */
+    const char *const *watch;     /* NULL-terminated: more paths that
+                                   * TracFcgiReloadOnChange watches (may
+                                   * be NULL: none) */
 } tf_spawn_spec_t;
 
 /** The PM's answer to a spawn request; sent as it is (wire format). */
@@ -46,7 +49,8 @@ typedef struct {
 /*
  * Wire format of a spawn request: tf_ipc_hdr_t, then hdr.len bytes: a
  * tf_ipc_spawn_fixed_t, then NUL-terminated strings, exactly filling
- * them: name, cwd, the n_argv argv entries, the n_env env entries. Both
+ * them: name, cwd, the n_argv argv entries, the n_env env entries, the
+ * n_watch watched paths. Both
  * ends are the same build of the module on the same host: the structs go
  * in native byte order and layout.
  */
@@ -64,6 +68,7 @@ typedef struct {
     tf_pool_limits_t lim;
     apr_uint32_t startup_timeout;
     apr_uint32_t n_argv, n_env;   /* n_argv >= 1 */
+    apr_uint32_t n_watch;
 } tf_ipc_spawn_fixed_t;
 
 /*

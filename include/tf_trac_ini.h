@@ -23,6 +23,13 @@
 int tf_trac_ini_database(const char *text, size_t len, char *out,
                          size_t size);
 
+/**
+ * The same for option @p option of section [@p section] (exact section
+ * name, option name of any case).
+ */
+int tf_trac_ini_value(const char *text, size_t len, const char *section,
+                      const char *option, char *out, size_t size);
+
 typedef enum {
     TF_DB_UNKNOWN = 0, /* a scheme Trac may know (a plugin's); unchecked */
     TF_DB_SQLITE,      /* sqlite:PATH (relative to the environment) */

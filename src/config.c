@@ -114,6 +114,8 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(body_in_memory);
     MERGE_INT(request_buffering);
     MERGE_INT(xsendfile);
+    c->reload_paths = add->reload_paths ? add->reload_paths
+                                        : base->reload_paths;
     /* directories add up, as mod_xsendfile's XSendFilePath */
     c->xsendfile_paths = base->xsendfile_paths && add->xsendfile_paths
                              ? apr_array_append(p, base->xsendfile_paths,
@@ -357,6 +359,40 @@ static const char *set_pass_env(cmd_parms *cmd, void *dconf, const char *name)
                             "environment variable name", name);
     }
     env_set(cmd->pool, &c->pass_env, name, NULL);
+    return NULL;
+}
+
+/* TracFcgiReloadOnChange On|Off [PATH...]: the paths, absolute, are
+ * watched besides the script and a TracEnv's plugins. */
+static const char *set_reload(cmd_parms *cmd, void *dconf, const char *args)
+{
+    tf_dir_conf_t *c = dconf;
+    const char *w = ap_getword_conf(cmd->pool, &args);
+
+    if (ap_cstr_casecmp(w, "on") == 0) {
+        c->reload = 1;
+    }
+    else if (ap_cstr_casecmp(w, "off") == 0) {
+        c->reload = 0;
+    }
+    else {
+        return "TracFcgiReloadOnChange: expected On or Off, then the paths "
+               "to watch besides the script and plugins, if any";
+    }
+    while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        if (w[0] != '/') {
+            return apr_psprintf(cmd->pool, "TracFcgiReloadOnChange: '%s' "
+                                "must be an absolute path", w);
+        }
+        if (!c->reload) {
+            return "TracFcgiReloadOnChange: paths go with On only";
+        }
+        if (!c->reload_paths) {
+            c->reload_paths = apr_array_make(cmd->pool, 2,
+                                             sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(c->reload_paths, const char *) = w;
+    }
     return NULL;
 }
 
@@ -794,9 +830,10 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_FLAG("TracFcgiPassAuthorization", set_flag, OFF(pass_auth),
                  DIR_CTX, "On: pass the Authorization header as "
                  "HTTP_AUTHORIZATION (default Off)"),
-    AP_INIT_FLAG("TracFcgiReloadOnChange", set_flag, OFF(reload), DIR_CTX,
-                 "On: replace a pool's processes, without failing requests, "
-                 "when its script changes (default Off)"),
+    AP_INIT_RAW_ARGS("TracFcgiReloadOnChange", set_reload, NULL, DIR_CTX,
+                     "On|Off [PATH...]: replace a pool's processes, without "
+                     "failing requests, when its script, its TracEnv's "
+                     "plugins or a PATH changes (default Off)"),
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 1114112)"),

@@ -60,6 +60,7 @@ apr_status_t tf_ipc_spawn_encode(apr_pool_t *p, const tf_spawn_spec_t *spec,
     len = sizeof(fx) + strlen(spec->name) + 1 + strlen(spec->cwd) + 1;
     len += strv_len(spec->argv, &fx.n_argv);
     len += strv_len(spec->env, &fx.n_env);
+    len += strv_len(spec->watch, &fx.n_watch);
     if (len > TF_IPC_MAX_LEN) {
         return APR_EINVAL;
     }
@@ -77,6 +78,9 @@ apr_status_t tf_ipc_spawn_encode(apr_pool_t *p, const tf_spawn_spec_t *spec,
     }
     for (i = 0; i < fx.n_env; i++) {
         at = put_str(at, spec->env[i]);
+    }
+    for (i = 0; i < fx.n_watch; i++) {
+        at = put_str(at, spec->watch[i]);
     }
     *len_out = sizeof(hdr) + len;
     return APR_SUCCESS;
@@ -154,7 +158,8 @@ apr_status_t tf_ipc_spawn_decode_body(apr_pool_t *p, char *body,
     spec->cwd = one[0];
     if (fx.n_argv < 1
         || (rv = take_strv(p, &at, end, fx.n_argv, &spec->argv))
-        || (rv = take_strv(p, &at, end, fx.n_env, &spec->env))) {
+        || (rv = take_strv(p, &at, end, fx.n_env, &spec->env))
+        || (rv = take_strv(p, &at, end, fx.n_watch, &spec->watch))) {
         return rv ? rv : APR_EINVAL;
     }
     /* the encoder fills the length exactly: more is a corrupt message */

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,7 @@
 #include "tf_health.h"
 #include "tf_spawn.h"
 #include "tf_spec.h"
+#include "tf_trac_ini.h"
 
 #define TICK_MS 1000
 #define SHUTDOWN_WAIT_MS 1500
@@ -225,59 +227,155 @@ typedef struct {
 /* Specs of the pools seen, by pool index, so that the manager can keep
  * TracFcgiMinProcesses running without a request asking. Deep copies in
  * spec_pool, guarded by spec_mu. */
-static tf_spawn_spec_t *copy_spec(apr_pool_t *p, const tf_spawn_spec_t *in)
+/* A NULL-terminated string list, copied into @p (NULL stays NULL). */
+static const char *const *strv_dup(apr_pool_t *p, const char *const *in)
 {
-    tf_spawn_spec_t *out = apr_pmemdup(p, in, sizeof(*in));
     const char **v;
     int n, i;
 
+    if (!in) {
+        return NULL;
+    }
+    for (n = 0; in[n]; n++) {
+    }
+    v = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        v[i] = apr_pstrdup(p, in[i]);
+    }
+    return v;
+}
+
+static tf_spawn_spec_t *copy_spec(apr_pool_t *p, const tf_spawn_spec_t *in)
+{
+    tf_spawn_spec_t *out = apr_pmemdup(p, in, sizeof(*in));
+
     out->name = apr_pstrdup(p, in->name);
     out->cwd = apr_pstrdup(p, in->cwd);
-    for (n = 0; in->argv[n]; n++) {
-    }
-    v = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-    for (i = 0; i < n; i++) {
-        v[i] = apr_pstrdup(p, in->argv[i]);
-    }
-    out->argv = v;
-    for (n = 0; in->env[n]; n++) {
-    }
-    v = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(n + 1));
-    for (i = 0; i < n; i++) {
-        v[i] = apr_pstrdup(p, in->env[i]);
-    }
-    out->env = v;
+    out->argv = strv_dup(p, in->argv);
+    out->env = strv_dup(p, in->env);
+    out->watch = strv_dup(p, in->watch);
     return out;
 }
 
 /* The script a spec runs: argv[0], or under suexec cwd/argv[3]. */
-static apr_time_t script_mtime(apr_pool_t *p, const tf_spawn_spec_t *spec)
+static const char *script_of(apr_pool_t *p, const tf_spawn_spec_t *spec)
 {
-    char path[4096];
-    apr_finfo_t fi;
-
     if (strcmp(spec->argv[0], SUEXEC_BIN) == 0 && spec->argv[1]
         && spec->argv[2] && spec->argv[3]) {
-        apr_snprintf(path, sizeof(path), "%s/%s", spec->cwd, spec->argv[3]);
+        return apr_pstrcat(p, spec->cwd, "/", spec->argv[3], NULL);
     }
-    else {
-        apr_cpystrn(path, spec->argv[0], sizeof(path));
+    return spec->argv[0];
+}
+
+/* @path's modification time, and for a directory those of what it holds
+ * too (one level: a plugin dropped in, or replaced): the newest goes to
+ * *best, its path to *what. */
+static void newest(apr_pool_t *p, const char *path, apr_time_t *best,
+                   const char **what)
+{
+    apr_finfo_t fi;
+    apr_dir_t *d;
+
+    if (apr_stat(&fi, path, APR_FINFO_MTIME | APR_FINFO_TYPE, p)
+        != APR_SUCCESS) {
+        return;
     }
-    return apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS ? fi.mtime
-                                                                  : 0;
+    if (fi.mtime > *best) {
+        *best = fi.mtime;
+        *what = path;
+    }
+    if (fi.filetype != APR_DIR || apr_dir_open(&d, path, p) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_MTIME, d)
+           == APR_SUCCESS) {
+        if (fi.name[0] != '.' && fi.mtime > *best) {
+            *best = fi.mtime;
+            *what = apr_pstrcat(p, path, "/", fi.name, NULL);
+        }
+    }
+    apr_dir_close(d);
+}
+
+/* The [inherit] plugins_dir of the environment @env, absolute (a relative
+ * one is relative to its conf/, as Trac reads it), or NULL. */
+static const char *inherited_plugins(apr_pool_t *p, const char *env)
+{
+    const char *conf = apr_pstrcat(p, env, "/conf", NULL);
+    char value[1024], *text;
+    apr_size_t len = 64 * 1024;
+    apr_file_t *f;
+
+    if (apr_file_open(&f, apr_pstrcat(p, conf, "/trac.ini", NULL),
+                      APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    text = apr_palloc(p, len);
+    apr_file_read_full(f, text, len, &len);
+    apr_file_close(f);
+    if (!tf_trac_ini_value(text, len, "inherit", "plugins_dir", value,
+                           sizeof(value))
+        || !value[0]) {
+        return NULL;
+    }
+    {
+        char real[PATH_MAX];
+        const char *dir = value[0] == '/'
+                              ? value
+                              : apr_pstrcat(p, conf, "/", value, NULL);
+
+        /* "../../shared": the directory it names, for the log line */
+        return realpath(dir, real) ? apr_pstrdup(p, real) : NULL;
+    }
+}
+
+/* What TracFcgiReloadOnChange watches of @spec (README, Directives): its
+ * script; with TRAC_ENV, the environment's plugins/ and the [inherit]
+ * plugins_dir of its trac.ini, and what each holds; the paths the
+ * directive names, and what each directory of them holds.
+ * @param[out] what  the path of the newest change.
+ * @return that change's time, or 0 when nothing is there. */
+static apr_time_t watched_mtime(apr_pool_t *p, const tf_spawn_spec_t *spec,
+                                const char **what)
+{
+    apr_time_t best = 0;
+    const char *inherit;
+    int i;
+
+    *what = NULL;
+    newest(p, script_of(p, spec), &best, what);
+    for (i = 0; spec->env[i]; i++) {
+        if (strncmp(spec->env[i], "TRAC_ENV=", 9) == 0) {
+            newest(p, apr_pstrcat(p, spec->env[i] + 9, "/plugins", NULL),
+                   &best, what);
+            if ((inherit = inherited_plugins(p, spec->env[i] + 9))) {
+                newest(p, inherit, &best, what);
+            }
+        }
+    }
+    for (i = 0; spec->watch && spec->watch[i]; i++) {
+        newest(p, spec->watch[i], &best, what);
+    }
+    return best;
 }
 
 static void remember_spec(pm_t *pm, const tf_spawn_spec_t *spec)
 {
+    const char *what;
+    apr_pool_t *tmp;
+
     if (spec->pool < 0 || (apr_uint32_t)spec->pool >= pm->t->hdr->n_pools) {
         return;
     }
+    /* spawn threads come here too: a pool of this call's own */
+    apr_pool_create(&tmp, NULL);
     pthread_mutex_lock(&pm->spec_mu);
     if (!pm->specs[spec->pool] || pm->specs[spec->pool]->key != spec->key) {
         pm->specs[spec->pool] = copy_spec(pm->spec_pool, spec);
-        pm->mtimes[spec->pool] = script_mtime(pm->spec_pool, spec);
+        pm->mtimes[spec->pool] = watched_mtime(tmp, spec, &what);
     }
     pthread_mutex_unlock(&pm->spec_mu);
+    apr_pool_destroy(tmp);
 }
 
 static const tf_spawn_spec_t *known_spec(pm_t *pm, int pool, apr_pool_t *p)
@@ -615,16 +713,18 @@ static void keep_minimum(pm_t *pm)
     for (i = 0; i < t->hdr->used_pools; i++) {
         tf_proc_ref_t ref[16];
         int have, script_changed = 0, want = 0, changed = 0, j;
+        const char *what = NULL, *script = NULL;
 
-        /* the stat, before the table lock: no I/O under it */
+        /* the stats, before the table lock: no I/O under it */
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
         if (have && pm->specs[i]->lim.reload) {
-            apr_time_t m = script_mtime(pm->scratch, pm->specs[i]);
+            apr_time_t m = watched_mtime(pm->scratch, pm->specs[i], &what);
 
             if (m && m != pm->mtimes[i]) {
                 pm->mtimes[i] = m;
                 script_changed = 1;
+                script = script_of(pm->scratch, pm->specs[i]);
             }
         }
         pthread_mutex_unlock(&pm->spec_mu);
@@ -644,9 +744,12 @@ static void keep_minimum(pm_t *pm)
         tf_shm_unlock(pm->shm);
         if (changed) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s, TFLOGNO(00120)
-                         "pool %s: its script changed; replacing its %d "
+                         "pool %s: %s changed; replacing its %d "
                          "process(es) as their requests end",
-                         t->pools[i].name, changed);
+                         t->pools[i].name,
+                         what && script && strcmp(what, script) != 0
+                             ? what : "its script",
+                         changed);
             scan(pm);
         }
         for (j = 0; j < want; j++) {

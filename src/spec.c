@@ -181,6 +181,13 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
                                                    : dc->conns_cap);
     spec->lim.idle_timeout = (apr_uint32_t)dc->idle_timeout;
     spec->lim.reload = (apr_uint32_t)dc->reload;
+    spec->watch = NULL;
+    if (dc->reload && dc->reload_paths && dc->reload_paths->nelts) {
+        apr_array_header_t *w = apr_array_copy(p, dc->reload_paths);
+
+        APR_ARRAY_PUSH(w, const char *) = NULL;
+        spec->watch = (const char *const *)w->elts;
+    }
     spec->lim.max_requests = (apr_uint32_t)dc->max_requests;
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;
     spec->startup_timeout = (apr_uint32_t)dc->startup_timeout;

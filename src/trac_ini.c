@@ -35,8 +35,15 @@ static int is_blank(char c)
 int tf_trac_ini_database(const char *text, size_t len, char *out,
                          size_t size)
 {
+    return tf_trac_ini_value(text, len, "trac", "database", out, size);
+}
+
+int tf_trac_ini_value(const char *text, size_t len, const char *section,
+                      const char *option, char *out, size_t size)
+{
     const char *p = text, *end = text + len;
-    int in_trac = 0;
+    size_t sl = strlen(section), ol = strlen(option);
+    int in_section = 0;
 
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -55,10 +62,11 @@ int tf_trac_ini_database(const char *text, size_t len, char *out,
         if (*ln == '[') {
             const char *close = memchr(ln, ']', (size_t)(le - ln));
 
-            in_trac = close && close - ln == 5 && memcmp(ln, "[trac", 5) == 0;
+            in_section = close && (size_t)(close - ln) == sl + 1
+                      && memcmp(ln + 1, section, sl) == 0;
             continue;
         }
-        if (in_trac) {
+        if (in_section) {
             const char *sep = ln, *k_end, *v;
 
             while (sep < le && *sep != '=' && *sep != ':') {
@@ -71,7 +79,8 @@ int tf_trac_ini_database(const char *text, size_t len, char *out,
             while (k_end > ln && is_blank(k_end[-1])) {
                 k_end--;
             }
-            if (k_end - ln != 8 || strncasecmp(ln, "database", 8) != 0) {
+            if ((size_t)(k_end - ln) != ol
+                || strncasecmp(ln, option, ol) != 0) {
                 continue;
             }
             v = sep + 1;

@@ -677,6 +677,39 @@ TracFcgiMaxProcesses 2
     assert len(h.log_lines(r"its script changed", since=mark)) == 1
 
 
+def test_reload_watches_plugins(httpd):
+    """TracFcgiReloadOnChange watches what a Trac upgrade or a new plugin
+    changes: the TracEnv's plugins/, the [inherit] plugins_dir of its
+    trac.ini (relative to conf/), and the paths the directive names."""
+    h = httpd("""
+ScriptAlias /trac @APPS@/responder.fcgi/
+TracEnv @SCRATCH@/proj
+TracFcgiCheckEnv Off
+TracFcgiReloadOnChange On @SCRATCH@/extra
+""")
+    proj, shared, extra = (h.scratch / "proj", h.scratch / "shared",
+                           h.scratch / "extra")
+    for d in (proj / "plugins", proj / "conf", shared, extra):
+        d.mkdir(parents=True)
+    (proj / "conf" / "trac.ini").write_text(
+        "[inherit]\nplugins_dir = ../../shared\n")
+    pid = int(h.get("/trac/?pid").body.split(b":")[1])
+    later = time.time() + 5
+    for n, path in enumerate((proj / "plugins" / "new-1.0.egg",
+                              shared / "shared_plugin.py",
+                              extra / "site.cfg")):
+        mark = h.log_mark()
+        path.write_text("x\n")
+        later += 5
+        os.utime(path, (later, later))
+        h.wait_log(r"TF00120: pool \S+: %s changed; replacing its 1 "
+                   r"process" % re.escape(str(path)), since=mark)
+        H.wait_until(lambda: not H.alive(pid), 10, what="the old process")
+        new = int(h.get("/trac/?pid").body.split(b":")[1])
+        assert new != pid, path
+        pid = new
+
+
 # --------------------------------------------------------------------------
 # 5. status
 

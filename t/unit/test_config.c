@@ -476,6 +476,10 @@ static const struct {
 } args_cases[] = {
     {{"TracFcgiInitEnv", "PATH", "/bin"}, 1},
     {{"TracFcgiXSendfile", "On"}, 1},
+    {{"TracFcgiReloadOnChange", "On", "/srv/trac/plugins"}, 1},
+    {{"TracFcgiReloadOnChange", "On", "plugins"}, 0},
+    {{"TracFcgiReloadOnChange", "Off", "/srv/x"}, 0},
+    {{"TracFcgiReloadOnChange", "maybe"}, 0},
     {{"TracFcgiXSendfile", "maybe"}, 0},
     {{"TracFcgiXSendfilePath", "/srv/trac/files", "/srv/dl"}, 1},
     {{"TracFcgiXSendfilePath", "files"}, 0},

@@ -40,7 +40,9 @@ static int spec_eq(const tf_spawn_spec_t *a, const tf_spawn_spec_t *b)
            && memcmp(&a->lim, &b->lim, sizeof(a->lim)) == 0
            && a->startup_timeout == b->startup_timeout
            && strcmp(a->name, b->name) == 0 && strcmp(a->cwd, b->cwd) == 0
-           && strv_eq(a->argv, b->argv) && strv_eq(a->env, b->env);
+           && strv_eq(a->argv, b->argv) && strv_eq(a->env, b->env)
+           && strv_eq(a->watch ? a->watch : (const char *const[]){NULL},
+                      b->watch ? b->watch : (const char *const[]){NULL});
 }
 
 static char *filled(size_t n, char c)
@@ -57,6 +59,9 @@ static tf_spawn_spec_t full_spec(void)
 {
     static const char *argv[6];
     static const char *env[1003];
+    static const char *watch[] = {"/srv/trac/plugins-shared",
+                                  "/usr/lib/python3/dist-packages/trac",
+                                  NULL};
     tf_spawn_spec_t s;
     int i;
 
@@ -92,6 +97,7 @@ static tf_spawn_spec_t full_spec(void)
     env[1002] = NULL;
     s.argv = argv;
     s.env = env;
+    s.watch = watch;
     return s;
 }
 
@@ -115,12 +121,17 @@ static void test_roundtrip(void)
     TF_CHECK("every field back", spec_eq(&in, &out));
     TF_CHECK("the long argument whole", strlen(out.argv[3]) == 100000);
     TF_CHECK("the long variable whole", strlen(out.env[1000]) == 70004);
+    TF_CHECK("the watched paths",
+             out.watch && out.watch[1] && !out.watch[2]
+                 && strcmp(out.watch[1], "/usr/lib/python3/dist-packages/"
+                                         "trac") == 0);
 
     /* the smallest: one argv entry, no environment, empty strings */
     in.name = "";
     in.cwd = "";
     in.argv = one_argv;
     in.env = no_env;
+    in.watch = NULL;
     TF_CHECK("encode small",
              tf_ipc_spawn_encode(pool, &in, &buf, &len) == APR_SUCCESS);
     TF_CHECK("header small", tf_ipc_spawn_decode_header(buf, &body_len)

@@ -48,6 +48,29 @@ static void test_ini(void)
     }
 }
 
+static void test_value(void)
+{
+    static const char ini[] = "[trac]\ndatabase = sqlite:db/trac.db\n"
+                              "[inherit]\nPlugins_Dir = ../../shared\n"
+                              "templates_dir =\n[inheritance]\nx = 1\n";
+    char out[64];
+
+    TF_CHECK("[inherit] plugins_dir",
+             tf_trac_ini_value(ini, sizeof(ini) - 1, "inherit",
+                               "plugins_dir", out, sizeof(out))
+                 && strcmp(out, "../../shared") == 0);
+    TF_CHECK("[inheritance] is another section",
+             !tf_trac_ini_value(ini, sizeof(ini) - 1, "inheritance",
+                                "plugins_dir", out, sizeof(out)));
+    TF_CHECK("[inherit] x is not there",
+             !tf_trac_ini_value(ini, sizeof(ini) - 1, "inherit", "x", out,
+                                sizeof(out)));
+    TF_CHECK("empty value", tf_trac_ini_value(ini, sizeof(ini) - 1,
+                                              "inherit", "templates_dir",
+                                              out, sizeof(out))
+                                && out[0] == '\0');
+}
+
 static void test_uri(void)
 {
     tf_db_uri_t u;
@@ -111,6 +134,7 @@ static void test_uri(void)
 int main(void)
 {
     test_ini();
+    test_value();
     test_uri();
     return TF_REPORT();
 }
