@@ -84,6 +84,13 @@ int tf_lease_keep(tf_lease_t *l, int fd);
 void tf_lease_give_back(request_rec *r, tf_lease_t *l, int how,
                         const char *err);
 
+/**
+ * Count a request of @p pool for the metrics: its answer's @p status
+ * (502, 503 and 504 are counted by kind) and, when it had a backend
+ * (@p held >= 0), how long it held one. A few atomic additions.
+ */
+void tf_lease_count(int pool, int status, apr_interval_time_t held);
+
 /** Remember a failure as the pool's last error (the status page). */
 void tf_lease_note_error(int pool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,22 @@
 #include "apr_time.h"
 
 #define TF_TABLE_MAGIC 0x74666331u /* "tfc1" */
+
+/* Request durations (from taking a backend to the end of the answer):
+ * the upper bounds of the histogram's buckets, in microseconds; the last
+ * bucket takes the rest (+Inf). */
+#define TF_DURATION_BUCKETS 12
+#define TF_DURATION_BOUNDS_US                                               \
+    {5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,   \
+     5000000, 10000000}
+
+/* What failed requests got, counted per pool. */
+typedef enum {
+    TF_ERR_502 = 0,
+    TF_ERR_503,
+    TF_ERR_504,
+    TF_ERR_KINDS
+} tf_err_kind_e;
 #define TF_POOL_NAME_LEN 160       /* display only: the status page */
 #define TF_SOCK_PATH_LEN 108       /* sizeof(sockaddr_un.sun_path) */
 #define TF_ADDR_TEXT_LEN 120       /* "unix:" and a socket path */
@@ -106,6 +122,10 @@ typedef struct {
     apr_uint32_t ext_fails;   /* failures in a row that mark one down */
     apr_uint32_t ext_keep;    /* keepalive=: seconds an idle connection
                                * is kept for reuse, 0 = never */
+    /* metrics, added to without the lock (tf_pool_count_*()) */
+    apr_uint64_t errors[TF_ERR_KINDS];      /* answers 502, 503, 504 */
+    apr_uint64_t duration[TF_DURATION_BUCKETS]; /* requests by duration */
+    apr_uint64_t duration_sum_us;
 } tf_pool_ent_t;
 
 /* Connections of one process whose httpd child is remembered, so that the
@@ -663,6 +683,13 @@ int tf_pool_pm_ext_up(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t conns,
  */
 int tf_pool_pm_ext_down(tf_table_t *t, tf_proc_ref_t ref, const char *err,
                         apr_time_t now);
+
+/** A request of @p pool got @p kind (atomic: no lock needed). */
+void tf_pool_count_error(tf_table_t *t, int pool, tf_err_kind_e kind);
+
+/** A request of @p pool held its backend for @p us microseconds (atomic:
+ * no lock needed). */
+void tf_pool_count_duration(tf_table_t *t, int pool, apr_uint64_t us);
 
 /**
  * Debug check of every invariant (lists, counters). @return 1 if sane.

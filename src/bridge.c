@@ -521,6 +521,7 @@ static int conclude(request_rec *r, attempt_t *at)
 int tf_bridge_handle(request_rec *r)
 {
     const tf_external_t *x = tf_external_of(r);
+    apr_time_t taken = 0;
     tf_dir_conf_t dc;
     tf_spawn_spec_t spec;
     apr_uint64_t key = 0;
@@ -546,7 +547,12 @@ int tf_bridge_handle(request_rec *r)
         o = x ? tf_lease_take_external(r, &dc, x, avoid, &at.lease)
               : tf_lease_take(r, &dc, &spec, key, &at.lease);
         if (o != TF_OUT_NONE) {
-            return answer(r, o);
+            rc = answer(r, o);
+            tf_lease_count(at.lease.pool, rc, -1);
+            return rc;
+        }
+        if (!n) {
+            taken = apr_time_now();
         }
         attempt(r, &q, &at);
         if (!unreached(&at) && at.end != TF_XEND_SILENT) {
@@ -556,5 +562,7 @@ int tf_bridge_handle(request_rec *r)
             break;
         }
     }
-    return conclude(r, &at);
+    rc = conclude(r, &at);
+    tf_lease_count(at.lease.pool, rc, apr_time_now() - taken);
+    return rc;
 }

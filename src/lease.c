@@ -45,6 +45,24 @@ int tf_lease_ready(void)
     return rt_shm != NULL;
 }
 
+void tf_lease_count(int pool, int status, apr_interval_time_t held)
+{
+    tf_table_t *t = tf_shm_table(rt_shm);
+
+    if (status == HTTP_BAD_GATEWAY) {
+        tf_pool_count_error(t, pool, TF_ERR_502);
+    }
+    else if (status == HTTP_SERVICE_UNAVAILABLE) {
+        tf_pool_count_error(t, pool, TF_ERR_503);
+    }
+    else if (status == HTTP_GATEWAY_TIME_OUT) {
+        tf_pool_count_error(t, pool, TF_ERR_504);
+    }
+    if (held >= 0) {
+        tf_pool_count_duration(t, pool, (apr_uint64_t)held);
+    }
+}
+
 void tf_lease_note_error(int pool, const char *fmt, ...)
 {
     char msg[TF_POOL_NAME_LEN];

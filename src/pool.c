@@ -1504,6 +1504,33 @@ int tf_pool_pm_ext_down(tf_table_t *t, tf_proc_ref_t ref, const char *err,
     return ext_mark_down(t, ref.idx, now);
 }
 
+/* --- Metrics ------------------------------------------------------------- */
+
+void tf_pool_count_error(tf_table_t *t, int pool, tf_err_kind_e kind)
+{
+    if (pool >= 0 && (apr_uint32_t)pool < t->hdr->used_pools
+        && kind < TF_ERR_KINDS) {
+        __atomic_add_fetch(&t->pools[pool].errors[kind], 1,
+                           __ATOMIC_RELAXED);
+    }
+}
+
+void tf_pool_count_duration(tf_table_t *t, int pool, apr_uint64_t us)
+{
+    static const apr_uint64_t bounds[] = TF_DURATION_BOUNDS_US;
+    unsigned b = 0;
+
+    if (pool < 0 || (apr_uint32_t)pool >= t->hdr->used_pools) {
+        return;
+    }
+    while (b < TF_DURATION_BUCKETS - 1 && us > bounds[b]) {
+        b++;
+    }
+    __atomic_add_fetch(&t->pools[pool].duration[b], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&t->pools[pool].duration_sum_us, us,
+                       __ATOMIC_RELAXED);
+}
+
 /* --- Invariants ---------------------------------------------------------- */
 
 int tf_table_check(const tf_table_t *t)

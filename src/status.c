@@ -8,6 +8,7 @@
 #include "util_script.h"
 #include "mod_status.h"
 
+#include "tf_metrics.h"
 #include "tf_private.h"
 #include "tf_status.h"
 
@@ -121,7 +122,17 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
             ap_rprintf(r, "%s\"%s\": %" APR_UINT64_T_FMT, j ? ", " : "",
                        exit_names[j], p->exits[j]);
         }
-        ap_rprintf(r, "}, \"last_error\": \"%s\", \"last_error_age_s\": %"
+        ap_rprintf(r, "}, \"errors\": {\"502\": %" APR_UINT64_T_FMT
+                   ", \"503\": %" APR_UINT64_T_FMT ", \"504\": %"
+                   APR_UINT64_T_FMT "}, \"duration\": {\"sum_s\": %.6f, "
+                   "\"buckets\": [", p->errors[TF_ERR_502],
+                   p->errors[TF_ERR_503], p->errors[TF_ERR_504],
+                   (double)p->duration_sum_us / 1e6);
+        for (j = 0; j < TF_DURATION_BUCKETS; j++) {
+            ap_rprintf(r, "%s%" APR_UINT64_T_FMT, j ? ", " : "",
+                       p->duration[j]);
+        }
+        ap_rprintf(r, "]}, \"last_error\": \"%s\", \"last_error_age_s\": %"
                    APR_TIME_T_FMT ", \"external\": %s, \"%s\": [",
                    json_str(r->pool, p->last_error),
                    p->last_error_time
@@ -155,11 +166,13 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
             ap_rprintf(r, "%s\n  {\"pid\": %d, \"state\": \"%s\", "
                        "\"conns\": %u, \"max_conns\": %u, \"requests\": %"
                        APR_UINT64_T_FMT ", \"age_s\": %" APR_TIME_T_FMT
-                       ", \"idle_s\": %" APR_TIME_T_FMT "}",
+                       ", \"idle_s\": %" APR_TIME_T_FMT ", \"rss_bytes\": %"
+                       APR_UINT64_T_FMT "}",
                        first_proc ? "" : ",", (int)pr->pid, proc_state(pr),
                        pr->conns, pr->max_conns, pr->requests,
                        apr_time_sec(sn->now - pr->started),
-                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used));
+                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
+                       pr->pid > 0 ? tf_metrics_rss(pr->pid) : 0);
             first_proc = 0;
         }
         ap_rputs("]}", r);
@@ -184,7 +197,8 @@ static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
             continue;
         }
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_TIME_T_FMT
-                   "</td><td>%u/%u (%u)</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                   "</td><td>%u/%u (%u)</td><td>%" APR_UINT64_T_FMT
+                   "</td><td>%"
                    APR_UINT64_T_FMT "</td><td class=\"err\">%s</td></tr>\n",
                    ap_escape_html(r->pool, pr->where), addr_state(pr),
                    down_for(sn, pr), pr->conns, pr->max_conns, pr->kept,
@@ -278,8 +292,11 @@ int tf_status_handle(request_rec *r, tf_shm_t *shm)
     }
     take_snapshot(r->pool, shm, &sn);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if ((r->args && strcmp(r->args, "json") == 0)
-        || (accept && ap_strstr_c(accept, "application/json"))) {
+    if (tf_metrics_wanted(r)) {
+        tf_metrics_emit(r, &sn.hdr, sn.pools, sn.procs, sn.now);
+    }
+    else if ((r->args && strcmp(r->args, "json") == 0)
+             || (accept && ap_strstr_c(accept, "application/json"))) {
         emit_json(r, &sn);
     }
     else {
