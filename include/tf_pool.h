@@ -41,6 +41,7 @@ typedef enum {
 #define TF_SOCK_PATH_LEN 108       /* sizeof(sockaddr_un.sun_path) */
 #define TF_ADDR_TEXT_LEN 120       /* "unix:" and a socket path */
 #define TF_ADDR_ERROR_LEN 96
+#define TF_REQ_TEXT_LEN 96
 
 /* Slot states. READY with conns == 0 is idle (on its pool's idle list). */
 typedef enum {
@@ -166,6 +167,10 @@ typedef struct {
     apr_uint32_t shed;        /* of kept: their owners must close them
                                * (a request waits, or the address is down) */
     char where[TF_ADDR_TEXT_LEN]; /* "unix:/path", "host:port" */
+    /* req: the request it took last, for the status page: "METHOD
+     * /uri" (no query string), and since when */
+    char req[TF_REQ_TEXT_LEN];
+    apr_time_t req_since;
     char error[TF_ADDR_ERROR_LEN]; /* what made it go down, last time */
 } tf_proc_ent_t;
 

@@ -232,6 +232,25 @@ static void tell_news(request_rec *r, const tf_dir_conf_t *dc,
 
 /* --- Taking a backend ---------------------------------------------------- */
 
+/* The request a slot serves now, for the status page (under the lock):
+ * method and path, never the query string. */
+static void note_request(tf_proc_ent_t *pr, const request_rec *r)
+{
+    apr_size_t n = strlen(r->method), u = strlen(r->uri);
+
+    if (n > 16) {
+        n = 16; /* an extension method's name, cut */
+    }
+    if (n + 1 + u >= sizeof(pr->req)) {
+        u = sizeof(pr->req) - n - 2;
+    }
+    memcpy(pr->req, r->method, n);
+    pr->req[n] = ' ';
+    memcpy(pr->req + n + 1, r->uri, u);
+    pr->req[n + 1 + u] = '\0';
+    pr->req_since = r->request_time;
+}
+
 /* What a request needs of the slot it holds, read under the lock. */
 static void lease_fill(tf_lease_t *l, const tf_proc_ent_t *pr)
 {
@@ -309,6 +328,7 @@ static tf_outcome_e start_backend(request_rec *r, tf_spawn_spec_t *spec,
         return TF_OUT_UNAVAILABLE;
     }
     lease_fill(l, &tf_shm_table(rt_shm)->procs[l->ref.idx]);
+    note_request(&tf_shm_table(rt_shm)->procs[l->ref.idx], r);
     tf_shm_unlock(rt_shm);
     return TF_OUT_NONE;
 }
@@ -401,6 +421,7 @@ tf_outcome_e tf_lease_take(request_rec *r, const tf_dir_conf_t *dc,
     }
     if (a == TF_ACQ_PROC) {
         lease_fill(l, &t->procs[l->ref.idx]);
+        note_request(&t->procs[l->ref.idx], r);
     }
     lim = t->pools[l->pool].lim;
     total = t->hdr->max_total;
@@ -451,7 +472,7 @@ static tf_outcome_e all_down(request_rec *r, const tf_external_t *x,
 
 /* Take a connection this child kept for l->ext, if the table still lets
  * it: @return 1 with @l filled (l->fd, l->reused), else 0. */
-static int reuse_kept(tf_lease_t *l)
+static int reuse_kept(request_rec *r, tf_lease_t *l)
 {
     tf_table_t *t = tf_shm_table(rt_shm);
     tf_proc_ref_t ref;
@@ -463,6 +484,7 @@ static int reuse_kept(tf_lease_t *l)
         if (ok == 1) {
             l->ref = ref;
             lease_fill_external(l, &t->procs[ref.idx]);
+            note_request(&t->procs[ref.idx], r);
         }
         tf_shm_unlock(rt_shm);
         if (ok == 1) {
@@ -507,7 +529,7 @@ tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
         return TF_OUT_UNAVAILABLE;
     }
     /* a connection this child kept (not for a replay: a fresh one) */
-    if (x->keepalive && avoid < 0 && reuse_kept(l)) {
+    if (x->keepalive && avoid < 0 && reuse_kept(r, l)) {
         return TF_OUT_NONE;
     }
     seq = t->hdr->shed_seq;
@@ -525,6 +547,7 @@ tf_outcome_e tf_lease_take_external(request_rec *r, const tf_dir_conf_t *dc,
     }
     if (a == TF_ACQ_PROC) {
         lease_fill_external(l, &t->procs[l->ref.idx]);
+        note_request(&t->procs[l->ref.idx], r);
     }
     else if (a == TF_ACQ_ALL_DOWN) {
         apr_cpystrn(last, t->pools[l->pool].last_error, sizeof(last));

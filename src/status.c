@@ -3,6 +3,9 @@
  * Runs in request threads; reads a snapshot of the table, never the live
  * one, so formatting happens without the lock.
  */
+#include <pwd.h>
+#include <stdlib.h>
+
 #include "apr_strings.h"
 #include "http_protocol.h"
 #include "util_script.h"
@@ -208,33 +211,141 @@ static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
     ap_rputs("</table>\n", r);
 }
 
+/* What one pool comes to, for the summary table. */
+typedef struct {
+    apr_uint32_t idx, busy, idle, other;
+    apr_uint64_t errors;
+} pool_sum_t;
+
+static int by_load(const void *a, const void *b)
+{
+    const pool_sum_t *x = a, *y = b;
+
+    /* the busiest first; then the one with more failures */
+    if (x->busy != y->busy) {
+        return x->busy > y->busy ? -1 : 1;
+    }
+    return x->errors > y->errors ? -1 : x->errors < y->errors ? 1 : 0;
+}
+
+/* How the summary names a pool: its virtual host, and its project (the
+ * last part of TRAC_ENV) or its script. */
+static const char *pool_label(apr_pool_t *p, const tf_pool_ent_t *pe)
+{
+    const char *what = pe->script, *slash;
+
+    if (strncmp(pe->env_summary, "TRAC_ENV=", 9) == 0) {
+        what = pe->env_summary + 9;
+    }
+    slash = strrchr(what, '/');
+    return apr_pstrcat(p, pe->vhost, " ", slash && slash[1] ? slash + 1
+                                                           : what, NULL);
+}
+
+static const char *user_name(apr_pool_t *p, apr_int32_t uid)
+{
+    struct passwd pw, *pwp = NULL;
+    char buf[1024];
+
+    if (uid < 0) {
+        return "-";
+    }
+    return getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp
+               ? apr_pstrdup(p, pw.pw_name)
+               : apr_psprintf(p, "#%d", (int)uid);
+}
+
+/* One row per pool, the busiest first. */
+static void emit_summary(request_rec *r, const snapshot_t *sn)
+{
+    pool_sum_t *sum = apr_pcalloc(r->pool, sizeof(pool_sum_t)
+                                               * (sn->hdr.used_pools + 1));
+    apr_uint32_t i, k;
+    int j;
+
+    for (i = 0; i < sn->hdr.used_pools; i++) {
+        sum[i].idx = i;
+        for (j = 0; j < TF_ERR_KINDS; j++) {
+            sum[i].errors += sn->pools[i].errors[j];
+        }
+    }
+    for (k = 0; k < sn->hdr.n_procs; k++) {
+        const tf_proc_ent_t *pr = &sn->procs[k];
+
+        if (pr->state == TF_PROC_FREE) {
+            continue;
+        }
+        if (pr->state != TF_PROC_READY) {
+            sum[pr->pool].other++;
+        }
+        else if (pr->conns) {
+            sum[pr->pool].busy++;
+        }
+        else {
+            sum[pr->pool].idle++;
+        }
+    }
+    qsort(sum, sn->hdr.used_pools, sizeof(*sum), by_load);
+    ap_rputs("<table><caption>Pools, the busiest first</caption>"
+             "<tr><th>pool</th><th>user</th><th>busy</th><th>idle</th>"
+             "<th>other</th><th>max</th><th>waiting</th><th>requests</th>"
+             "<th>502/503/504</th><th>longest wait (ms)</th></tr>\n", r);
+    for (i = 0; i < sn->hdr.used_pools; i++) {
+        const tf_pool_ent_t *p = &sn->pools[sum[i].idx];
+
+        ap_rprintf(r, "<tr class=\"%s\"><td><a href=\"#pool%u\">%s</a>"
+                   "</td><td>%s</td><td class=\"busy\">%u</td><td>%u</td>"
+                   "<td>%u</td><td>%u</td><td>%u</td><td>%" APR_UINT64_T_FMT
+                   "</td><td>%" APR_UINT64_T_FMT "/%" APR_UINT64_T_FMT "/%"
+                   APR_UINT64_T_FMT "</td><td>%" APR_TIME_T_FMT
+                   "</td></tr>\n",
+                   p->n_waiting ? "waiting" : sum[i].errors ? "failing"
+                                                             : "fine",
+                   sum[i].idx,
+                   ap_escape_html(r->pool, pool_label(r->pool, p)),
+                   ap_escape_html(r->pool, user_name(r->pool, p->uid)),
+                   sum[i].busy, sum[i].idle, sum[i].other,
+                   p->lim.max_procs, p->n_waiting, p->requests,
+                   p->errors[TF_ERR_502], p->errors[TF_ERR_503],
+                   p->errors[TF_ERR_504], apr_time_as_msec(p->longest_wait));
+    }
+    ap_rputs("</table>\n", r);
+}
+
 static void emit_html(request_rec *r, const snapshot_t *sn)
 {
     apr_uint32_t i, k;
     int j;
 
     ap_set_content_type(r, "text/html; charset=utf-8");
-    ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>mod_tracfcgi status"
-             "</title><style>body{font-family:sans-serif}"
+    ap_rputs("<!DOCTYPE html>\n<html lang=\"en\"><head>"
+             "<meta charset=\"utf-8\"><title>mod_tracfcgi status</title>"
+             "<style>"
+             "body{font-family:sans-serif}"
              "table{border-collapse:collapse;margin:0 0 1.5em 0}"
              "td,th{border:1px solid #bbb;padding:2px 8px;text-align:left}"
-             "th{background:#eee}.err{color:#a00}</style></head><body>\n",
-             r);
+             "th{background:#eee}.err{color:#a00}"
+             "tr.waiting{background:#fde2b8}tr.failing{background:#f8d0d0}"
+             ".busy{font-weight:bold}</style></head><body>\n", r);
     ap_rprintf(r, "<h1>mod_tracfcgi</h1><p>Process manager pid %d "
                "(started %u time(s)%s), %u of %u processes, %u request(s) "
-               "waiting. <a href=\"?json\">JSON</a></p>\n",
+               "waiting. <a href=\"?json\">JSON</a> "
+               "<a href=\"?prometheus\">Prometheus</a></p>\n",
                (int)sn->hdr.pm_pid, sn->hdr.pm_starts,
                sn->hdr.draining ? ", draining" : "", sn->hdr.total_procs,
                sn->hdr.max_total, sn->hdr.waiting);
+    emit_summary(r, sn);
     for (i = 0; i < sn->hdr.used_pools; i++) {
         const tf_pool_ent_t *p = &sn->pools[i];
 
-        ap_rprintf(r, "<h2>%s</h2><p>virtual host %s, uid %d gid %d, "
-                   "environment: %s<br>processes %u (min %u, max %u), "
-                   "waiting %u, requests %" APR_UINT64_T_FMT ", queued %"
-                   APR_UINT64_T_FMT ", queue timeouts %" APR_UINT64_T_FMT
+        ap_rprintf(r, "<h2 id=\"pool%u\">%s</h2><p>script %s, virtual host "
+                   "%s, uid %d gid %d, environment: %s<br>processes %u "
+                   "(min %u, max %u), waiting %u, requests %"
+                   APR_UINT64_T_FMT ", queued %" APR_UINT64_T_FMT
+                   ", queue timeouts %" APR_UINT64_T_FMT
                    ", longest wait %" APR_TIME_T_FMT " ms, spawns %"
-                   APR_UINT64_T_FMT "<br>exits:",
+                   APR_UINT64_T_FMT "<br>exits:", i,
+                   ap_escape_html(r->pool, pool_label(r->pool, p)),
                    ap_escape_html(r->pool, p->script),
                    ap_escape_html(r->pool, p->vhost), (int)p->uid,
                    (int)p->gid, ap_escape_html(r->pool, p->env_summary),
@@ -257,20 +368,33 @@ static void emit_html(request_rec *r, const snapshot_t *sn)
         }
         ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
                  "<th>connections</th><th>requests</th><th>age (s)</th>"
-                 "<th>idle (s)</th></tr>\n", r);
+                 "<th>idle (s)</th><th>RSS (KiB)</th><th>serving</th>"
+                 "</tr>\n", r);
         for (k = 0; k < sn->hdr.n_procs; k++) {
             const tf_proc_ent_t *pr = &sn->procs[k];
+            const char *serving = "";
 
             if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
                 continue;
             }
-            ap_rprintf(r, "<tr><td>%d</td><td>%s</td><td>%u/%u</td><td>%"
-                       APR_UINT64_T_FMT "</td><td>%" APR_TIME_T_FMT
-                       "</td><td>%" APR_TIME_T_FMT "</td></tr>\n",
-                       (int)pr->pid, proc_state(pr), pr->conns,
-                       pr->max_conns, pr->requests,
+            if (pr->conns && pr->req[0]) {
+                serving = apr_psprintf(r->pool, "%s for %" APR_TIME_T_FMT
+                                       " ms", ap_escape_html(r->pool,
+                                                             pr->req),
+                                       apr_time_as_msec(sn->now
+                                                        - pr->req_since));
+            }
+            ap_rprintf(r, "<tr><td>%d</td><td class=\"%s\">%s</td><td>%u/%u"
+                       "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                       APR_TIME_T_FMT "</td><td>%" APR_TIME_T_FMT
+                       "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
+                       "</tr>\n",
+                       (int)pr->pid, proc_state(pr), proc_state(pr),
+                       pr->conns, pr->max_conns, pr->requests,
                        apr_time_sec(sn->now - pr->started),
-                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used));
+                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
+                       pr->pid > 0 ? tf_metrics_rss(pr->pid) / 1024 : 0,
+                       serving);
         }
         ap_rputs("</table>\n", r);
     }

@@ -10,6 +10,10 @@ import json
 import math
 import re
 
+import pytest
+
+import httpd as H
+
 STATUS = ("<Location /tracfcgi-status>\n SetHandler tracfcgi-status\n"
           "</Location>\n")
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -128,3 +132,36 @@ def test_label_values_escaped(httpd):
     samples, _ = parse(h.get("/tracfcgi-status?prometheus").body.decode())
     envs = {dict(l).get("trac_env") for (_n, l) in samples}
     assert any(e and '\\"name\\\\x' in e for e in envs), envs
+
+
+def test_status_page_is_html5_with_a_summary(httpd):
+    """The page parses as HTML5 with no error (html5lib, strict), starts
+    with one summary row per pool, the busiest first, and shows what a
+    busy process is serving (no query string) and each process's RSS."""
+    html5lib = pytest.importorskip(
+        "html5lib", reason="python3-html5lib is not installed (Debian)")
+
+    h = httpd("ScriptAlias /trac @APPS@/responder.fcgi/\n"
+              "ScriptAlias /other @APPS@/responder.fcgi/\n"
+              "<Location /other>\n TracFcgiInitEnv OTHER 1\n</Location>\n"
+              + STATUS)
+    assert h.get("/other/?pid").status == 200
+    slow = H.Bg(h.get, "/trac/ticket/1?sleep=2000&secret=x", timeout=30)
+    slow.start()
+    H.wait_until(lambda: b"for " in h.get("/tracfcgi-status").body, 10,
+                 what="a busy process on the page")
+    body = h.get("/tracfcgi-status").body
+    html5lib.HTMLParser(strict=True).parse(body)
+    text = body.decode()
+    summary = text.index("<caption>Pools, the busiest first</caption>")
+    assert summary < text.index("<h2")
+    rows = re.findall(r'<tr class="(\w+)"><td><a href="#pool(\d+)">', text)
+    assert len(rows) == 2
+    busy = re.findall(r'<td class="busy">(\d+)</td>', text)
+    assert busy[0] == "1" and busy[1] == "0"       # the busy pool first
+    assert re.search(r"GET /trac/ticket/1 for \d+ ms", text), text
+    assert "secret" not in text
+    rss = [int(v) for v in re.findall(
+        r"</td><td>(\d+)</td><td>(?:GET|</td>)", text)]
+    assert rss and all(v > 100 for v in rss), rss
+    assert slow.get(30).status == 200

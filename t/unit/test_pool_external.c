@@ -339,8 +339,8 @@ static void test_not_a_process(void)
     /* a request of the full spawned pool evicts nothing external */
     TF_CHECK("no eviction", tf_pool_req_evict(&t, pool) == 0);
     for (k = 0; k < t.hdr->n_procs; k++) {
-        if (t.pools[t.procs[k].pool].external
-            && t.procs[k].state != TF_PROC_FREE) {
+        if (t.procs[k].state != TF_PROC_FREE
+            && t.pools[t.procs[k].pool].external) {
             TF_CHECK("no stop", tf_pool_pm_stop_policy(
                                     &t.pools[ext], &t.procs[k], 2,
                                     SEC(1000), &why) == TF_STOP_NONE);
