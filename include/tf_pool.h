@@ -30,6 +30,8 @@
     {5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000,   \
      5000000, 10000000}
 
+#define TF_RECENT_SECS 60
+
 /* What failed requests got, counted per pool. */
 typedef enum {
     TF_ERR_502 = 0,
@@ -127,6 +129,11 @@ typedef struct {
     apr_uint64_t errors[TF_ERR_KINDS];      /* answers 502, 503, 504 */
     apr_uint64_t duration[TF_DURATION_BUCKETS]; /* requests by duration */
     apr_uint64_t duration_sum_us;
+    /* the last minute, a bucket a second (status page): requests that
+     * ended, of which answered 5xx by us, in second sec[i] */
+    apr_uint32_t recent_sec[TF_RECENT_SECS];
+    apr_uint32_t recent_req[TF_RECENT_SECS];
+    apr_uint32_t recent_err[TF_RECENT_SECS];
 } tf_pool_ent_t;
 
 /* Connections of one process whose httpd child is remembered, so that the
@@ -695,6 +702,18 @@ void tf_pool_count_error(tf_table_t *t, int pool, tf_err_kind_e kind);
 /** A request of @p pool held its backend for @p us microseconds (atomic:
  * no lock needed). */
 void tf_pool_count_duration(tf_table_t *t, int pool, apr_uint64_t us);
+
+/** A request of @p pool ended in second @p sec (apr_time_sec()), failed
+ * (502/503/504) or not: the last minute's figures (atomic; a bucket
+ * that a second thread starts anew at the same moment may lose a count:
+ * a display figure). */
+void tf_pool_count_recent(tf_table_t *t, int pool, apr_uint32_t sec,
+                          int failed);
+
+/** @return the requests (and in @p *failed the failed ones) of @p p that
+ *          ended in the minute before second @p now_sec. */
+apr_uint32_t tf_pool_recent(const tf_pool_ent_t *p, apr_uint32_t now_sec,
+                            apr_uint32_t *failed);
 
 /**
  * Debug check of every invariant (lists, counters). @return 1 if sane.

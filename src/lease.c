@@ -61,6 +61,10 @@ void tf_lease_count(int pool, int status, apr_interval_time_t held)
     if (held >= 0) {
         tf_pool_count_duration(t, pool, (apr_uint64_t)held);
     }
+    tf_pool_count_recent(t, pool, (apr_uint32_t)apr_time_sec(apr_time_now()),
+                         status == HTTP_BAD_GATEWAY
+                             || status == HTTP_SERVICE_UNAVAILABLE
+                             || status == HTTP_GATEWAY_TIME_OUT);
 }
 
 void tf_lease_note_error(int pool, const char *fmt, ...)

@@ -1531,6 +1531,47 @@ void tf_pool_count_duration(tf_table_t *t, int pool, apr_uint64_t us)
                        __ATOMIC_RELAXED);
 }
 
+void tf_pool_count_recent(tf_table_t *t, int pool, apr_uint32_t sec,
+                          int failed)
+{
+    tf_pool_ent_t *p;
+    unsigned b = sec % TF_RECENT_SECS;
+    apr_uint32_t seen;
+
+    if (pool < 0 || (apr_uint32_t)pool >= t->hdr->used_pools) {
+        return;
+    }
+    p = &t->pools[pool];
+    seen = __atomic_load_n(&p->recent_sec[b], __ATOMIC_ACQUIRE);
+    if (seen != sec
+        && __atomic_compare_exchange_n(&p->recent_sec[b], &seen, sec, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        /* this bucket was a minute ago: it starts anew */
+        __atomic_store_n(&p->recent_req[b], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&p->recent_err[b], 0, __ATOMIC_RELAXED);
+    }
+    __atomic_add_fetch(&p->recent_req[b], 1, __ATOMIC_RELAXED);
+    if (failed) {
+        __atomic_add_fetch(&p->recent_err[b], 1, __ATOMIC_RELAXED);
+    }
+}
+
+apr_uint32_t tf_pool_recent(const tf_pool_ent_t *p, apr_uint32_t now_sec,
+                            apr_uint32_t *failed)
+{
+    apr_uint32_t req = 0, i;
+
+    *failed = 0;
+    for (i = 0; i < TF_RECENT_SECS; i++) {
+        if (p->recent_sec[i] + TF_RECENT_SECS > now_sec
+            && p->recent_sec[i] <= now_sec) {
+            req += p->recent_req[i];
+            *failed += p->recent_err[i];
+        }
+    }
+    return req;
+}
+
 /* --- Invariants ---------------------------------------------------------- */
 
 int tf_table_check(const tf_table_t *t)

@@ -288,24 +288,29 @@ static void emit_summary(request_rec *r, const snapshot_t *sn)
     qsort(sum, sn->hdr.used_pools, sizeof(*sum), by_load);
     ap_rputs("<table><caption>Pools, the busiest first</caption>"
              "<tr><th>pool</th><th>user</th><th>busy</th><th>idle</th>"
-             "<th>other</th><th>max</th><th>waiting</th><th>requests</th>"
-             "<th>502/503/504</th><th>longest wait (ms)</th></tr>\n", r);
+             "<th>other</th><th>max</th><th>waiting</th>"
+             "<th>last minute: requests</th><th>failed</th>"
+             "<th>requests</th><th>502/503/504</th>"
+             "<th>longest wait (ms)</th></tr>\n", r);
     for (i = 0; i < sn->hdr.used_pools; i++) {
         const tf_pool_ent_t *p = &sn->pools[sum[i].idx];
+        apr_uint32_t failed, recent = tf_pool_recent(
+            p, (apr_uint32_t)apr_time_sec(sn->now), &failed);
 
         ap_rprintf(r, "<tr class=\"%s\"><td><a href=\"#pool%u\">%s</a>"
                    "</td><td>%s</td><td class=\"busy\">%u</td><td>%u</td>"
-                   "<td>%u</td><td>%u</td><td>%u</td><td>%" APR_UINT64_T_FMT
+                   "<td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
+                   "<td class=\"failed\">%u</td><td>%" APR_UINT64_T_FMT
                    "</td><td>%" APR_UINT64_T_FMT "/%" APR_UINT64_T_FMT "/%"
                    APR_UINT64_T_FMT "</td><td>%" APR_TIME_T_FMT
                    "</td></tr>\n",
-                   p->n_waiting ? "waiting" : sum[i].errors ? "failing"
-                                                             : "fine",
+                   p->n_waiting ? "waiting" : failed ? "failing" : "fine",
                    sum[i].idx,
                    ap_escape_html(r->pool, pool_label(r->pool, p)),
                    ap_escape_html(r->pool, user_name(r->pool, p->uid)),
                    sum[i].busy, sum[i].idle, sum[i].other,
-                   p->lim.max_procs, p->n_waiting, p->requests,
+                   p->lim.max_procs, p->n_waiting, recent, failed,
+                   p->requests,
                    p->errors[TF_ERR_502], p->errors[TF_ERR_503],
                    p->errors[TF_ERR_504], apr_time_as_msec(p->longest_wait));
     }

@@ -165,3 +165,10 @@ def test_status_page_is_html5_with_a_summary(httpd):
         r"</td><td>(\d+)</td><td>(?:GET|</td>)", text)]
     assert rss and all(v > 100 for v in rss), rss
     assert slow.get(30).status == 200
+    # the last minute: the two requests so far, one 502 more
+    assert h.get("/other/?exit=3").status == 502
+    text = h.get("/tracfcgi-status").body.decode()
+    recent = re.findall(r'</td><td>(\d+)</td><td class="failed">(\d+)</td>',
+                        text)
+    assert sorted(recent) == [("1", "0"), ("2", "1")], recent
+    assert '<tr class="failing">' in text
