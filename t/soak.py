@@ -2,6 +2,7 @@
 """Soak test of mod_tracfcgi (make soak; not part of the default suite).
 
     /usr/bin/python3 t/soak.py [--requests N] [--clients C] [--mpm event]
+                               [--external]
 
 Runs N requests (default 1,000,000) through 4 backends retired every 1000
 requests (TracFcgiMaxRequestsPerProcess 1000), mixed: small answers, 1 MiB
@@ -11,6 +12,10 @@ descriptors are sampled after the first 10,000 requests and at the end;
 the run fails if any request failed or if either figure grew by more than
 5% (or 2 MiB / 8 descriptors, below which the noise of a few pages or
 a keep-alive socket is not growth). Prints the figures for the README.
+
+--external: the same mix through TracFcgiExternalServer to four
+responders that spawn-fcgi started (one process each, on TCP), with
+keepalive=30: the kept connections' descriptors are counted too.
 """
 
 import argparse
@@ -62,12 +67,22 @@ def main():
     ap.add_argument("--requests", type=int, default=1000000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--mpm", default="event", choices=H.MPMS)
+    ap.add_argument("--external", action="store_true")
     a = ap.parse_args()
+    conf = CONF
+    servers = None
+    if a.external:
+        import extsrv
+
+        servers = extsrv.Servers()
+        addrs = [servers.spawn_fcgi("tcp").addr for _ in range(4)]
+        conf = ("TracFcgiExternalServer /app %s conns=1 keepalive=30\n"
+                % " ".join(addrs))
 
     weights = []
     for item in MIX:
         weights += [item] * item[0]
-    h = H.Httpd(CONF, mpm=a.mpm, loglevel="warn", name="soak")
+    h = H.Httpd(conf, mpm=a.mpm, loglevel="warn", name="soak")
     failures = []
     done = [0]
     lock = threading.Lock()
@@ -121,6 +136,8 @@ def main():
         h.stop()
         leftovers = h.check_clean_after_stop()
         h.cleanup()
+        if servers:
+            servers.stop_all()
     start = baseline.get("usage", end)
     # the issue's bound, as it is: within 5% of the 10k figures
     rss_ok = end[0] <= start[0] * 1.05
