@@ -55,7 +55,7 @@ UNIT_HTTPD_LIBS := -lapr-1 -laprutil-1
 HTTPD_STUBS := t/unit/httpd_stubs.c t/unit/httpd_stubs.h
 
 # config.c parses TracFcgiExternalServer's addresses with src/backend.c
-CONF_SRC := src/config.c src/backend.c src/fcgi_proto.c
+CONF_SRC := src/config.c src/compat.c src/backend.c src/fcgi_proto.c
 
 t/unit/test_config: t/unit/test_config.c $(CONF_SRC) include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c $(CONF_SRC) \

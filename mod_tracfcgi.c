@@ -27,6 +27,7 @@
 #include "unixd.h"
 
 #include "tf_bridge.h"
+#include "tf_compat.h"
 #include "tf_config.h"
 #include "tf_external.h"
 #include "tf_keepalive.h"
@@ -71,6 +72,7 @@ static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* configtest: the preflight speaks to the terminal; a real start runs
      * it at post_config, where the error log is open */
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+        tf_compat_check(pconf);
         tf_external_check(pconf, s, 1);
         return preflight(pconf, s);
     }

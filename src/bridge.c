@@ -39,6 +39,7 @@
 #include "http_request.h"
 
 #include "tf_backend.h"
+#include "tf_compat.h"
 #include "tf_external.h"
 #include "tf_body.h"
 #include "tf_bridge.h"
@@ -77,6 +78,9 @@ int tf_bridge_wants(request_rec *r)
     }
     if (strcmp(r->handler, TF_EXTERNAL_HANDLER) == 0) {
         return tf_external_of(r) != NULL;
+    }
+    if (tf_compat_handler(r->handler)) {
+        return 1; /* mod_fcgid's name, and mod_fcgid is not loaded */
     }
     /* ScriptAlias sets cgi-script: a .fcgi target there is ours */
     if (strcmp(r->handler, "cgi-script") == 0 && r->filename) {

@@ -14,6 +14,7 @@
 #include "apr_lib.h"
 #include "http_core.h"
 
+#include "tf_compat.h"
 #include "tf_config.h"
 #include "tf_pool.h"
 #include "tf_private.h"
@@ -862,5 +863,6 @@ const command_rec tf_config_cmds[] = {
                   "under DefaultRuntimeDir)"),
     AP_INIT_TAKE1("TracFcgiMaxProcessesTotal", set_max_total, NULL,
                   RSRC_CONF, "processes of all pools at most (default 64)"),
+    TF_COMPAT_CMDS, /* mod_fcgid's names: src/compat.c */
     AP_INIT_TAKE1(NULL, NULL, NULL, RSRC_CONF, NULL)
 };

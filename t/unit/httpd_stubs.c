@@ -18,6 +18,7 @@
 #include "apr_strings.h"
 
 #include "httpd_stubs.h"
+#include "http_log.h"
 
 /* module_index 0: tests keep the module's configuration at index 0 of
  * their per-server and per-directory vectors (set by static storage) */
@@ -47,6 +48,26 @@ AP_DECLARE(ap_unix_identity_t *) ap_run_get_suexec_identity(
     }
     tf_stub_suexec_request = r;
     return tf_stub_suexec_identity;
+}
+
+/* src/compat.c asks whether mod_fcgid is loaded: here it never is,
+ * unless a test says so */
+const char *tf_stub_linked_module = NULL;
+
+AP_DECLARE(module *) ap_find_linked_module(const char *name)
+{
+    static module m;
+
+    return tf_stub_linked_module && strcmp(name, tf_stub_linked_module) == 0
+               ? &m : NULL;
+}
+
+/* src/compat.c logs at configtest only: not in these tests */
+AP_DECLARE(void) ap_log_error_(const char *file, int line, int module_index,
+                               int level, apr_status_t status,
+                               const server_rec *s, const char *fmt, ...)
+{
+    stub_abort("ap_log_error");
 }
 
 AP_DECLARE(int) ap_cstr_casecmp(const char *s1, const char *s2)

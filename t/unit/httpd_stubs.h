@@ -34,4 +34,7 @@ extern const request_rec *tf_stub_suexec_request;
 const char *tf_stub_directive(const command_rec *cmds, cmd_parms *cmd,
                               void *mconfig, const char *name, ...);
 
+/* The module ap_find_linked_module() finds (NULL: none). */
+extern const char *tf_stub_linked_module;
+
 #endif /* TF_HTTPD_STUBS_H */

@@ -592,9 +592,20 @@ static const char *const ctx_any[] = {
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
     "TracFcgiPassAuthorization", "TracFcgiBodyInMemory",
     "TracFcgiRequestBuffering", "TracFcgiReloadOnChange",
-    "TracFcgiXSendfile", "TracFcgiXSendfilePath", NULL};
-static const char *const ctx_vhost[] = {"TracFcgiServer",
-                                        "TracFcgiExternalServer", NULL};
+    "TracFcgiXSendfile", "TracFcgiXSendfilePath",
+    /* mod_fcgid's names (src/compat.c) */
+    "FcgidInitialEnv", "FcgidMaxProcessesPerClass",
+    "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
+    "FcgidConnectTimeout", "FcgidProcessLifeTime",
+    "FcgidMaxRequestsPerProcess", "FcgidMaxRequestInMem",
+    "FcgidOutputBufferSize", NULL};
+static const char *const ctx_vhost[] = {
+    "TracFcgiServer", "TracFcgiExternalServer",
+    "FcgidMaxProcesses", "FcgidIPCDir", "FcgidSpawnScore",
+    "FcgidSpawnScoreUpLimit", "FcgidTerminationScore", "FcgidTimeScore",
+    "FcgidIdleScanInterval", "FcgidBusyScanInterval",
+    "FcgidErrorScanInterval", "FcgidZombieScanInterval",
+    "FcgidProcessTableFile", NULL};
 static const char *const ctx_server[] = {"TracFcgiMaxProcessesTotal",
                                          "TracFcgiSocketDir", NULL};
 
@@ -823,6 +834,44 @@ static void test_externals(void)
     TF_CHECK("a new read starts empty", tf_config_externals(pconf) == NULL);
 }
 
+/* mod_fcgid's names map to the native directives; its knobs that mean
+ * nothing here are accepted; with mod_fcgid loaded, they step aside. */
+static void test_compat(void)
+{
+    tf_dir_conf_t *c;
+    cmd_parms cmd;
+
+    setup();
+    c = dir_new();
+    cmd = at(&main_s, "/app");
+    TF_CHECK("FcgidMaxProcessesPerClass",
+             DIR(&cmd, c, "FcgidMaxProcessesPerClass", "3") == NULL
+                 && c->max_procs == 3);
+    TF_CHECK("FcgidIOTimeout", DIR(&cmd, c, "FcgidIOTimeout", "45") == NULL
+                                   && c->io_timeout == 45);
+    TF_CHECK("FcgidInitialEnv",
+             DIR(&cmd, c, "FcgidInitialEnv", "PHP_FCGI_CHILDREN", "0")
+                     == NULL
+                 && strcmp(env_str(c->init_env), "PHP_FCGI_CHILDREN=0")
+                        == 0);
+    TF_CHECK("a bad value is the native directive's error",
+             DIR(&cmd, c, "FcgidMaxProcessesPerClass", "many") != NULL);
+    TF_CHECK("ignored knobs are accepted",
+             DIR(&cmd, c, "FcgidOutputBufferSize", "65536") == NULL);
+    cmd = at(&main_s, NULL);
+    TF_CHECK("FcgidSpawnScore", DIR(&cmd, NULL, "FcgidSpawnScore", "1")
+                                    == NULL);
+    tf_stub_linked_module = "mod_fcgid.c";
+    {
+        const char *err = DIR(&cmd, c, "FcgidIOTimeout", "99");
+
+        TF_CHECK("mod_fcgid loaded: its own",
+                 err && strcmp(err, DECLINE_CMD) == 0);
+    }
+    TF_CHECK("untouched", c->io_timeout == 45);
+    tf_stub_linked_module = NULL;
+}
+
 /* TracFcgiCheckEnv: the TracEnv's section, else its virtual host, else
  * the main server, else Warn. */
 static void test_check_mode(void)
@@ -905,6 +954,7 @@ int main(void)
     test_server_wide();
     test_registries();
     test_externals();
+    test_compat();
     test_check_mode();
     test_dir_get();
     apr_pool_destroy(pconf);
