@@ -48,6 +48,8 @@ typedef struct {
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
     int request_buffering; /* TracFcgiRequestBuffering, default on */
+    apr_off_t response_buffer; /* TracFcgiResponseBuffer: answer bytes
+                                * held back from the client, 0 = none */
     int xsendfile;       /* TracFcgiXSendfile, default off */
     /* TracFcgiXSendfilePath: the only directories whose files X-Sendfile
      * may send (const char *, absolute; outer sections' first) */

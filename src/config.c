@@ -9,6 +9,8 @@
  * values simply give different pools. Only the socket directory and the
  * server-wide process cap are global.
  */
+#include <errno.h>
+
 #include "apr_strings.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
@@ -30,6 +32,7 @@
 #define DEFAULT_MAX_TOTAL 64
 #define DEFAULT_CONNS_CAP 16
 #define DEFAULT_BODY_IN_MEMORY (1024 * 1024 + 65536)
+#define DEFAULT_RESPONSE_BUFFER (16 * 1024 * 1024)
 
 /* The longest socket name we append to the directory:
  * "/b-<gen>-<slot>-<seq>.sock" with 10-digit numbers. */
@@ -47,6 +50,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = DEF_VAL;
     c->request_buffering = DEF_VAL;
+    c->response_buffer = DEF_VAL;
     c->xsendfile = DEF_VAL;
     return c;
 }
@@ -114,6 +118,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(reload);
     MERGE_INT(body_in_memory);
     MERGE_INT(request_buffering);
+    MERGE_INT(response_buffer);
     MERGE_INT(xsendfile);
     c->reload_paths = add->reload_paths ? add->reload_paths
                                         : base->reload_paths;
@@ -172,6 +177,7 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(reload, 0);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
     RESOLVE(request_buffering, 1);
+    RESOLVE(response_buffer, DEFAULT_RESPONSE_BUFFER);
     RESOLVE(xsendfile, 0);
     if (out->min_procs > out->max_procs) {
         out->min_procs = out->max_procs;
@@ -285,17 +291,31 @@ static const char *set_flag(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
-static const char *set_body_in_memory(cmd_parms *cmd, void *dconf,
-                                      const char *arg)
+/* BYTES, or with a K, M or G after it (KiB, MiB, GiB): an apr_off_t
+ * field of the directory configuration at cmd->info. */
+static const char *set_bytes(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    tf_dir_conf_t *c = dconf;
+    apr_off_t *f = (apr_off_t *)((char *)dconf + (apr_size_t)cmd->info);
     char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    apr_int64_t v;
+    int shift = 0;
 
-    if (*arg == '\0' || *end != '\0' || v < 0) {
-        return "TracFcgiBodyInMemory: expected a number of bytes";
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+
+    switch (*end) {
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    default: break;
     }
-    c->body_in_memory = (apr_off_t)v;
+    if (!apr_isdigit(*arg) || *end != '\0' || v < 0 || errno == ERANGE
+        || v > (APR_INT64_MAX >> shift)) {
+        return apr_psprintf(cmd->pool, "%s: expected a number of bytes "
+                            "(with K, M or G after it for KiB, MiB, GiB), "
+                            "not '%s'", cmd->cmd->name, arg);
+    }
+    *f = (apr_off_t)(v << shift);
     return NULL;
 }
 
@@ -835,13 +855,19 @@ const command_rec tf_config_cmds[] = {
                      "On|Off [PATH...]: replace a pool's processes, without "
                      "failing requests, when its script, its TracEnv's "
                      "plugins or a PATH changes (default Off)"),
-    AP_INIT_TAKE1("TracFcgiBodyInMemory", set_body_in_memory, NULL, DIR_CTX,
+    AP_INIT_TAKE1("TracFcgiBodyInMemory", set_bytes, OFF(body_in_memory),
+                  DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 1114112)"),
     AP_INIT_FLAG("TracFcgiRequestBuffering", set_flag,
                  OFF(request_buffering), DIR_CTX,
                  "Off: stream a request body with a Content-Length to the "
                  "backend instead of reading it first (default On)"),
+    AP_INIT_TAKE1("TracFcgiResponseBuffer", set_bytes, OFF(response_buffer),
+                  DIR_CTX, "answer bytes read from the backend (memory, "
+                  "then a temporary file) before the client gets them, so "
+                  "that a slow client does not hold a backend; 0 = stream "
+                  "(default 16M)"),
     AP_INIT_FLAG("TracFcgiXSendfile", set_flag, OFF(xsendfile), DIR_CTX,
                  "On: an answer's X-Sendfile header has Apache send that "
                  "file, from TracFcgiXSendfilePath only (default Off)"),

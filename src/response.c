@@ -4,7 +4,10 @@
  * parsed by httpd's own parser as mod_cgi parses a script's; then the
  * body goes to the output filters as slices of the exchange's read
  * buffers (no copy), in batches while the backend keeps sending, flushed
- * when it pauses (streamed answers, progress pages). What is not a CGI
+ * when it pauses (streamed answers, progress pages); or, with
+ * TracFcgiResponseBuffer, held back (memory, then a temporary file: see
+ * src/spill.c) until the backend is done, up to that many bytes, so that
+ * the backend is free before a slow client has read a byte. What is not a CGI
  * response is the application's fault, not the gateway's: outcome
  * TF_OUT_APP_INVALID (500, as mod_cgi).
  *
@@ -22,6 +25,7 @@
 #include "tf_iobuf.h"
 #include "tf_private.h"
 #include "tf_response.h"
+#include "tf_spill.h"
 #include "tf_xsendfile.h"
 
 /* A log line that names the backend of @rs (TF_PEER_MSG). */
@@ -41,6 +45,8 @@ struct tf_response {
     int headers_done;
     int discard;            /* body not wanted (redirect, 304) */
     int sent;               /* something was passed to the client */
+    int holding;            /* body held back (TracFcgiResponseBuffer) */
+    tf_spill_t *spill;      /* where it is held beyond PASS_BATCH */
     int unflushed;          /* passed on without a FLUSH since the last */
     int broken;             /* the backend must not serve again */
     apr_off_t cl;           /* the backend's Content-Length, -1 if none */
@@ -179,6 +185,36 @@ static int pass_on(tf_response_t *rs, int flush)
     return 0;
 }
 
+/* TracFcgiResponseBuffer: the first PASS_BATCH bytes of an answer go out
+ * as they come (a progress page streams, and that little cannot hold a
+ * backend for long); past them the body stays here until the backend has
+ * ended the request, PASS_BATCH at a time in memory, the rest in the
+ * temporary file. An answer longer than the buffer, or one the file
+ * cannot take, is streamed from there on (what is held goes first). */
+static int hold(tf_response_t *rs)
+{
+    if (rs->pending < PASS_BATCH) {
+        return TF_SINK_GO_ON;
+    }
+    rs->pending = 0;
+    if (rs->body_sent <= rs->dc->response_buffer) {
+        if (!rs->spill) {
+            rs->spill = tf_spill_create(rs->r);
+        }
+        if (tf_spill_move(rs->spill, rs->bb) == APR_SUCCESS) {
+            return TF_SINK_GO_ON;
+        }
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, rs->r, TFLOGNO(00450)
+                      "the answer is longer than TracFcgiResponseBuffer %"
+                      APR_OFF_T_FMT "; streamed from byte %" APR_OFF_T_FMT,
+                      rs->dc->response_buffer, rs->body_sent);
+    }
+    rs->holding = 0;
+    return pass_on(rs, 0) < 0 ? TF_SINK_CLIENT_GONE : TF_SINK_GO_ON;
+}
+
 /* A read was handled or the backend paused: pass on a full batch, or on a
  * pause everything (flushed). At the end, what is gathered goes out with
  * the EOS in one brigade instead (tf_response_deliver()): a small answer
@@ -187,7 +223,13 @@ static int on_read(void *ctx, int paused)
 {
     tf_response_t *rs = ctx;
 
-    if (rs->redirect || rs->discard || (!paused && rs->pending < PASS_BATCH)) {
+    if (rs->redirect || rs->discard) {
+        return TF_SINK_GO_ON;
+    }
+    if (rs->holding && rs->body_sent >= PASS_BATCH) {
+        return hold(rs);
+    }
+    if (!paused && rs->pending < PASS_BATCH) {
         return TF_SINK_GO_ON;
     }
     rs->pending = 0;
@@ -230,6 +272,19 @@ static void take_framing(tf_response_t *rs)
     else {
         apr_table_unset(r->headers_out, "Content-Length");
     }
+}
+
+/* The application asks for its answer to be streamed as it comes (server-
+ * sent events, progress pages) with nginx's header for it, which is
+ * passed on: a proxy in front of httpd should not buffer it either. */
+static int wants_stream(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_out, "X-Accel-Buffering");
+
+    if (!v) { /* httpd's parser files a 2xx answer's headers there */
+        v = apr_table_get(r->err_headers_out, "X-Accel-Buffering");
+    }
+    return v && strcasecmp(v, "no") == 0;
 }
 
 /* A Location with no Status: a redirect, local (followed inside httpd) or
@@ -295,6 +350,7 @@ static int parse_headers(tf_response_t *rs)
         return stop(rs, TF_OUT_APP_INVALID, 1);
     }
     take_framing(rs);
+    rs->holding = rs->dc->response_buffer > 0 && !wants_stream(r);
     if (rs->dc->xsendfile && (rs->sendfile = tf_xsendfile_take(r))) {
         if (r->status != HTTP_OK) {
             rs->sendfile = NULL; /* an error page stays as it is */

@@ -43,7 +43,8 @@
  *   big=N           N KiB of body, byte i = 'a' + i % 26, Content-Type
  *                   application/octet-stream, written in 64 KiB pieces.
  *   stream=N        N lines "line i\n", each flushed, with interval=MS
- *                   (default 100) sleep between them.
+ *                   (default 100) sleep between them; pad=B puts B bytes
+ *                   'p' before each line's newline.
  *   redirect=PATH   only a "Location: PATH" header (CGI local redirect).
  *   noheader        "no header block\n" on stdout, no CGI header at all
  *                   (an invalid CGI response), and a normal end.
@@ -68,6 +69,7 @@
  *                   1 MiB, of which only 64 KiB is sent).
  *   noct            send no Content-Type header.
  *   allow=TEXT      an "Allow: TEXT" header (an OPTIONS answer).
+ *   nobuffer        an "X-Accel-Buffering: no" header.
  */
 #include <errno.h>
 #include <fcgiapp.h>
@@ -214,6 +216,8 @@ static void put_headers(FCGX_Request *r, const struct query *q, const char *ct)
         FCGX_FPrintF(r->out, "Status: %s Test Status\r\n", st);
     if ((v = get(q, "allow")) != NULL)
         FCGX_FPrintF(r->out, "Allow: %s\r\n", v);
+    if (has(q, "nobuffer"))
+        FCGX_PutS("X-Accel-Buffering: no\r\n", r->out);
     if (ct && !has(q, "noct"))
         FCGX_FPrintF(r->out, "Content-Type: %s\r\n", ct);
     if (nh > 0) {
@@ -393,10 +397,14 @@ static void handle(FCGX_Request *r)
         put_headers(r, &q, "text/plain");
         FCGX_PutS("\r\n", r->out);
         FCGX_FFlush(r->out);
+        long pad = getnum(&q, "pad", 0), k;
         for (i = 0; body && i < n; i++) {
             if (i)
                 sleep_ms(iv);
-            FCGX_FPrintF(r->out, "line %ld\n", i);
+            FCGX_FPrintF(r->out, "line %ld", i);
+            for (k = 0; k < pad; k++)
+                FCGX_PutChar('p', r->out);
+            FCGX_PutS("\n", r->out);
             if (FCGX_FFlush(r->out) < 0)
                 break;
         }

@@ -285,6 +285,32 @@ static void test_body_in_memory(void)
     TF_CHECK("inner 0 overrides", r.body_in_memory == 0);
 }
 
+static void test_response_buffer(void)
+{
+    tf_dir_conf_t *b, *a, *m, r;
+    cmd_parms cs, cl;
+
+    setup();
+    cs = at(&main_s, NULL);
+    cl = at(&main_s, "/stream");
+    b = dir_new();
+    a = dir_new();
+    TF_CHECK("unset", b->response_buffer == -1);
+    tf_config_dir_resolve(b, &r);
+    TF_CHECK("default 16 MiB (README)", r.response_buffer == 16 * 1048576);
+    TF_CHECK("set", DIR(&cs, b, "TracFcgiResponseBuffer", "3G") == NULL);
+    TF_CHECK("3G", b->response_buffer == (apr_off_t)3 << 30);
+    TF_CHECK("set", DIR(&cs, b, "TracFcgiResponseBuffer", "512k") == NULL);
+    TF_CHECK("512k", b->response_buffer == 512 * 1024);
+    TF_CHECK("set", DIR(&cl, a, "TracFcgiResponseBuffer", "0") == NULL);
+    m = merge(b, dir_new());
+    tf_config_dir_resolve(m, &r);
+    TF_CHECK("inherited", r.response_buffer == 512 * 1024);
+    m = merge(b, a);
+    tf_config_dir_resolve(m, &r);
+    TF_CHECK("inner 0 overrides", r.response_buffer == 0);
+}
+
 /* --- variables: merged by name, the inner section winning --------------- */
 
 typedef struct {
@@ -542,7 +568,16 @@ static const struct {
     {{"TracFcgiConnsPerProcess", "0"}, 0},
     {{"TracFcgiBodyInMemory", "0"}, 1},
     {{"TracFcgiBodyInMemory", "-1"}, 0},
-    {{"TracFcgiBodyInMemory", "1k"}, 0},
+    {{"TracFcgiBodyInMemory", "1k"}, 1},
+    {{"TracFcgiBodyInMemory", "1x"}, 0},
+    {{"TracFcgiResponseBuffer", "16M"}, 1},
+    {{"TracFcgiResponseBuffer", "0"}, 1},
+    {{"TracFcgiResponseBuffer", "1G"}, 1},
+    {{"TracFcgiResponseBuffer", "2T"}, 0},
+    {{"TracFcgiResponseBuffer", "1.5M"}, 0},
+    {{"TracFcgiResponseBuffer", "M"}, 0},
+    {{"TracFcgiResponseBuffer", "99999999999999999999"}, 0},
+    {{"TracFcgiResponseBuffer", "9223372036854775807G"}, 0},
     {{"TracFcgiCheckEnv", "warn"}, 1},
     {{"TracFcgiCheckEnv", "OFF"}, 1},
     {{"TracFcgiCheckEnv", "maybe"}, 0},
@@ -591,8 +626,8 @@ static const char *const ctx_any[] = {
     "TracFcgiProcessLifetime", "TracFcgiIdleTimeout", "TracFcgiQueueTimeout",
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
     "TracFcgiPassAuthorization", "TracFcgiBodyInMemory",
-    "TracFcgiRequestBuffering", "TracFcgiReloadOnChange",
-    "TracFcgiXSendfile", "TracFcgiXSendfilePath",
+    "TracFcgiRequestBuffering", "TracFcgiResponseBuffer",
+    "TracFcgiReloadOnChange", "TracFcgiXSendfile", "TracFcgiXSendfilePath",
     /* mod_fcgid's names (src/compat.c) */
     "FcgidInitialEnv", "FcgidMaxProcessesPerClass",
     "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
@@ -946,6 +981,7 @@ int main(void)
     test_three_levels();
     test_resolve_defaults();
     test_body_in_memory();
+    test_response_buffer();
     test_env_merge();
     test_env_siblings();
     test_env_merge_api();

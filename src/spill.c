@@ -1,0 +1,136 @@
+/*
+ * spill.c: an answer's body held back from the client (see tf_spill.h).
+ *
+ * The file is unlinked as soon as it is made: nothing is left behind if
+ * httpd dies, and its pages go when the last file bucket that refers to
+ * it is gone (httpd may still be sending it after the handler returned).
+ * Writes go to explicit offsets, so that nothing else that reads the file
+ * through its buckets can move them.
+ */
+#include <sys/uio.h>
+
+#include "apr_file_io.h"
+#include "apr_strings.h"
+#include "httpd.h"
+#include "http_log.h"
+
+#include "tf_private.h"
+#include "tf_spill.h"
+
+#define SPILL_IOV 64 /* buckets written by one writev() */
+
+struct tf_spill {
+    request_rec *r;
+    apr_file_t *file;
+    apr_off_t size; /* bytes written */
+};
+
+tf_spill_t *tf_spill_create(request_rec *r)
+{
+    tf_spill_t *sp = apr_pcalloc(r->pool, sizeof(*sp));
+
+    sp->r = r;
+    return sp;
+}
+
+apr_off_t tf_spill_size(const tf_spill_t *sp)
+{
+    return sp->size;
+}
+
+static apr_status_t make_file(tf_spill_t *sp)
+{
+    request_rec *r = sp->r;
+    const char *dir, *name;
+    apr_status_t rv;
+    char *tpl;
+
+    if ((rv = apr_temp_dir_get(&dir, r->pool)) != APR_SUCCESS) {
+        dir = "(no temporary directory)";
+        goto failed;
+    }
+    tpl = apr_pstrcat(r->pool, dir, "/tracfcgi-answer.XXXXXX", NULL);
+    rv = apr_file_mktemp(&sp->file, tpl,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
+                             | APR_FOPEN_EXCL | APR_FOPEN_SENDFILE_ENABLED,
+                         r->pool);
+    if (rv != APR_SUCCESS) {
+        goto failed;
+    }
+    if (apr_file_name_get(&name, sp->file) == APR_SUCCESS) {
+        apr_file_remove(name, r->pool);
+    }
+    return APR_SUCCESS;
+failed:
+    sp->file = NULL;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, TFLOGNO(01001)
+                  "cannot create a temporary file in %s to hold the "
+                  "answer back (TracFcgiResponseBuffer): it is streamed to "
+                  "the client instead", dir);
+    return rv;
+}
+
+/* Write the memory buckets of @bb, in order, after what the file holds. */
+static apr_status_t write_out(tf_spill_t *sp, apr_bucket_brigade *bb)
+{
+    struct iovec vec[SPILL_IOV];
+    apr_off_t at = sp->size;
+    apr_size_t n = 0, written;
+    apr_status_t rv = APR_SUCCESS;
+    apr_bucket *b = APR_BRIGADE_FIRST(bb);
+
+    for (;;) {
+        int end = b == APR_BRIGADE_SENTINEL(bb);
+
+        if (!end && !APR_BUCKET_IS_FILE(b)) {
+            const char *data;
+            apr_size_t len;
+
+            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            if (len) {
+                vec[n].iov_base = (void *)data;
+                vec[n++].iov_len = len;
+            }
+        }
+        if (n && (end || n == SPILL_IOV)) {
+            if ((rv = apr_file_seek(sp->file, APR_SET, &at)) != APR_SUCCESS
+                || (rv = apr_file_writev_full(sp->file, vec, n, &written))
+                       != APR_SUCCESS) {
+                return rv;
+            }
+            at += (apr_off_t)written;
+            n = 0;
+        }
+        if (end) {
+            break;
+        }
+        b = APR_BUCKET_NEXT(b);
+    }
+    sp->size = at;
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_spill_move(tf_spill_t *sp, apr_bucket_brigade *bb)
+{
+    request_rec *r = sp->r;
+    apr_off_t before = sp->size;
+    apr_status_t rv;
+
+    if (!sp->file && (rv = make_file(sp)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = write_out(sp, bb)) != APR_SUCCESS) {
+        sp->size = before;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, TFLOGNO(01002)
+                      "cannot write the answer to its temporary file "
+                      "(TracFcgiResponseBuffer): the rest is streamed to "
+                      "the client instead");
+        return rv;
+    }
+    apr_brigade_cleanup(bb);
+    apr_brigade_insert_file(bb, sp->file, 0, sp->size, r->pool);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,196 @@
+"""TracFcgiResponseBuffer: a slow client never holds a backend. The answer
+is read from the backend into memory and then an unlinked temporary file,
+up to BYTES, while the client is fed at its own speed; the backend serves
+the next request as soon as it has written its answer. The first 256 KiB
+of an answer still go out as they come (a progress page streams); an
+application that streams more sends nginx's `X-Accel-Buffering: no`, or
+the directive is 0 where it runs. Past BYTES the rest is streamed."""
+
+import os
+import socket
+import time
+
+import pytest
+
+import httpd as H
+import test_conf_samples as C
+
+MiB = 1024 * 1024
+POOL = """\
+ScriptAlias /trac @APPS@/responder.fcgi/
+TracFcgiMinProcesses 2
+TracFcgiMaxProcesses 2
+TracFcgiConnsPerProcess 1
+TracFcgiQueueTimeout 3
+"""
+
+
+def slow_get(h, path):
+    """A client that asks for @path and then reads nothing: a receive
+    window of a few KiB, as a client on a slow link has."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(120)
+    s.connect(("127.0.0.1", h.port))
+    s.sendall(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+    return s
+
+
+def read_to_end(s, on_data=None):
+    data = b""
+    while True:
+        b = s.recv(262144)
+        if not b:
+            break
+        data += b
+        if on_data:
+            on_data(data)
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = dict(x.split(": ", 1) for x in lines[1:] if ": " in x)
+    return int(lines[0].split()[1]), hdrs, body
+
+
+def answer_files(h):
+    """Temporary answer files open in httpd's processes (all unlinked)."""
+    found = []
+    for pid in h.httpd_children():
+        d = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                t = os.readlink(os.path.join(d, fd))
+            except OSError:
+                continue
+            if "tracfcgi-answer." in t:
+                found.append(t)
+    return found
+
+
+def two_slow_downloads(h, kib):
+    """Both backends asked for @kib KiB by clients that read nothing."""
+    socks = [slow_get(h, "/trac/?big=%d" % kib) for _ in range(2)]
+    time.sleep(1.0)  # the backends write what they can meanwhile
+    return socks
+
+
+@pytest.mark.both_mpms
+def test_slow_clients_do_not_hold_backends(httpd):
+    h = httpd(POOL + "TracFcgiResponseBuffer 32M\n")
+    assert h.get("/trac/?pid").status == 200
+    socks = two_slow_downloads(h, 10 * 1024)
+    try:
+        # both backends have written their 10 MiB: another request is
+        # served at once, by one of them
+        t0 = time.monotonic()
+        r = h.get("/trac/?pid", timeout=10)
+        took = time.monotonic() - t0
+        assert r.status == 200, r.body[:200]
+        assert took < 1.0, "a small GET took %.2f s behind slow clients" % took
+        # the answers wait in unlinked temporary files, not in memory
+        held = answer_files(h)
+        assert len(held) == 2, held
+        assert all(t.endswith(" (deleted)") for t in held), held
+        assert not [p for p in os.listdir(h.tmp / "tmp")
+                    if p.startswith("tracfcgi-answer.")]
+    finally:
+        got = [read_to_end(s) for s in socks]
+    for status, _, body in got:
+        assert status == 200
+        assert body == H.pattern_bytes(0, 10 * MiB)
+    H.wait_until(lambda: not answer_files(h), 10, what="files closed")
+
+
+def test_without_the_buffer_slow_clients_hold_backends(httpd):
+    """What the directive saves: with 0 the two slow downloads keep both
+    backends, and the next request waits for TracFcgiQueueTimeout."""
+    h = httpd(POOL + "TracFcgiResponseBuffer 0\n")
+    assert h.get("/trac/?pid").status == 200
+    socks = two_slow_downloads(h, 10 * 1024)
+    try:
+        r = h.get("/trac/?pid", timeout=20)
+        assert r.status == 503
+        assert not answer_files(h)
+    finally:
+        got = [read_to_end(s) for s in socks]
+    for status, _, body in got:
+        assert status == 200 and body == H.pattern_bytes(0, 10 * MiB)
+
+
+def test_longer_answers_stream_past_the_buffer(httpd):
+    """An answer longer than the buffer: what is held goes first, the rest
+    is streamed (the backend then waits for the client, as with 0)."""
+    h = httpd(POOL + "TracFcgiResponseBuffer 1M\nLogLevel tracfcgi:debug\n")
+    mark = h.log_mark()
+    socks = two_slow_downloads(h, 8 * 1024)
+    try:
+        r = h.get("/trac/?pid", timeout=20)
+        assert r.status == 503
+    finally:
+        got = [read_to_end(s) for s in socks]
+    for status, hdrs, body in got:
+        assert status == 200
+        assert "Content-Length" not in hdrs
+        assert body == H.pattern_bytes(0, 8 * MiB)
+    lines = h.log_lines(r"TF00450: the answer is longer than "
+                        r"TracFcgiResponseBuffer 1048576; streamed from "
+                        r"byte \d+", since=mark)
+    assert len(lines) == 2, h.log_since(mark)
+    # and a plain client gets every size whole, held or not
+    for kib in (1, 255, 256, 257, 1023, 1024, 1025, 3000):
+        r = h.get("/trac/?big=%d&cl" % kib)
+        assert r.status == 200 and r.body == H.pattern_bytes(0, kib * 1024)
+
+
+def stream_times(h, path):
+    """Seconds from the request to the arrival of each 'line N'."""
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+    s.sendall(("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+    t0, seen = time.monotonic(), {}
+
+    def note(data):
+        for i in range(10):
+            if i not in seen and b"line %d" % i in data:
+                seen[i] = time.monotonic() - t0
+
+    status, _, body = read_to_end(s, note)
+    assert status == 200
+    return seen, body
+
+
+def test_a_progress_page_streams(httpd):
+    """6 lines of 100 KB, 300 ms apart: the first 256 KiB come as written;
+    past them the answer is held to its end (1.5 s). With
+    X-Accel-Buffering: no, or the directive at 0, every line comes as
+    written."""
+    h = httpd(POOL + """\
+<Location /trac/streamed>
+    TracFcgiResponseBuffer 0
+</Location>
+""")
+    q = "?stream=6&interval=300&pad=100000"
+    seen, body = stream_times(h, "/trac/" + q)
+    assert body.count(b"\n") == 6 and len(body) == 6 * 100007
+    assert seen[1] < 0.9, seen
+    assert seen[3] >= 1.4, seen  # held: it comes with the end
+    for path in ("/trac/" + q + "&nobuffer", "/trac/streamed" + q):
+        seen, body = stream_times(h, path)
+        assert len(body) == 6 * 100007
+        assert seen[3] < 1.25, (path, seen)
+
+
+def test_configtest_errors():
+    for bad in ("lots", "-1", "16T", "1.5M", "99999999999999999999"):
+        r = C.configtest("ScriptAlias /trac @APPS@/responder.fcgi/\n"
+                         "TracFcgiResponseBuffer '%s'\n" % bad)
+        assert r.returncode != 0, bad
+        assert ("TracFcgiResponseBuffer: expected a number of bytes (with "
+                "K, M or G after it for KiB, MiB, GiB), not '%s'" % bad
+                in r.stdout), r.stdout
+    for good in ("0", "65536", "512K", "16M", "1G"):
+        r = C.configtest("TracFcgiResponseBuffer %s\n" % good)
+        assert r.returncode == 0, (good, r.stdout)
