@@ -36,6 +36,7 @@
 #include "tf_preflight.h"
 #include "tf_shm.h"
 #include "tf_spec.h"
+#include "tf_spec_cache.h"
 #include "tf_status.h"
 #include "mod_status.h"
 
@@ -180,6 +181,7 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void tf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     tf_bridge_child_init();
+    tf_spec_cache_child_init(pchild);
     if (table_shm) {
         tf_shm_child_attach(table_shm, pchild);
         tf_keepalive_child_init(pchild, table_shm, getpid());

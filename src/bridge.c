@@ -51,6 +51,7 @@
 #include "tf_private.h"
 #include "tf_response.h"
 #include "tf_spec.h"
+#include "tf_spec_cache.h"
 
 #define RETRY_AFTER "5"
 #define LET_GO_SECS 2         /* the client is gone: how long a backend
@@ -541,7 +542,7 @@ int tf_bridge_handle(request_rec *r)
         return rc;
     }
     if (!x) {
-        tf_spec_build(r, &dc, &spec, &key);
+        tf_spec_get(r, &dc, &spec, &key);
     }
     for (n = 0;; n++) {
         /* a replay goes to another address of an external server */

@@ -510,6 +510,42 @@ def test_php_cgi(httpd):
 # TracFcgiInitEnv / DefaultInitEnv
 
 
+@pytest.mark.both_mpms
+def test_spawn_env_never_mixed_up(httpd):
+    """Each httpd child keeps the spawn spec of a script per configuration
+    (src/spec_cache.c): sections that differ only in a variable's value,
+    or whose merged variables are made anew for every request, must still
+    reach their own pools, request after request, in every child."""
+    h = httpd("""
+TracFcgiInitEnv TF_OUTER outer
+ScriptAlias /a @APPS@/responder.fcgi/
+ScriptAlias /b @APPS@/responder.fcgi/
+ScriptAlias /c @APPS@/responder.fcgi/
+<Location /a>
+    TracFcgiInitEnv TF_WHICH a
+</Location>
+<Location /b>
+    TracFcgiInitEnv TF_WHICH b
+</Location>
+<Location /c>
+    TracFcgiInitEnv TF_WHICH c
+</Location>
+<Location /c/sub>
+    TracFcgiInitEnv TF_WHICH c-sub
+</Location>
+""")
+    pids = {}
+    for _ in range(15):
+        for loc, which in (("a", "a"), ("b", "b"), ("c", "c"),
+                           ("c/sub", "c-sub")):
+            _, env, info = env_of(h, "/%s/?env" % loc)
+            assert env.get("TF_WHICH") == which, loc
+            assert env.get("TF_OUTER") == "outer", loc
+            pids.setdefault(which, set()).add(info["pid"])
+    seen = [p for v in pids.values() for p in v]
+    assert len(seen) == len(set(seen)), pids  # no process serves two
+
+
 def test_init_env(httpd):
     h = httpd("""
 TracFcgiInitEnv TF_SERVER_A alpha
