@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Benchmark mod_tracfcgi against mod_fcgid, mod_proxy_fcgi and static files.
+"""Benchmark mod_tracfcgi against mod_fcgid, mod_proxy_fcgi, nginx, lighttpd
+and static files.
 
 On one machine and in one run: build t/bench/bench_app.c (a libfcgi
 responder), serve it with 4 backend processes through
@@ -12,22 +13,31 @@ responder), serve it with 4 backend processes through
   fcgid       Apache + mod_fcgid (4 processes per class, large bodies allowed)
   proxy_fcgi  Apache + mod_proxy_fcgi over a unix socket to spawn-fcgi -F 4
               (no connection reuse)
+  nginx       nginx (2 workers) + the same spawn-fcgi server, a new
+              connection per request (nginx_keep, only with --only: upstream
+              keepalive, which stalls these one-connection-at-a-time
+              backends)
+  lighttpd    lighttpd (one process) starting the app's 4 processes itself
+              (mod_fastcgi "bin-path", "max-procs")
   static      Apache serving a 20-byte file (and a 1 MiB one): the ceiling
 
-one Apache at a time, every one with the same event MPM settings, on
-127.0.0.1 only, and print one markdown table with every figure's ratio to
-the mod_fcgid and the static rows, then the issue's targets, met or missed.
+(and the variants in CONFIGS and OPTIONAL), one server at a time, every
+Apache with the same event MPM settings, on 127.0.0.1 only, and print one
+markdown table with every figure's ratio to the mod_fcgid, the static and
+the nginx rows, then the performance issue's targets, met or missed.
 
 Clients: wrk (req/s, latency, MiB/s; a Lua script sends the POST bodies and
 prints wrk's summary as JSON) and, for the queueing test, Python threads
-that see every request. Memory: the sum of the RSS of httpd's processes
-and the backends, sampled from /proc during the whole scenario.
+that see every request. Memory: the sum of the RSS (and PSS) of the
+server's processes (httpd's; nginx's master and workers; lighttpd) and
+the backends, sampled from /proc during the whole scenario.
 
     /usr/bin/python3 t/bench/run.py [--quick] [--only tracfcgi,fcgid,...]
                                     [--duration S] [--json FILE] [--keep]
 
 Needs (Debian 12): apache2 libapache2-mod-fcgid spawn-fcgi libfcgi-dev wrk
-curl gcc, and mod_tracfcgi.so built (make). Runs as root (httpd drops to
+curl gcc, nginx-light and lighttpd for their rows, and mod_tracfcgi.so
+built (make). Runs as root (httpd, nginx's workers and lighttpd drop to
 www-data). Everything lives in a fresh /tmp/tracfcgi-bench-* directory,
 removed at the end unless --keep.
 """
@@ -56,23 +66,33 @@ MODULE = REPO / "mod_tracfcgi.so"
 APACHE = "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
 SPAWN_FCGI = "/usr/bin/spawn-fcgi"
+NGINX = "/usr/sbin/nginx"
+NGINX_FASTCGI_PARAMS = "/etc/nginx/fastcgi_params"
+LIGHTTPD = "/usr/sbin/lighttpd"
 WRK = "wrk"
 USER = "www-data"
 
 CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi",
-           "tracfcgi_ext", "tracfcgi_ext_tcp", "proxy_fcgi_tcp", "static")
+           "tracfcgi_ext", "tracfcgi_ext_tcp", "proxy_fcgi_tcp", "nginx",
+           "lighttpd", "static")
 TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
 # measured only when named with --only: mod_proxy_fcgi keeping its
 # connections (enablereuse=on), which stalls one-request-at-a-time
-# backends once httpd's threads outnumber them
-OPTIONAL = ("proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep")
+# backends once httpd's threads outnumber them; so does nginx's upstream
+# keepalive (nginx_keep: an idle connection one worker keeps holds a
+# backend that another worker's request waits for; with keepalive 8, 4
+# or 2 the queue test runs into its 60 s deadline, with 1 nothing fails
+# but it takes 2.2-2.6 s, p99 0.5-0.7 s)
+OPTIONAL = ("proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep",
+            "nginx_keep")
 ALL = CONFIGS + OPTIONAL
 # the configurations that load mod_tracfcgi; those whose backends
 # spawn-fcgi starts (over TCP: the TCP ones)
 WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp",
                           "tracfcgi_ext_tcp_keep")
 SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_tcp",
-           "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep")
+           "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep",
+           "nginx", "nginx_keep")
 OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse",
             "tracfcgi_ext_tcp_keep")
 LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
@@ -83,6 +103,9 @@ LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "proxy_fcgi_tcp": "mod_proxy_fcgi TCP",
           "proxy_fcgi_tcp_reuse": "mod_proxy_fcgi TCP enablereuse",
           "tracfcgi_ext_tcp_keep": "mod_tracfcgi external TCP keepalive",
+          "nginx": "nginx + spawn-fcgi",
+          "nginx_keep": "nginx + spawn-fcgi keepalive",
+          "lighttpd": "lighttpd (spawns)",
           "static": "static file"}
 BACKENDS = 4
 SMALL = b"small reply 20 bytes"
@@ -218,6 +241,133 @@ ProxyTimeout 300
     "static": "",
 }
 
+# nginx (nginx_keep: with upstream keepalive) in front of the same
+# spawn-fcgi -F 4 server as proxy_fcgi, over its unix socket
+NGINX_CONF = """\
+# generated by t/bench/run.py ({name})
+# in the foreground, as httpd -DFOREGROUND: the process started is the
+# master, and it stops when told to
+daemon off;
+master_process on;
+# 2 workers: the machine has 2 cores (and Apache's event MPM 2 children)
+worker_processes 2;
+user {user} {user};
+pid "{dir}/run/nginx.pid";
+# not warn: that logs every request body buffered to a file (each 1 MiB
+# POST), burying real errors in the tail the report shows
+error_log "{dir}/error_log" error;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    # no access log, as in the Apache configurations
+    access_log off;
+    # every temporary file in this configuration's directory (nginx
+    # creates these, owned by the workers' user)
+    client_body_temp_path "{dir}/tmp/client_body";
+    fastcgi_temp_path "{dir}/tmp/fastcgi";
+    proxy_temp_path "{dir}/tmp/proxy";
+    uwsgi_temp_path "{dir}/tmp/uwsgi";
+    scgi_temp_path "{dir}/tmp/scgi";
+    # as Apache's Timeout 300, KeepAliveTimeout 30, MaxKeepAliveRequests 0
+    # (no limit) and LimitRequestBody 0
+    client_header_timeout 300s;
+    client_body_timeout 300s;
+    send_timeout 300s;
+    keepalive_timeout 30s;
+    keepalive_requests 1000000000;
+    client_max_body_size 0;
+    default_type application/octet-stream;
+{upstream}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name 127.0.0.1;
+        root "{dir}/htdocs";
+        # SCRIPT_NAME /app, PATH_INFO the rest, as ScriptAlias /app
+        location /app/ {{
+            fastcgi_split_path_info ^(/app)(/.*)$;
+{params}
+            fastcgi_param PATH_INFO $fastcgi_path_info;
+            fastcgi_pass {backend};
+            fastcgi_connect_timeout 300s;
+            fastcgi_send_timeout 300s;
+            fastcgi_read_timeout 300s;
+{keep}
+        }}
+    }}
+{extra}
+}}
+"""
+
+# nginx_keep: connections to the backends kept (up to 8 idle ones per
+# worker); a libfcgi process serves one connection at a time, until it
+# is closed
+NGINX_UPSTREAM = """\
+    upstream app {{
+        server unix:{dir}/run/app.sock;
+        keepalive 8;
+    }}
+"""
+
+# when /etc/nginx/fastcgi_params is missing: what the app and the
+# comparison need (bench_app routes on REQUEST_URI)
+NGINX_PARAMS = """\
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+            fastcgi_param REQUEST_URI $request_uri;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+            fastcgi_param SERVER_NAME $server_name;
+            fastcgi_param SERVER_PORT $server_port;"""
+
+# lighttpd starting the app itself (as mod_fcgid and mod_tracfcgi do)
+LIGHTTPD_CONF = """\
+# generated by t/bench/run.py ({name})
+# mod_fastcgi is built into Debian's lighttpd 1.4.69 (no mod_fastcgi.so)
+# but loaded only when named. No mod_accesslog: no access log, as in the
+# Apache configurations. One process, lighttpd's model (one event loop;
+# server.max-worker is discouraged upstream)
+server.modules = ( "mod_fastcgi" )
+server.bind = "127.0.0.1"
+server.port = {port}
+server.document-root = "{dir}/htdocs"
+# lighttpd drops to this user altogether: it opens the error log, and
+# creates the backends' sockets, as that user
+server.username = "{user}"
+server.groupname = "{user}"
+server.pid-file = "{dir}/run/lighttpd.pid"
+server.errorlog = "{dir}/error_log"
+# where request bodies are buffered before they go to the app
+server.upload-dirs = ( "{dir}/tmp" )
+# as Apache's LimitRequestBody 0 (KiB here; 0: no limit), Timeout 300,
+# KeepAliveTimeout 30 and MaxKeepAliveRequests 0 (a short here: 65535
+# is the most; 0 would turn keep-alive off)
+server.max-request-size = 0
+server.max-keep-alive-requests = 65535
+server.max-keep-alive-idle = 30
+server.max-read-idle = 300
+server.max-write-idle = 300
+# {n} processes, each listening on its own socket (app.sock-0, ...); a new
+# connection per request. A prefix key with check-local disabled:
+# SCRIPT_NAME /app, PATH_INFO the rest
+fastcgi.server = ( "/app" => ((
+    "bin-path" => "{appdir}/bench_app.fcgi",
+    "socket" => "{dir}/run/app.sock",
+    "max-procs" => {n},
+    "check-local" => "disable",
+    "connect-timeout" => 300,
+    "read-timeout" => 300,
+    "write-timeout" => 300,
+)))
+{extra}
+"""
+
 # more configuration text per configuration, from --conf NAME:TEXT
 EXTRA_CONF = {}
 
@@ -319,10 +469,13 @@ def pss_bytes(pid):
     return 0
 
 
-def scan(conf, app):
-    """(httpd pids, backend pids) of one configuration: httpd processes
-    carry the config path in their argv (children and managers inherit
-    it); backends run the bench app binary."""
+def scan(conf, app, sid=None):
+    """(server pids, backend pids) of one configuration: backends run the
+    bench app binary (whoever started them: spawn-fcgi, the server); the
+    server's processes carry the config path in their argv (httpd's
+    children and managers inherit it) or, with @sid, are in that session
+    (the server is started as a session leader; nginx's processes rewrite
+    their argv, "nginx: worker process")."""
     conf_b, app_s = str(conf).encode(), str(app)
     httpd, back = [], []
     for d in os.listdir("/proc"):
@@ -332,6 +485,8 @@ def scan(conf, app):
         st = _read("/proc/%d/stat" % pid)
         if not st or st[st.rfind(")") + 2] in "ZX":
             continue
+        # after the command: state, ppid, process group, session
+        session = int(st[st.rfind(")") + 2:].split()[3])
         try:
             exe = os.readlink("/proc/%d/exe" % pid)
         except OSError:
@@ -341,6 +496,9 @@ def scan(conf, app):
         if exe == app_s:
             back.append(pid)
             continue
+        if sid is not None and session == sid:
+            httpd.append(pid)
+            continue
         cmd = _read("/proc/%d/cmdline" % pid, "rb") or b""
         if conf_b in cmd.split(b"\0"):
             httpd.append(pid)
@@ -348,12 +506,13 @@ def scan(conf, app):
 
 
 class MemSampler(threading.Thread):
-    """Peak of sum(RSS) of httpd + backends (every 50 ms; the process set
-    is rescanned every second) and peak of sum(PSS) (every second)."""
+    """Peak of sum(RSS) of the server (httpd, nginx, lighttpd) + backends
+    (every 50 ms; the process set is rescanned every second) and peak of
+    sum(PSS) (every second)."""
 
-    def __init__(self, conf, app, interval=0.05):
+    def __init__(self, srv, interval=0.05):
         super().__init__(daemon=True)
-        self.conf, self.app, self.interval = conf, app, interval
+        self.srv, self.interval = srv, interval
         self.stop_ev = threading.Event()
         self.peak_rss = self.peak_pss = 0
         self.peak_httpd_rss = 0
@@ -367,7 +526,7 @@ class MemSampler(threading.Thread):
         while not self.stop_ev.is_set():
             now = time.monotonic()
             if now - last_scan >= 1.0:
-                httpd, back = scan(self.conf, self.app)
+                httpd, back = self.srv.pids()
                 last_scan = now
                 pss = sum(pss_bytes(p) for p in httpd + back)
             else:
@@ -386,26 +545,19 @@ class MemSampler(threading.Thread):
                 self.peak_pss = max(self.peak_pss, pss)
             self.stop_ev.wait(self.interval)
 
-    @staticmethod
-    def breakdown(httpd_rss, back_rss, n_back):
-        """MiB by kind: the parent, the MPM children (threaded), other
-        httpd processes (process managers), the backends."""
+    def breakdown(self, httpd_rss, back_rss, n_back):
+        """MiB by kind: the server's kinds of process (Server.KINDS; for
+        httpd the parent, the MPM children, the process managers), the
+        backends."""
         parts = collections.OrderedDict(
-            (k, 0.0) for k in ("parent", "mpm children", "managers",
-                               "backends"))
+            (k, 0.0) for k in self.srv.KINDS + ("backends",))
         pids = set(httpd_rss)
         for pid, rss in httpd_rss.items():
             st = _read("/proc/%d/stat" % pid) or ""
             f = st[st.rfind(")") + 2:].split()
             ppid = int(f[1]) if len(f) > 17 else 0
             threads = int(f[17]) if len(f) > 17 else 1
-            if ppid not in pids:
-                kind = "parent"
-            elif threads > 2:
-                kind = "mpm children"
-            else:
-                kind = "managers"
-            parts[kind] += rss / MIB
+            parts[self.srv.kind(ppid in pids, threads)] += rss / MIB
         parts["backends"] = back_rss / MIB
         parts["n_backends"] = n_back
         return parts
@@ -445,9 +597,19 @@ class HttpdRssWatch(threading.Thread):
 
 
 # --------------------------------------------------------------------------
-# one Apache
+# one server: Apache httpd (Server), nginx, lighttpd
 
 class Server:
+    """One Apache httpd, in the foreground, in a session of its own: what
+    it starts (children, managers, backends) is found and stopped with it.
+    Nginx and Lighttpd below change only the configuration, the command
+    line and the names of the kinds of process."""
+
+    KIND = "httpd"
+    CONF_NAME = "httpd.conf"
+    # the kinds of the server's processes in the peak-RSS breakdown
+    KINDS = ("parent", "mpm children", "managers")
+
     def __init__(self, name, root, app):
         self.name = name
         self.app = app
@@ -465,19 +627,35 @@ class Server:
         shutil.chown(self.dir / "fcgid", USER, USER)
         (self.dir / "htdocs" / "small.txt").write_bytes(SMALL)
         (self.dir / "htdocs" / "big.bin").write_bytes(b"x" * MIB)
-        self.conf = self.dir / "httpd.conf"
+        self.conf = self.dir / self.CONF_NAME
         self.urls = URLS.get(name, APP_URLS)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
+    def fmt(self):
+        return dict(name=self.name, dir=self.dir, port=self.port, user=USER,
+                    moddir=MODDIR, appdir=self.app.parent, module=MODULE,
+                    n=BACKENDS, bport=self.bport)
+
     def config_text(self):
-        fmt = dict(name=self.name, dir=self.dir, port=self.port, user=USER,
-                   moddir=MODDIR, appdir=self.app.parent, module=MODULE,
-                   n=BACKENDS, bport=self.bport)
+        fmt = self.fmt()
         fmt["extra"] = EXTRA[self.name].format(**fmt) + "\n".join(
             EXTRA_CONF.get(self.name, ()))
         return BASE_CONF.format(**fmt)
+
+    def command(self, prefix, args):
+        if args is None:
+            args = ("-DFOREGROUND",)
+        return list(prefix) + [APACHE, "-f", str(self.conf)] + list(args)
+
+    @staticmethod
+    def kind(child, threads):
+        """One of KINDS for a process of the server: @child when its
+        parent is one too, with @threads threads."""
+        if not child:
+            return "parent"
+        return "mpm children" if threads > 2 else "managers"
 
     def start_spawner(self):
         sock = self.dir / "run" / "app.sock"
@@ -499,12 +677,14 @@ class Server:
                 self.spawner_pids = back
                 return
             time.sleep(0.02)
+        # stop() ends those that did start
+        self.spawner_pids = scan(self.conf, self.app)[1]
         raise RuntimeError("spawn-fcgi did not start %d backends" % BACKENDS)
 
-    def start(self, prefix=(), args=("-DFOREGROUND",), timeout=30):
-        """Start httpd (run through @prefix, e.g. valgrind, with @args);
-        return seconds from its start to the first answered request (the
-        small URL)."""
+    def start(self, prefix=(), args=None, timeout=30):
+        """Start the server (run through @prefix, e.g. valgrind, with
+        @args, by default in the foreground); return seconds from its
+        start to the first answered request (the small URL)."""
         self.port = free_port()
         self.conf.write_text(self.config_text())
         if self.name in SPAWNED:
@@ -513,15 +693,15 @@ class Server:
         self.stdout = open(self.dir / "stdout", "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            list(prefix) + [APACHE, "-f", str(self.conf)] + list(args),
+            self.command(prefix, args),
             stdin=subprocess.DEVNULL, stdout=self.stdout,
             stderr=subprocess.STDOUT, env=env, cwd=str(self.dir),
             start_new_session=True)
         deadline = t0 + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s: httpd exited at startup:\n%s\n%s" % (
-                    self.name, _read(self.dir / "stdout") or "",
+                raise RuntimeError("%s: %s exited at startup:\n%s\n%s" % (
+                    self.name, self.KIND, _read(self.dir / "stdout") or "",
                     _read(self.dir / "error_log") or ""))
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port,
@@ -539,7 +719,9 @@ class Server:
                                                            timeout))
 
     def pids(self):
-        return scan(self.conf, self.app)
+        """(server pids, backend pids), those of the session too once
+        started (the server's pid is its session's id)."""
+        return scan(self.conf, self.app, self.proc.pid if self.proc else None)
 
     def stop(self, timeout=15):
         leftovers = []
@@ -569,12 +751,12 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             reap()
-            httpd, back = scan(self.conf, self.app)
+            httpd, back = self.pids()
             if not httpd and not back:
                 break
             time.sleep(0.1)
         else:
-            httpd, back = scan(self.conf, self.app)
+            httpd, back = self.pids()
             leftovers = httpd + back
             for pid in leftovers:
                 try:
@@ -590,6 +772,77 @@ class Server:
     def error_log_tail(self, n=5):
         t = _read(self.dir / "error_log") or ""
         return t.strip().splitlines()[-n:]
+
+
+class Nginx(Server):
+    """nginx in front of the spawn-fcgi server (NGINX_CONF); nginx_keep
+    keeps its connections to it."""
+
+    KIND = "nginx"
+    CONF_NAME = "nginx.conf"
+    KINDS = ("master", "workers")
+
+    def config_text(self):
+        fmt = self.fmt()
+        keep = self.name == "nginx_keep"
+        fmt.update(
+            upstream=NGINX_UPSTREAM.format(**fmt) if keep else "",
+            backend="app" if keep else "unix:%s/run/app.sock" % self.dir,
+            keep="            fastcgi_keep_conn on;" if keep else "",
+            params=("            include %s;" % NGINX_FASTCGI_PARAMS
+                    if os.path.exists(NGINX_FASTCGI_PARAMS)
+                    else NGINX_PARAMS),
+            extra="\n".join(EXTRA_CONF.get(self.name, ())))
+        return NGINX_CONF.format(**fmt)
+
+    def command(self, prefix, args):
+        # -e: what nginx says before it has read the configuration goes to
+        # the same error log
+        return list(prefix) + [
+            NGINX, "-p", "%s/" % self.dir, "-c", str(self.conf),
+            "-e", str(self.dir / "error_log")] + list(args or ())
+
+    @staticmethod
+    def kind(child, threads):
+        return "workers" if child else "master"
+
+
+class Lighttpd(Server):
+    """lighttpd starting the app's processes itself (LIGHTTPD_CONF)."""
+
+    KIND = "lighttpd"
+    CONF_NAME = "lighttpd.conf"
+    KINDS = ("lighttpd",)
+
+    def __init__(self, name, root, app):
+        super().__init__(name, root, app)
+        # lighttpd drops to USER before it opens its error log and creates
+        # the backends' sockets (in run/), and removes its pid file as USER
+        shutil.chown(self.dir / "run", USER, USER)
+        (self.dir / "error_log").touch()
+        shutil.chown(self.dir / "error_log", USER, USER)
+
+    def config_text(self):
+        fmt = self.fmt()
+        fmt["extra"] = "\n".join(EXTRA_CONF.get(self.name, ()))
+        return LIGHTTPD_CONF.format(**fmt)
+
+    def command(self, prefix, args):
+        return list(prefix) + [LIGHTTPD, "-D", "-f", str(self.conf)] + list(
+            args or ())
+
+    @staticmethod
+    def kind(child, threads):
+        # one process; a child is one forked to become a backend
+        return "lighttpd"
+
+
+# the configurations not served by Apache
+SERVERS = {"nginx": Nginx, "nginx_keep": Nginx, "lighttpd": Lighttpd}
+
+
+def make_server(name, root, app):
+    return SERVERS.get(name, Server)(name, root, app)
 
 
 # --------------------------------------------------------------------------
@@ -753,6 +1006,32 @@ def warm_up(srv, lua, secs):
     log("%s: only %d backends after warm-up" % (srv.name, len(srv.pids()[1])))
 
 
+def check_bodies(srv):
+    """One 1 MiB GET and one 1 MiB POST through the app, their bytes
+    checked (wrk checks only the status): what is wrong, if anything."""
+    out = []
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+    try:
+        c.request("GET", srv.urls[1])
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 200 or body != b"x" * MIB:
+            out.append("1 MiB GET: status %d, %d bytes" % (r.status,
+                                                           len(body)))
+        c.request("POST", srv.urls[2], body=b"y" * MIB,
+                  headers={"Content-Type": "application/octet-stream"})
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 200 or body.strip() != str(MIB).encode():
+            out.append("1 MiB POST: status %d, answer %r" % (
+                r.status, body[:40]))
+    except (OSError, http.client.HTTPException) as e:
+        out.append("1 MiB GET/POST check: %r" % e)
+    finally:
+        c.close()
+    return out
+
+
 def huge_checks(srv, res, lua, dur):
     """The 1 GiB download and upload, in an httpd of their own: right
     after warm-up (the growth is what the transfer itself needs), and
@@ -780,20 +1059,22 @@ def huge_checks(srv, res, lua, dur):
 
 
 def bench_config(name, root, app, lua, dur, huge):
-    srv = Server(name, root, app)
+    srv = make_server(name, root, app)
     res = {"name": name, "errors": []}
     mem = None
     try:
         if name in huge:
             huge_checks(srv, res, lua, dur)
-        mem = MemSampler(srv.conf, app)
+        mem = MemSampler(srv)
         mem.start()
         res["startup"] = srv.start()
-        log("%s: first answer %.1f ms after httpd start" % (
-            name, res["startup"] * 1000))
+        log("%s: first answer %.1f ms after %s start" % (
+            name, res["startup"] * 1000, srv.KIND))
         mem.phase = "warm-up"
         warm_up(srv, lua, max(1.0, dur / 2))
         res["backends"] = len(srv.pids()[1])
+        if name != "static":
+            res["errors"] += check_bodies(srv)
         small, big, post, sleep = srv.urls
         for c in (1, 16, 64):
             mem.phase = "%d clients" % c
@@ -889,7 +1170,7 @@ def _mib(b):
     return None if not b else b / MIB
 
 
-def cell(val, fmt, ref_f, ref_s, show_f, show_s):
+def cell(val, fmt, ref_f, ref_s, show_f, show_s, ref_n=None, show_n=False):
     if val is None:
         return "—"
     out = fmt % val
@@ -898,6 +1179,8 @@ def cell(val, fmt, ref_f, ref_s, show_f, show_s):
         ratios.append("%.2f×F" % (val / ref_f) if ref_f else "—F")
     if show_s:
         ratios.append("%.2f×S" % (val / ref_s) if ref_s else "—S")
+    if show_n:
+        ratios.append("%.2f×N" % (val / ref_n) if ref_n else "—N")
     if ratios:
         out += " (" + ", ".join(ratios) + ")"
     return out
@@ -928,7 +1211,7 @@ def errors_of(res):
 def report(results, meta):
     by = {r["name"]: r for r in results}
     names = [n for n in ALL if n in by]
-    F, S = by.get("fcgid"), by.get("static")
+    F, S, N = by.get("fcgid"), by.get("static"), by.get("nginx")
     lines = []
     lines.append("mod_tracfcgi benchmark, %s; %s" % (
         time.strftime("%Y-%m-%d %H:%M"), meta))
@@ -938,13 +1221,15 @@ def report(results, meta):
     for key, label, get, fmt in METRICS:
         ref_f = get(F) if F else None
         ref_s = get(S) if S else None
+        ref_n = get(N) if N else None
         row = []
         for n in names:
             v = get(by[n])
             row.append(cell(v, fmt, ref_f, ref_s,
                             F is not None and n != "fcgid",
                             S is not None and n != "static"
-                            and get(S) is not None))
+                            and get(S) is not None,
+                            ref_n, N is not None and n != "nginx"))
         lines.append("| %s | %s |" % (label, " | ".join(row)))
     lines.append("")
     lines.append("(x.xx×F, y.yy×S): ratio to the mod_fcgid column, to the "
@@ -952,6 +1237,13 @@ def report(results, meta):
                  "16 clients to 4 backends, every request timed by the "
                  "client. RSS: sum over httpd's processes and the backends "
                  "(shared pages counted in each); PSS shares them out.")
+    if N:
+        lines.append("z.zz×N: ratio to the %s column, same run." % (
+            LABELS["nginx"]))
+    if set(SERVERS) & set(names):
+        lines.append("For nginx and lighttpd, \"httpd\" above means their "
+                     "own processes (nginx: the master and 2 workers; "
+                     "lighttpd: one process, which starts the backends).")
     # the 1 GiB transfers
     for n in names:
         for k, what in (("huge_get", "1 GiB GET"), ("huge_post",
@@ -1006,48 +1298,76 @@ def report(results, meta):
 
 
 def targets(by, name):
-    T, F, S, P = (by.get(n) for n in (name, "fcgid", "static",
-                                      "proxy_fcgi"))
+    """The performance issue's targets for the mod_tracfcgi column @name,
+    met, missed or not measured (a column it compares with is missing)."""
+    T = by.get(name)
     if not T:
         return []
     out = ["Targets (%s):" % LABELS[name]]
+    g = dict((k, get) for k, _, get, _ in METRICS)
 
     def check(label, ok, detail):
         if ok is None:
-            out.append("- [ ] %s: not measured" % label)
+            out.append("- [ ] %s: not measured%s" % (
+                label, " (%s)" % detail if detail else ""))
         else:
             out.append("- [%s] %s: %s%s" % ("x" if ok else " ", label, detail,
                                             "" if ok else "  **MISSED**"))
 
-    def ratio(a, b):
-        return a / b if a is not None and b else None
+    def at_least(label, key, refs, factor, fmt):
+        """T's figure >= @factor x the best of the columns @refs (all of
+        which must have been measured)."""
+        a = g[key](T)
+        ref = [(g[key](by[n]) if n in by else None, n) for n in refs]
+        missing = [LABELS[n] for v, n in ref if v is None]
+        if a is None or missing:
+            check(label, None, "no %s figure" % " / ".join(
+                missing or [LABELS[name]]))
+            return
+        b, best = max(ref)
+        check(label, a >= factor * b, ("%.3fx (" + fmt + " vs %s's " + fmt
+                                       + ")") % (a / b, a, LABELS[best], b))
 
-    g = dict((k, get) for k, _, get, _ in METRICS)
-    r = ratio(g["rps16"](T), g["rps16"](S) if S else None)
-    check("16 clients >= 0.85x static req/s", None if r is None else
-          r >= 0.85, "%.3fx" % r if r is not None else "")
+    peers = ("fcgid", "proxy_fcgi")
+    # 1: small requests
+    at_least("1: 1 client req/s >= 1.5x the better of mod_fcgid, "
+             "mod_proxy_fcgi", "rps1", peers, 1.5, "%.0f")
+    at_least("1: 1 client req/s >= 0.8x nginx", "rps1", ("nginx",), 0.8,
+             "%.0f")
+    for c in (16, 64):
+        key = "rps%d" % c
+        at_least("1: %d clients req/s >= 1.3x the better of mod_fcgid, "
+                 "mod_proxy_fcgi" % c, key, peers, 1.3, "%.0f")
+        at_least("1: %d clients req/s >= 0.7x nginx" % c, key, ("nginx",),
+                 0.7, "%.0f")
     v = g["p99_16"](T)
-    check("p99 at 16 clients <= 3 ms", None if v is None else v <= 3.0,
+    check("1: p99 at 16 clients <= 3 ms", None if v is None else v <= 3.0,
           "%.2f ms" % v if v is not None else "")
-    r = ratio(g["rps1"](T), g["rps1"](F) if F else None)
-    check("1 client >= 1.3x mod_fcgid req/s", None if r is None else
-          r >= 1.3, "%.3fx" % r if r is not None else "")
     v = g["qwall"](T)
-    check("queue wall <= 2.05 s", None if v is None else v <= 2.05,
+    check("1: queue wall <= 2.05 s", None if v is None else v <= 2.05,
           "%.3f s" % v if v is not None else "")
     a, b = g["qp99"](T), g["qp50"](T)
-    r = ratio(a, b)
-    check("queue p99 <= 1.1x p50", None if r is None else r <= 1.1,
+    r = a / b if a is not None and b else None
+    check("1: queue p99 <= 1.1x p50", None if r is None else r <= 1.1,
           "%.1f / %.1f ms = %.2fx" % (a, b, r) if r is not None else "")
-    r = ratio(g["get1m"](T), g["get1m"](F) if F else None)
-    check("1 MiB GET >= 1.3x mod_fcgid MiB/s", None if r is None else
-          r >= 1.3, "%.3fx" % r if r is not None else "")
-    r = ratio(g["post1m"](T), g["post1m"](F) if F else None)
-    check("1 MiB POST >= 3x mod_fcgid MiB/s", None if r is None else r >= 3,
-          "%.3fx" % r if r is not None else "")
-    a, b = g["mem"](T), g["mem"](P) if P else None
-    check("peak memory <= mod_proxy_fcgi's", None if a is None or b is None
-          else a <= b, "%.1f vs %.1f MiB (RSS)" % (a, b) if a and b else "")
+    # 3: large bodies
+    at_least("3: 1 MiB GET >= 1.3x mod_fcgid MiB/s", "get1m", ("fcgid",),
+             1.3, "%.0f")
+    at_least("3: 1 MiB GET >= 1.3x nginx MiB/s", "get1m", ("nginx",), 1.3,
+             "%.0f")
+    at_least("3: 1 MiB POST >= 3x mod_fcgid MiB/s", "post1m", ("fcgid",), 3,
+             "%.0f")
+    at_least("3: 1 MiB POST >= 1.2x lighttpd MiB/s", "post1m",
+             ("lighttpd",), 1.2, "%.0f")
+    # 4: memory
+    a = g["pss"](T)
+    b = g["pss"](by["proxy_fcgi"]) if "proxy_fcgi" in by else None
+    if a is None or b is None:
+        check("4: peak PSS <= 1.1x mod_proxy_fcgi's", None, "no %s figure"
+              % (LABELS["proxy_fcgi"] if a is not None else LABELS[name]))
+    else:
+        check("4: peak PSS <= 1.1x mod_proxy_fcgi's", a <= 1.1 * b,
+              "%.1f vs %.1f MiB = %.2fx" % (a, b, a / b))
     for k, what in (("huge_get", "1 GiB download"),
                     ("huge_post", "1 GiB upload")):
         h = T.get(k)
@@ -1100,10 +1420,18 @@ def snapshot_module(root, path):
 
 
 def check_tools(names, module=MODULE):
-    missing = []
-    for tool in (APACHE, WRK, "cc", "curl"):
+    missing, more = [], []
+    apache = [n for n in names if n not in SERVERS]
+    for tool in ((APACHE,) if apache else ()) + (WRK, "cc", "curl"):
         if not shutil.which(tool):
             missing.append(tool)
+    for tool, package, rows in ((NGINX, "nginx-light", ("nginx",
+                                                         "nginx_keep")),
+                                (LIGHTTPD, "lighttpd", ("lighttpd",))):
+        if set(rows) & set(names) and not os.path.exists(tool):
+            missing.append("%s (%s, for %s)" % (
+                tool, package, ",".join(n for n in rows if n in names)))
+            more.append(package)
     if "fcgid" in names and not os.path.exists(MODDIR + "/mod_fcgid.so"):
         missing.append("mod_fcgid (libapache2-mod-fcgid)")
     if set(SPAWNED) & set(names) and not os.path.exists(SPAWN_FCGI):
@@ -1112,8 +1440,8 @@ def check_tools(names, module=MODULE):
         missing.append("%s (run make)" % module)
     if missing:
         sys.exit("missing: %s\n(Debian: apt-get install -y apache2 "
-                 "libapache2-mod-fcgid spawn-fcgi libfcgi-dev wrk curl gcc)"
-                 % ", ".join(missing))
+                 "libapache2-mod-fcgid spawn-fcgi libfcgi-dev wrk curl gcc%s)"
+                 % (", ".join(missing), "".join(" " + p for p in more)))
     if os.geteuid() != 0:
         sys.exit("run as root (httpd switches to %s)" % USER)
 
