@@ -1,7 +1,7 @@
 """TracFcgiResponseBuffer: a slow client never holds a backend. The answer
 is read from the backend into memory and then an unlinked temporary file,
 up to BYTES, while the client is fed at its own speed; the backend serves
-the next request as soon as it has written its answer. The first 256 KiB
+the next request as soon as it has written its answer. The first 64 KiB
 of an answer still go out as they come (a progress page streams); an
 application that streams more sends nginx's `X-Accel-Buffering: no`, or
 the directive is 0 where it runs. Past BYTES the rest is streamed."""
@@ -105,6 +105,23 @@ def test_slow_clients_do_not_hold_backends(httpd):
     H.wait_until(lambda: not answer_files(h), 10, what="files closed")
 
 
+def test_answers_up_to_1mib_are_held_in_memory(httpd):
+    """Up to 1 MiB is held in memory: no temporary file, and still no
+    backend held. (SendBufferSize: a socket buffer as a remote client's,
+    not loopback's megabytes, which would take the whole answer.)"""
+    h = httpd(POOL + "SendBufferSize 16384\n")  # the default, 16M
+    socks = two_slow_downloads(h, 900)
+    try:
+        t0 = time.monotonic()
+        r = h.get("/trac/?pid", timeout=10)
+        assert r.status == 200 and time.monotonic() - t0 < 1.0
+        assert not answer_files(h)
+    finally:
+        got = [read_to_end(s) for s in socks]
+    for status, _, body in got:
+        assert status == 200 and body == H.pattern_bytes(0, 900 * 1024)
+
+
 def test_without_the_buffer_slow_clients_hold_backends(httpd):
     """What the directive saves: with 0 the two slow downloads keep both
     backends, and the next request waits for TracFcgiQueueTimeout."""
@@ -141,7 +158,7 @@ def test_longer_answers_stream_past_the_buffer(httpd):
                         r"byte \d+", since=mark)
     assert len(lines) == 2, h.log_since(mark)
     # and a plain client gets every size whole, held or not
-    for kib in (1, 255, 256, 257, 1023, 1024, 1025, 3000):
+    for kib in (1, 63, 64, 65, 1023, 1024, 1025, 1300, 3000):
         r = h.get("/trac/?big=%d&cl" % kib)
         assert r.status == 200 and r.body == H.pattern_bytes(0, kib * 1024)
 
@@ -163,7 +180,7 @@ def stream_times(h, path):
 
 
 def test_a_progress_page_streams(httpd):
-    """6 lines of 100 KB, 300 ms apart: the first 256 KiB come as written;
+    """6 lines of 20 KB, 300 ms apart: the first 64 KiB come as written;
     past them the answer is held to its end (1.5 s). With
     X-Accel-Buffering: no, or the directive at 0, every line comes as
     written."""
@@ -172,15 +189,15 @@ def test_a_progress_page_streams(httpd):
     TracFcgiResponseBuffer 0
 </Location>
 """)
-    q = "?stream=6&interval=300&pad=100000"
+    q = "?stream=6&interval=300&pad=20000"
     seen, body = stream_times(h, "/trac/" + q)
-    assert body.count(b"\n") == 6 and len(body) == 6 * 100007
-    assert seen[1] < 0.9, seen
-    assert seen[3] >= 1.4, seen  # held: it comes with the end
+    assert body.count(b"\n") == 6 and len(body) == 6 * 20007
+    assert seen[2] < 0.9, seen
+    assert seen[4] >= 1.4, seen  # held: it comes with the end
     for path in ("/trac/" + q + "&nobuffer", "/trac/streamed" + q):
         seen, body = stream_times(h, path)
-        assert len(body) == 6 * 100007
-        assert seen[3] < 1.25, (path, seen)
+        assert len(body) == 6 * 20007
+        assert seen[4] < 1.35, (path, seen)
 
 
 def test_configtest_errors():

@@ -926,6 +926,85 @@ def queue_test(port, path, clients=16, total=160, timeout=20,
             "max": lat[-1] if lat else 0.0}
 
 
+def slow_clients(port, big, small, clients=8, kib=10240, rate=MIB,
+                 probes=5):
+    """@clients downloads of @kib KiB (@big, the app's URL that takes
+    ?kib=N) read at @rate bytes/s each
+    (a small receive window: a client on a slow link), and meanwhile
+    @probes small GETs on fresh connections, one after another from 1 s
+    on: how long a request waits behind slow downloads. Every download is
+    checked for its length."""
+    size = kib * 1024
+    got, lock = [], threading.Lock()
+    go = threading.Event()
+
+    def download():
+        n, t0 = 0, time.monotonic()
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.settimeout(120)
+            s.connect(("127.0.0.1", port))
+            s.sendall(("GET %s?kib=%d HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                       "\r\n" % (big, kib)).encode())
+            go.set()
+            head = b""
+            while b"\r\n\r\n" not in head:
+                b = s.recv(16384)
+                if not b:
+                    break
+                head += b
+            head, _, rest = head.partition(b"\r\n\r\n")
+            n = len(rest)
+            while True:
+                # pace: n bytes may have arrived after n / rate seconds
+                ahead = n / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+                b = s.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            s.close()
+            ok = b" 200 " in head.split(b"\r\n")[0] and n == size
+        except OSError as e:
+            ok, head = False, repr(e).encode()
+        with lock:
+            got.append((ok, n, time.monotonic() - t0))
+
+    ths = [threading.Thread(target=download, daemon=True)
+           for _ in range(clients)]
+    for t in ths:
+        t.start()
+    go.wait(10)
+    time.sleep(1.0)
+    lat, errors = [], []
+    for _ in range(probes):
+        t = time.monotonic()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("GET", small)
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            if r.status != 200 or body != SMALL:
+                errors.append("small GET: %d" % r.status)
+        except (OSError, http.client.HTTPException) as e:
+            errors.append("small GET: %r" % e)
+        lat.append(time.monotonic() - t)
+        time.sleep(0.2)
+    for t in ths:
+        t.join(timeout=180)
+    bad = [g for g in got if not g[0]]
+    if bad or len(got) != clients:
+        errors.append("%d of %d downloads incomplete (bytes: %s)" % (
+            clients - len(got) + len(bad), clients,
+            sorted(g[1] for g in bad)[:4]))
+    return {"small_max": max(lat), "small_p50": sorted(lat)[len(lat) // 2],
+            "downloads_s": max((g[2] for g in got), default=0.0),
+            "errors": len(errors), "error_kinds": errors[:5]}
+
+
 def percentile(sorted_vals, p):
     if not sorted_vals:
         return 0.0
@@ -1099,6 +1178,14 @@ def bench_config(name, root, app, lua, dur, huge):
             res["queue"] = q
             log("%s: queue: wall %.3f s p50 %.1f ms p99 %.1f ms errors %d" % (
                 name, q["wall"], q["p50"] * 1e3, q["p99"] * 1e3, q["errors"]))
+            mem.phase = "slow clients"
+            sc = slow_clients(srv.port, big.split("?")[0], small)
+            res["slow"] = sc
+            log("%s: slow clients: small GET max %.1f ms, p50 %.1f ms; "
+                "downloads done in %.1f s%s" % (
+                    name, sc["small_max"] * 1e3, sc["small_p50"] * 1e3,
+                    sc["downloads_s"], " errors %s" % sc["error_kinds"]
+                    if sc["errors"] else ""))
     except Exception as e:  # report it, go on with the next configuration
         log("%s: FAILED: %s" % (name, e))
         res["failed"] = str(e)
@@ -1148,6 +1235,11 @@ METRICS = [
     ("qp50", "queue: p50 ms", lambda r: _s2ms(_g("queue", "p50")(r)),
      "%.1f"),
     ("qp99", "queue: p99 ms", lambda r: _s2ms(_g("queue", "p99")(r)),
+     "%.1f"),
+    ("slow", "slow clients: small GET ms, max of 5",
+     lambda r: _s2ms(_g("slow", "small_max")(r)), "%.1f"),
+    ("slow_mem", "slow clients: peak RSS MiB",
+     lambda r: _mib(dict(r.get("mem_phases") or []).get("slow clients")),
      "%.1f"),
     ("mem", "peak RSS MiB, httpd + backends",
      lambda r: _mib(r.get("mem_rss")), "%.1f"),
@@ -1202,6 +1294,9 @@ def errors_of(res):
                                                   q["error_kinds"]))
     if q and q["n"] != 160:
         out.append("queue: %d requests timed, not 160" % q["n"])
+    sc = res.get("slow")
+    if sc and sc["errors"]:
+        out.append("slow clients: %s" % sc["error_kinds"])
     if res.get("failed"):
         out.append("run failed: %s" % res["failed"])
     out += res.get("errors", [])
@@ -1359,6 +1454,11 @@ def targets(by, name):
              "%.0f")
     at_least("3: 1 MiB POST >= 1.2x lighttpd MiB/s", "post1m",
              ("lighttpd",), 1.2, "%.0f")
+    # 5: slow clients
+    v = g["slow"](T)
+    check("5: a small GET beside 8 slow 10 MiB downloads < 50 ms",
+          None if v is None else v < 50, "%.1f ms (max of 5)" % v
+          if v is not None else "")
     # 4: memory
     a = g["pss"](T)
     b = g["pss"](by["proxy_fcgi"]) if "proxy_fcgi" in by else None
