@@ -56,8 +56,9 @@ static const compat_t table[] = {
      "the moment it exits"},
     {"FcgidProcessTableFile", NULL, "the process table is anonymous "
      "shared memory"},
-    {"FcgidOutputBufferSize", NULL, "answers are streamed, in batches of "
-     "256 KiB while the backend keeps sending"},
+    {"FcgidOutputBufferSize", NULL, "an answer's first 64 KiB are passed "
+     "on as they come, the rest is read into TracFcgiResponseBuffer "
+     "(default 16M) so that a slow client does not hold the backend"},
 };
 
 static const compat_t *find(const char *name)
