@@ -24,7 +24,7 @@ SAN_RT    := $(shell $(CC) -print-file-name=lib$(if $(filter address,$(SANITIZER
 endif
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz apps test test-sanitized soak bench bench-profile \
+.PHONY: all install unit fuzz apps test test-sanitized soak bench bench-profile bench-trac \
         integration check-headers \
         check-logtags clean clean-unit
 all: mod_tracfcgi.so
@@ -132,6 +132,9 @@ test: unit integration
 # the profile of the request path (valgrind, strace, linux-perf).
 bench: mod_tracfcgi.so
 	$(PYTHON) t/bench/run.py $(BENCH_ARGS)
+bench-trac: mod_tracfcgi.so
+	$(PYTHON) t/bench/trac_shaped.py $(BENCH_ARGS)
+
 bench-profile: mod_tracfcgi.so
 	$(PYTHON) t/bench/profile_path.py $(BENCH_ARGS)
 

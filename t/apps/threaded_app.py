@@ -11,7 +11,10 @@ prober that half-closes its side after asking still gets the answer.
 
 What it does for a request is chosen by the QUERY_STRING ('&'-separated
 key or key=value):
-    sleep=MS    sleep MS milliseconds before replying
+    sleep=MS    sleep MS milliseconds before replying (waiting, as on a
+                database: other threads run meanwhile)
+    cpu=MS      then compute for MS milliseconds (holding Python's GIL,
+                as Trac's template rendering does)
     env         also print one "environ:NAME=VALUE" line per variable
     act=PATH    append "METHOD LEN pid=N" to PATH once the whole body is in
                 (what the application did: a test counts the runs)
@@ -152,6 +155,10 @@ def respond(conn, rid, params, body_len):
         ms = int((q.get("sleep") or ["0"])[0] or 0)
         if ms > 0:
             time.sleep(ms / 1000.0)
+        ms = int((q.get("cpu") or ["0"])[0] or 0)
+        end = time.thread_time() + ms / 1000.0
+        while ms > 0 and time.thread_time() < end:
+            sum(range(200))
         with lock:
             peak = max(peak, active)
             p = peak

@@ -493,13 +493,14 @@ def scan(conf, app, sid=None):
             exe = ""
         if exe.endswith(" (deleted)"):
             exe = exe[:-10]
-        if exe == app_s:
+        cmd = _read("/proc/%d/cmdline" % pid, "rb") or b""
+        # the app, or a script run by its interpreter (#!/usr/bin/python3)
+        if exe == app_s or cmd.split(b"\0")[1:2] == [app_s.encode()]:
             back.append(pid)
             continue
         if sid is not None and session == sid:
             httpd.append(pid)
             continue
-        cmd = _read("/proc/%d/cmdline" % pid, "rb") or b""
         if conf_b in cmd.split(b"\0"):
             httpd.append(pid)
     return httpd, back
