@@ -189,32 +189,35 @@ static int pass_on(tf_response_t *rs, int flush)
 
 /* TracFcgiResponseBuffer: the first STREAM_START bytes of an answer go out
  * as they come (a progress page streams, and that little fits in a new
- * connection's socket buffer: it cannot hold a backend long); past them the body stays here until the backend has
- * ended the request, HOLD_IN_MEMORY at a time in memory, the rest in the
- * temporary file (a 1 MiB answer never touches the disk: holding it
- * there cost a quarter of the 1 MiB GET throughput of t/bench/run.py). An answer longer than the buffer, or one the file
- * cannot take, is streamed from there on (what is held goes first). */
+ * connection's socket buffer: it cannot hold a backend long); past them
+ * the body stays here until the backend has ended the request, up to
+ * HOLD_IN_MEMORY in memory, the rest in the temporary file (a 1 MiB
+ * answer never touches the disk: holding it there cost a quarter of the
+ * 1 MiB GET throughput of t/bench/run.py). An answer longer than the
+ * buffer, or one the file cannot take, is streamed from there on (what
+ * is held goes first). */
 static int hold(tf_response_t *rs)
 {
-    if (rs->pending < HOLD_IN_MEMORY) {
-        return TF_SINK_GO_ON;
-    }
-    rs->pending = 0;
-    if (rs->body_sent <= rs->dc->response_buffer) {
-        if (!rs->spill) {
-            rs->spill = tf_spill_create(rs->r);
-        }
-        if (tf_spill_move(rs->spill, rs->bb) == APR_SUCCESS) {
-            return TF_SINK_GO_ON;
-        }
-    }
-    else {
+    if (rs->body_sent > rs->dc->response_buffer) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, rs->r, TFLOGNO(00450)
                       "the answer is longer than TracFcgiResponseBuffer %"
                       APR_OFF_T_FMT "; streamed from byte %" APR_OFF_T_FMT,
                       rs->dc->response_buffer, rs->body_sent);
     }
+    else if (rs->pending < HOLD_IN_MEMORY) {
+        return TF_SINK_GO_ON;
+    }
+    else {
+        if (!rs->spill) {
+            rs->spill = tf_spill_create(rs->r);
+        }
+        if (tf_spill_move(rs->spill, rs->bb) == APR_SUCCESS) {
+            rs->pending = 0;
+            return TF_SINK_GO_ON;
+        }
+    }
     rs->holding = 0;
+    rs->pending = 0;
     return pass_on(rs, 0) < 0 ? TF_SINK_CLIENT_GONE : TF_SINK_GO_ON;
 }
 

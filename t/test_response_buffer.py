@@ -138,6 +138,23 @@ def test_without_the_buffer_slow_clients_hold_backends(httpd):
         assert status == 200 and body == H.pattern_bytes(0, 10 * MiB)
 
 
+def test_a_small_buffer_is_a_limit(httpd):
+    """A buffer below the 1 MiB held in memory still bounds what is held:
+    with 256K, 600 KiB answers to slow clients stream past it and hold
+    their backends; 200 KiB ones do not (SendBufferSize: as in the test
+    above)."""
+    h = httpd(POOL + "SendBufferSize 16384\nTracFcgiResponseBuffer 256K\n")
+    for kib, held in ((200, True), (600, False)):
+        socks = two_slow_downloads(h, kib)
+        try:
+            r = h.get("/trac/?pid", timeout=20)
+            assert r.status == (200 if held else 503), kib
+        finally:
+            got = [read_to_end(s) for s in socks]
+        for status, _, body in got:
+            assert status == 200 and body == H.pattern_bytes(0, kib * 1024)
+
+
 def test_longer_answers_stream_past_the_buffer(httpd):
     """An answer longer than the buffer: what is held goes first, the rest
     is streamed (the backend then waits for the client, as with 0)."""
