@@ -39,6 +39,10 @@ typedef struct {
     int max_requests;    /* TracFcgiMaxRequestsPerProcess, 0 = no limit */
     int lifetime;        /* TracFcgiProcessLifetime seconds, 0 = none */
     int pass_auth;       /* TracFcgiPassAuthorization, default off */
+    /* TracFcgiPassHeader: request headers sent as HTTP_* params, those
+     * httpd withholds from CGI included (tf_env_t: the header's name, its
+     * param's); outer sections' first */
+    apr_array_header_t *pass_headers;
     int conns;           /* TracFcgiConnsPerProcess N, or 0 = auto */
     int conns_cap;       /* with auto: at most this many, default 16 */
     int check_env;       /* TracFcgiCheckEnv (tf_check_env_e), -1 unset */

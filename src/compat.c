@@ -37,6 +37,7 @@ static const compat_t table[] = {
     {"FcgidMaxRequestsPerProcess", "TracFcgiMaxRequestsPerProcess", NULL},
     {"FcgidMaxRequestInMem", "TracFcgiBodyInMemory", NULL},
     {"FcgidIPCDir", "TracFcgiSocketDir", NULL},
+    {"FcgidPassHeader", "TracFcgiPassHeader", NULL},
     {"FcgidSpawnScore", NULL, "a process is started as soon as a request "
      "finds none free, within TracFcgiMaxProcesses: there is no spawn "
      "score"},
@@ -86,6 +87,15 @@ static const char *call_native(cmd_parms *cmd, void *dconf,
     switch (c->args_how) {
     case RAW_ARGS:
         err = c->AP_RAW_ARGS(cmd, dconf, args);
+        break;
+    case ITERATE:
+        /* one word or more, each on its own, as httpd calls it */
+        do {
+            w1 = ap_getword_conf(cmd->pool, &args);
+            err = *w1 ? c->AP_TAKE1(cmd, dconf, w1)
+                      : apr_pstrcat(cmd->pool, old->name, ": expected an "
+                                    "argument (see ", c->name, ")", NULL);
+        } while (!err && *args);
         break;
     case TAKE1:
     case TAKE12:

@@ -128,6 +128,12 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
                                                 add->xsendfile_paths)
                          : add->xsendfile_paths ? add->xsendfile_paths
                                                 : base->xsendfile_paths;
+    /* headers add up, as mod_fcgid's FcgidPassHeader */
+    c->pass_headers = base->pass_headers && add->pass_headers
+                          ? apr_array_append(p, base->pass_headers,
+                                             add->pass_headers)
+                      : add->pass_headers ? add->pass_headers
+                                          : base->pass_headers;
     return c;
 }
 
@@ -433,6 +439,51 @@ static const char *add_xsendfile_path(cmd_parms *cmd, void *dconf,
                                             sizeof(const char *));
     }
     APR_ARRAY_PUSH(c->xsendfile_paths, const char *) = dir;
+    return NULL;
+}
+
+/* TracFcgiPassHeader NAME...: the request header NAME goes to the
+ * application as the param HTTP_NAME (upper case, '-' made '_'), which
+ * is computed here once. The name is what httpd makes a CGI variable of
+ * (letters, digits, '-'), and '_', which mod_fcgid's FcgidPassHeader
+ * took too. */
+static const char *add_pass_header(cmd_parms *cmd, void *dconf,
+                                   const char *name)
+{
+    tf_dir_conf_t *c = dconf;
+    char *param, *d;
+    const char *s;
+    tf_env_t *e;
+
+    if (!*name) {
+        return apr_psprintf(cmd->pool, "%s: expected a header name",
+                            cmd->cmd->name);
+    }
+    /* httpoxy (CVE-2016-5385): HTTP_PROXY is the proxy of many HTTP
+     * client libraries; params.c never sends one */
+    if (ap_cstr_casecmp(name, "Proxy") == 0) {
+        return apr_psprintf(cmd->pool, "%s: the Proxy header is never "
+                            "passed: as HTTP_PROXY it would name the proxy "
+                            "of the application's own HTTP requests "
+                            "(httpoxy, CVE-2016-5385)", cmd->cmd->name);
+    }
+    param = apr_palloc(cmd->pool, strlen(name) + 6);
+    memcpy(param, "HTTP_", 5);
+    for (s = name, d = param + 5; *s; s++, d++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name "
+                                "(letters, digits, '-' and '_')",
+                                cmd->cmd->name, name);
+        }
+        *d = *s == '-' ? '_' : (char)apr_toupper(*s);
+    }
+    *d = '\0';
+    if (!c->pass_headers) {
+        c->pass_headers = apr_array_make(cmd->pool, 2, sizeof(tf_env_t));
+    }
+    e = apr_array_push(c->pass_headers);
+    e->name = name;
+    e->value = param;
     return NULL;
 }
 
@@ -851,6 +902,10 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_FLAG("TracFcgiPassAuthorization", set_flag, OFF(pass_auth),
                  DIR_CTX, "On: pass the Authorization header as "
                  "HTTP_AUTHORIZATION (default Off)"),
+    AP_INIT_ITERATE("TracFcgiPassHeader", add_pass_header, NULL, DIR_CTX,
+                    "NAME...: pass the request header NAME as the param "
+                    "HTTP_NAME, Authorization and Proxy-Authorization "
+                    "included"),
     AP_INIT_RAW_ARGS("TracFcgiReloadOnChange", set_reload, NULL, DIR_CTX,
                      "On|Off [PATH...]: replace a pool's processes, without "
                      "failing requests, when its script, its TracEnv's "

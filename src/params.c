@@ -4,8 +4,11 @@
  * ap_add_common_vars and ap_add_cgi_vars: SCRIPT_NAME/PATH_INFO for root
  * mounts included, no HTTP_PROXY), with two differences a FastCGI app
  * needs: CONTENT_LENGTH is the length of the dechunked, buffered body, and
- * HTTP_AUTHORIZATION is passed only with TracFcgiPassAuthorization On (or
- * httpd's own CGIPassAuth On). The configured verbatim params (TracEnv's
+ * the headers httpd withholds (Authorization, Proxy-Authorization) are
+ * passed only when the configuration names them: TracFcgiPassHeader (and
+ * mod_fcgid's FcgidPassHeader, mod_fastcgi's -pass-header), for
+ * Authorization also TracFcgiPassAuthorization On or httpd's own
+ * CGIPassAuth On. The configured verbatim params (TracEnv's
  * trac.env_path, TracFcgiParam) come last.
  */
 #include "apr_strings.h"
@@ -15,6 +18,17 @@
 #include "tf_fcgi_proto.h"
 #include "tf_params.h"
 #include "tf_private.h"
+
+/* The request header @name, if the request has it, as the param @param
+ * (HTTP_NAME), whatever httpd withheld. */
+static void pass_header(request_rec *r, const char *name, const char *param)
+{
+    const char *v = apr_table_get(r->headers_in, name);
+
+    if (v) {
+        apr_table_setn(r->subprocess_env, param, v);
+    }
+}
 
 int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
                      apr_off_t body_len, int has_body, unsigned char **buf,
@@ -39,11 +53,12 @@ int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
         apr_table_unset(e, "CONTENT_LENGTH");
     }
     if (dc->pass_auth) {
-        const char *auth = apr_table_get(r->headers_in, "Authorization");
+        pass_header(r, "Authorization", "HTTP_AUTHORIZATION");
+    }
+    for (i = 0; dc->pass_headers && i < dc->pass_headers->nelts; i++) {
+        const tf_env_t *h = &APR_ARRAY_IDX(dc->pass_headers, i, tf_env_t);
 
-        if (auth) {
-            apr_table_setn(e, "HTTP_AUTHORIZATION", auth);
-        }
+        pass_header(r, h->name, h->value);
     }
 
     /* verbatim params last, replacing any variable of the same name: a

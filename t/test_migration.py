@@ -26,14 +26,21 @@ FcgidOutputBufferSize 65536
 """
 
 
+def install_app(h, name="app", script="responder.fcgi"):
+    """A copy of t/apps/responder.fcgi at @TMP@/<name>/<script> (the
+    directory of a site's own scripts)."""
+    d = h.tmp / name
+    d.mkdir(exist_ok=True)
+    d.chmod(0o755)
+    f = d / script
+    f.write_bytes((H.APPS / "responder.fcgi").read_bytes())
+    f.chmod(0o755)
+    return f
+
+
 def test_fcgid_site_unchanged(httpd):
     h = httpd(FCGID_SITE)
-    d = h.tmp / "app"
-    d.mkdir()
-    d.chmod(0o755)
-    script = d / "responder.fcgi"
-    script.write_bytes((H.APPS / "responder.fcgi").read_bytes())
-    script.chmod(0o755)
+    install_app(h)
     r = h.get("/app/responder.fcgi?env")
     assert r.status == 200, r.body[:300]
     assert b"environ:FROM_FCGID=yes" in r.body
@@ -63,3 +70,59 @@ def test_mod_fcgid_loaded_keeps_its_own():
                                                  "mod_fcgid.so")])
     assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
     assert "TF00901" not in r.stdout
+
+
+# --------------------------------------------------------------------------
+# FcgidPassHeader / TracFcgiPassHeader
+
+PASS_HEADER_SITE = """
+<Directory @TMP@/app>
+    Options +ExecCGI
+    AddHandler fcgid-script .fcgi
+    Require all granted
+</Directory>
+Alias /app @TMP@/app
+FcgidPassHeader Authorization
+FcgidPassHeader X-Api-Key
+<Location /app/responder.fcgi/proxied>
+    TracFcgiPassHeader Proxy-Authorization X-Trace-Id
+</Location>
+"""
+
+
+def test_pass_header(httpd):
+    """The headers httpd withholds from CGI reach the application as
+    HTTP_* when named; a header the request lacks gives no param; a
+    <Location>'s names add to the server's."""
+    h = httpd(PASS_HEADER_SITE)
+    install_app(h)
+    hd = {"Authorization": "Bearer t0k=n", "X-Api-Key": "k1",
+          "Proxy-Authorization": "Basic cHJveHk6cHc=",
+          "X-Trace-Id": "abc-123"}
+    r = h.get("/app/responder.fcgi?env", headers=hd)
+    assert r.status == 200, r.body[:300]
+    params, _, _ = H.parse_env_body(r.body)
+    assert params["HTTP_AUTHORIZATION"] == "Bearer t0k=n"
+    assert params["HTTP_X_API_KEY"] == "k1"
+    # not named here: httpd keeps it back, as from any CGI script
+    assert "HTTP_PROXY_AUTHORIZATION" not in params
+    r = h.get("/app/responder.fcgi/proxied?env", headers=hd)
+    assert r.status == 200, r.body[:300]
+    params, _, _ = H.parse_env_body(r.body)
+    assert params["HTTP_PROXY_AUTHORIZATION"] == "Basic cHJveHk6cHc="
+    assert params["HTTP_AUTHORIZATION"] == "Bearer t0k=n"
+    assert params["HTTP_X_TRACE_ID"] == "abc-123"
+    # absent headers: no param at all, not an empty one
+    r = h.get("/app/responder.fcgi/proxied?env")
+    params, _, _ = H.parse_env_body(r.body)
+    for name in ("HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION",
+                 "HTTP_X_API_KEY", "HTTP_X_TRACE_ID"):
+        assert name not in params, name
+
+
+def test_pass_header_proxy_refused():
+    """Proxy would become HTTP_PROXY (httpoxy): configtest refuses it and
+    says why."""
+    r = C.configtest("TracFcgiPassHeader Proxy\n")
+    assert r.returncode != 0, r.stdout
+    assert "httpoxy" in r.stdout, r.stdout

@@ -311,6 +311,44 @@ static void test_response_buffer(void)
     TF_CHECK("inner 0 overrides", r.response_buffer == 0);
 }
 
+/* TracFcgiPassHeader: the param name computed once; headers add up from
+ * the outer section in; FcgidPassHeader is the same directive. */
+static void test_pass_headers(void)
+{
+    tf_dir_conf_t *b, *a, *m, r;
+    cmd_parms cs, cl;
+
+    setup();
+    cs = at(&main_s, NULL);
+    cl = at(&main_s, "/x");
+    b = dir_new();
+    a = dir_new();
+    TF_CHECK("unset", b->pass_headers == NULL);
+    TF_CHECK("set", DIR(&cs, b, "TracFcgiPassHeader", "Authorization",
+                        "x-api-Key") == NULL);
+    TF_CHECK("param names", strcmp(env_str(b->pass_headers),
+                                   "Authorization=HTTP_AUTHORIZATION|"
+                                   "x-api-Key=HTTP_X_API_KEY") == 0);
+    TF_CHECK("set", DIR(&cl, a, "FcgidPassHeader", "Proxy-Authorization")
+                        == NULL);
+    TF_CHECK("mod_fcgid's name",
+             strcmp(env_str(a->pass_headers),
+                    "Proxy-Authorization=HTTP_PROXY_AUTHORIZATION") == 0);
+    m = merge(b, a);
+    tf_config_dir_resolve(m, &r);
+    TF_CHECK("outer first, then inner",
+             strcmp(env_str(r.pass_headers),
+                    "Authorization=HTTP_AUTHORIZATION|"
+                    "x-api-Key=HTTP_X_API_KEY|"
+                    "Proxy-Authorization=HTTP_PROXY_AUTHORIZATION") == 0);
+    TF_CHECK("inputs kept", b->pass_headers->nelts == 2
+                                && a->pass_headers->nelts == 1);
+    TF_CHECK("inherited", merge(b, dir_new())->pass_headers
+                              == b->pass_headers);
+    TF_CHECK("Proxy refused (httpoxy)",
+             DIR(&cs, b, "TracFcgiPassHeader", "proxy") != NULL);
+}
+
 /* --- variables: merged by name, the inner section winning --------------- */
 
 typedef struct {
@@ -582,6 +620,14 @@ static const struct {
     {{"TracFcgiCheckEnv", "OFF"}, 1},
     {{"TracFcgiCheckEnv", "maybe"}, 0},
     {{"TracFcgiPassAuthorization", "yes"}, 0},
+    {{"TracFcgiPassHeader", "Authorization"}, 1},
+    {{"TracFcgiPassHeader", "X_Legacy_Name", "X-Other"}, 1},
+    {{"TracFcgiPassHeader", "X-Bad:"}, 0},
+    {{"TracFcgiPassHeader", "X Bad"}, 0},
+    {{"TracFcgiPassHeader", "Proxy"}, 0},
+    {{"TracFcgiPassHeader"}, 0},
+    {{"FcgidPassHeader", "Authorization"}, 1},
+    {{"FcgidPassHeader", "PROXY"}, 0},
     {{"TracFcgiServer", "/srv/app.fcgi", "A=1", "B="}, 1},
     {{"TracFcgiServer", "app.fcgi"}, 0},
     {{"TracFcgiServer", "/srv/app.fcgi", "=1"}, 0},
@@ -625,7 +671,8 @@ static const char *const ctx_any[] = {
     "TracFcgiMaxProcesses", "TracFcgiMaxRequestsPerProcess",
     "TracFcgiProcessLifetime", "TracFcgiIdleTimeout", "TracFcgiQueueTimeout",
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
-    "TracFcgiPassAuthorization", "TracFcgiBodyInMemory",
+    "TracFcgiPassAuthorization", "TracFcgiPassHeader",
+    "TracFcgiBodyInMemory",
     "TracFcgiRequestBuffering", "TracFcgiResponseBuffer",
     "TracFcgiReloadOnChange", "TracFcgiXSendfile", "TracFcgiXSendfilePath",
     /* mod_fcgid's names (src/compat.c) */
@@ -633,7 +680,7 @@ static const char *const ctx_any[] = {
     "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
     "FcgidConnectTimeout", "FcgidProcessLifeTime",
     "FcgidMaxRequestsPerProcess", "FcgidMaxRequestInMem",
-    "FcgidOutputBufferSize", NULL};
+    "FcgidOutputBufferSize", "FcgidPassHeader", NULL};
 static const char *const ctx_vhost[] = {
     "TracFcgiServer", "TracFcgiExternalServer",
     "FcgidMaxProcesses", "FcgidIPCDir", "FcgidSpawnScore",
@@ -982,6 +1029,7 @@ int main(void)
     test_resolve_defaults();
     test_body_in_memory();
     test_response_buffer();
+    test_pass_headers();
     test_env_merge();
     test_env_siblings();
     test_env_merge_api();
