@@ -18,10 +18,13 @@ typedef struct tf_body tf_body_t;
  * or with @p stream and a Content-Length, only its first 64 KiB (a body of
  * unknown length is always read whole: CGI needs CONTENT_LENGTH).
  * @param mem_limit  bytes kept in memory before spooling to a file.
+ * @param max_len    a longer body gets 413 (logged): at once when its
+ *                   Content-Length says so, else when the count passes
+ *                   it; 0: no limit but LimitRequestBody's.
  * @return OK with @p body set, or an HTTP status (413, 400, ...) to return.
  */
-int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
-                 tf_body_t **body);
+int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
+                 int stream, tf_body_t **body);
 
 /** @return the body's length in bytes. */
 apr_off_t tf_body_length(const tf_body_t *body);

@@ -34,6 +34,7 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidProcessLifeTime", TF_COMPAT_DIR),                       \
     TF_COMPAT("FcgidMaxRequestsPerProcess", TF_COMPAT_DIR),                 \
     TF_COMPAT("FcgidMaxRequestInMem", TF_COMPAT_DIR),                       \
+    TF_COMPAT("FcgidMaxRequestLen", TF_COMPAT_DIR),                         \
     TF_COMPAT("FcgidIPCDir", RSRC_CONF),                                    \
     TF_COMPAT("FcgidPassHeader", TF_COMPAT_DIR),                            \
     TF_COMPAT("FcgidSpawnScore", RSRC_CONF),                                \

@@ -51,6 +51,8 @@ typedef struct {
                                        * watch (const char *, absolute) */
     apr_off_t body_in_memory; /* request body bytes kept in memory before
                                * spooling to a temporary file */
+    apr_off_t max_request_len; /* TracFcgiMaxRequestLen: a longer body
+                                * gets 413; 0 = no limit of ours */
     int request_buffering; /* TracFcgiRequestBuffering, default on */
     apr_off_t response_buffer; /* TracFcgiResponseBuffer: answer bytes
                                 * held back from the client, 0 = none */

@@ -197,6 +197,21 @@ static int client_error(request_rec *r, apr_status_t rv)
     return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
 }
 
+/* TracFcgiMaxRequestLen (or mod_fcgid's FcgidMaxRequestLen) @max is
+ * passed: said once, as httpd says LimitRequestBody's. @p len is what
+ * the client announced, or (@p announced 0) what it had sent so far.
+ * @return 413. */
+static int too_long(request_rec *r, apr_off_t max, apr_off_t len,
+                    int announced)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TFLOGNO(00206)
+                  "request body %s%" APR_OFF_T_FMT " bytes is over "
+                  "TracFcgiMaxRequestLen (FcgidMaxRequestLen) %"
+                  APR_OFF_T_FMT "; answering 413 before any backend is "
+                  "taken", announced ? "of " : "of at least ", len, max);
+    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+}
+
 /* Streamed: the first 64 KiB now (a small body is then read whole, and
  * LimitRequestBody or a client that sends nothing is answered before a
  * backend is taken), the rest in tf_body_next(). */
@@ -226,8 +241,8 @@ static int read_first(tf_body_t *b, apr_off_t announced)
     return OK;
 }
 
-int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
-                 tf_body_t **out)
+int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
+                 int stream, tf_body_t **out)
 {
     tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
     apr_bucket_brigade *bb;
@@ -246,6 +261,10 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
     }
     if (!cl || apr_strtoff(&announced, cl, NULL, 10) != APR_SUCCESS) {
         announced = 0;
+    }
+    /* a Content-Length says it at once (chunked has none: counted) */
+    if (max_len > 0 && !te && announced > max_len) {
+        return too_long(r, max_len, announced, 1);
     }
     if (stream && !te && announced > 0) {
         return read_first(b, announced);
@@ -278,6 +297,11 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, int stream,
                 continue;
             }
             rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ);
+            if (rv == APR_SUCCESS && max_len > 0
+                && b->len + (apr_off_t)len > max_len) {
+                apr_brigade_cleanup(bb);
+                return too_long(r, max_len, b->len + (apr_off_t)len, 0);
+            }
             if (rv == APR_SUCCESS) {
                 rv = spool(b, data, len, mem_limit);
             }

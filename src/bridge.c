@@ -486,8 +486,8 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
     tf_config_dir_get(r, dc);
     memset(q, 0, sizeof(*q));
     q->dc = dc;
-    if ((rc = tf_body_read(r, dc->body_in_memory, !dc->request_buffering,
-                           &q->body)) != OK) {
+    if ((rc = tf_body_read(r, dc->body_in_memory, dc->max_request_len,
+                           !dc->request_buffering, &q->body)) != OK) {
         return rc;
     }
     q->source.rewind = body_rewind;

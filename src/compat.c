@@ -36,6 +36,7 @@ static const compat_t table[] = {
     {"FcgidProcessLifeTime", "TracFcgiProcessLifetime", NULL},
     {"FcgidMaxRequestsPerProcess", "TracFcgiMaxRequestsPerProcess", NULL},
     {"FcgidMaxRequestInMem", "TracFcgiBodyInMemory", NULL},
+    {"FcgidMaxRequestLen", "TracFcgiMaxRequestLen", NULL},
     {"FcgidIPCDir", "TracFcgiSocketDir", NULL},
     {"FcgidPassHeader", "TracFcgiPassHeader", NULL},
     {"FcgidSpawnScore", NULL, "a process is started as soon as a request "

@@ -48,7 +48,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
-    c->body_in_memory = DEF_VAL;
+    c->body_in_memory = c->max_request_len = DEF_VAL;
     c->request_buffering = DEF_VAL;
     c->response_buffer = DEF_VAL;
     c->xsendfile = DEF_VAL;
@@ -117,6 +117,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(check_env);
     MERGE_INT(reload);
     MERGE_INT(body_in_memory);
+    MERGE_INT(max_request_len);
     MERGE_INT(request_buffering);
     MERGE_INT(response_buffer);
     MERGE_INT(xsendfile);
@@ -182,6 +183,9 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(conns_cap, DEFAULT_CONNS_CAP);
     RESOLVE(reload, 0);
     RESOLVE(body_in_memory, DEFAULT_BODY_IN_MEMORY);
+    /* not mod_fcgid's 131072: a site that never set FcgidMaxRequestLen
+     * had no limit it knew of, and gets none of ours */
+    RESOLVE(max_request_len, 0);
     RESOLVE(request_buffering, 1);
     RESOLVE(response_buffer, DEFAULT_RESPONSE_BUFFER);
     RESOLVE(xsendfile, 0);
@@ -914,6 +918,10 @@ const command_rec tf_config_cmds[] = {
                   DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
                   "temporary file (default 1114112)"),
+    AP_INIT_TAKE1("TracFcgiMaxRequestLen", set_bytes, OFF(max_request_len),
+                  DIR_CTX, "request body bytes at most: a longer body gets "
+                  "413 before a backend is taken (default 0: no limit but "
+                  "LimitRequestBody)"),
     AP_INIT_FLAG("TracFcgiRequestBuffering", set_flag,
                  OFF(request_buffering), DIR_CTX,
                  "Off: stream a request body with a Content-Length to the "

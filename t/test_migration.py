@@ -126,3 +126,61 @@ def test_pass_header_proxy_refused():
     r = C.configtest("TracFcgiPassHeader Proxy\n")
     assert r.returncode != 0, r.stdout
     assert "httpoxy" in r.stdout, r.stdout
+
+
+# --------------------------------------------------------------------------
+# FcgidMaxRequestLen / TracFcgiMaxRequestLen
+
+def fcgid_site(extra=""):
+    return """
+<Directory @TMP@/app>
+    Options +ExecCGI
+    AddHandler fcgid-script .fcgi
+    Require all granted
+</Directory>
+Alias /app @TMP@/app
+""" + extra
+
+
+def test_max_request_len(httpd):
+    """FcgidMaxRequestLen N: a body of N bytes is served, N + 1 gets 413
+    before any backend is taken (with a Content-Length at once, chunked
+    once the count passes N), with one log line naming the limit."""
+    h = httpd(fcgid_site("FcgidMaxRequestLen 1000\n"))
+    install_app(h)
+    url = "/app/responder.fcgi?echo"
+    mark = h.log_mark()
+    r = h.post(url, b"x" * 1001)
+    assert r.status == 413, (r.status, r.body[:300])
+    line = h.wait_log(r"TF00206: .*", since=mark).group(0)
+    assert "of 1001 bytes" in line and "TracFcgiMaxRequestLen" in line \
+        and "1000" in line, line
+    r = h.post(url, (b"y" * 500 for _ in range(3)), encode_chunked=True)
+    assert r.status == 413, (r.status, r.body[:300])
+    assert h.backend_pids() == [], "a backend was taken for a 413"
+    lines = h.log_lines(r"TF00206", since=mark)
+    assert len(lines) == 2, lines
+    assert "of at least 1" in lines[1], lines
+    # at the limit, both ways
+    r = h.post(url, b"z" * 1000)
+    assert r.status == 200, r.body[:300]
+    assert r.body.startswith(b"len:1000\n"), r.body
+    r = h.post(url, (b"w" * 250 for _ in range(4)), encode_chunked=True)
+    assert r.status == 200, r.body[:300]
+    assert r.body.startswith(b"len:1000\n"), r.body
+    assert len(h.log_lines(r"TF00206", since=mark)) == 2
+
+
+def test_no_request_len_limit_when_unset(httpd):
+    """mod_fcgid's own default is 131072 bytes; a site that never set
+    FcgidMaxRequestLen gets no limit from mod_tracfcgi."""
+    h = httpd(fcgid_site())
+    install_app(h)
+    body = b"a" * (300 * 1024)
+    r = h.post("/app/responder.fcgi?echo", body)
+    assert r.status == 200, r.body[:300]
+    assert r.body.startswith(b"len:%d\n" % len(body)), r.body
+    r = h.post("/app/responder.fcgi?echo", iter([body]), encode_chunked=True)
+    assert r.status == 200, r.body[:300]
+    assert r.body.startswith(b"len:%d\n" % len(body)), r.body
+    assert h.log_lines(r"TF00206") == []

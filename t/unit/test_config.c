@@ -311,6 +311,34 @@ static void test_response_buffer(void)
     TF_CHECK("inner 0 overrides", r.response_buffer == 0);
 }
 
+/* TracFcgiMaxRequestLen: unset is no limit (0), not mod_fcgid's 131072
+ * default; set, exactly the value, through either name. */
+static void test_max_request_len(void)
+{
+    tf_dir_conf_t *b, *a, *m, r;
+    cmd_parms cs, cl;
+
+    setup();
+    cs = at(&main_s, NULL);
+    cl = at(&main_s, "/upload");
+    b = dir_new();
+    a = dir_new();
+    TF_CHECK("unset", b->max_request_len == -1);
+    tf_config_dir_resolve(b, &r);
+    TF_CHECK("default: no limit", r.max_request_len == 0);
+    TF_CHECK("set", DIR(&cs, b, "FcgidMaxRequestLen", "131072") == NULL);
+    TF_CHECK("mod_fcgid's name, exactly", b->max_request_len == 131072);
+    TF_CHECK("set", DIR(&cs, b, "TracFcgiMaxRequestLen", "5G") == NULL);
+    TF_CHECK("5G", b->max_request_len == (apr_off_t)5 << 30);
+    TF_CHECK("set", DIR(&cl, a, "TracFcgiMaxRequestLen", "0") == NULL);
+    m = merge(b, dir_new());
+    tf_config_dir_resolve(m, &r);
+    TF_CHECK("inherited", r.max_request_len == (apr_off_t)5 << 30);
+    m = merge(b, a);
+    tf_config_dir_resolve(m, &r);
+    TF_CHECK("inner 0 lifts it", r.max_request_len == 0);
+}
+
 /* TracFcgiPassHeader: the param name computed once; headers add up from
  * the outer section in; FcgidPassHeader is the same directive. */
 static void test_pass_headers(void)
@@ -620,6 +648,12 @@ static const struct {
     {{"TracFcgiCheckEnv", "OFF"}, 1},
     {{"TracFcgiCheckEnv", "maybe"}, 0},
     {{"TracFcgiPassAuthorization", "yes"}, 0},
+    {{"TracFcgiMaxRequestLen", "1000"}, 1},
+    {{"TracFcgiMaxRequestLen", "10M"}, 1},
+    {{"TracFcgiMaxRequestLen", "-1"}, 0},
+    {{"TracFcgiMaxRequestLen", "lots"}, 0},
+    {{"FcgidMaxRequestLen", "131072"}, 1},
+    {{"FcgidMaxRequestLen", "1.5"}, 0},
     {{"TracFcgiPassHeader", "Authorization"}, 1},
     {{"TracFcgiPassHeader", "X_Legacy_Name", "X-Other"}, 1},
     {{"TracFcgiPassHeader", "X-Bad:"}, 0},
@@ -672,7 +706,7 @@ static const char *const ctx_any[] = {
     "TracFcgiProcessLifetime", "TracFcgiIdleTimeout", "TracFcgiQueueTimeout",
     "TracFcgiConnectTimeout", "TracFcgiIOTimeout", "TracFcgiStartupTimeout",
     "TracFcgiPassAuthorization", "TracFcgiPassHeader",
-    "TracFcgiBodyInMemory",
+    "TracFcgiBodyInMemory", "TracFcgiMaxRequestLen",
     "TracFcgiRequestBuffering", "TracFcgiResponseBuffer",
     "TracFcgiReloadOnChange", "TracFcgiXSendfile", "TracFcgiXSendfilePath",
     /* mod_fcgid's names (src/compat.c) */
@@ -680,7 +714,8 @@ static const char *const ctx_any[] = {
     "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
     "FcgidConnectTimeout", "FcgidProcessLifeTime",
     "FcgidMaxRequestsPerProcess", "FcgidMaxRequestInMem",
-    "FcgidOutputBufferSize", "FcgidPassHeader", NULL};
+    "FcgidOutputBufferSize", "FcgidPassHeader", "FcgidMaxRequestLen",
+    NULL};
 static const char *const ctx_vhost[] = {
     "TracFcgiServer", "TracFcgiExternalServer",
     "FcgidMaxProcesses", "FcgidIPCDir", "FcgidSpawnScore",
@@ -1030,6 +1065,7 @@ int main(void)
     test_body_in_memory();
     test_response_buffer();
     test_pass_headers();
+    test_max_request_len();
     test_env_merge();
     test_env_siblings();
     test_env_merge_api();
