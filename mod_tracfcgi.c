@@ -8,6 +8,8 @@
  *   translate_name, map_to_storage
  *                take the requests of a TracFcgiExternalServer
  *                (src/external.c)
+ *   fixups       take the requests for the file of a mod_fastcgi
+ *                FastCgiExternalServer or FastCgiServer (src/compat.c)
  *   handler      serves tracfcgi-script, .fcgi targets of ScriptAlias and
  *                external servers (src/bridge.c), and tracfcgi-status
  *                (src/status.c)
@@ -188,6 +190,20 @@ static void tf_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+/* mod_fastcgi's way in, for its directives (src/compat.c): a request
+ * whose file is an application's goes to it whatever its handler. */
+static int tf_fixups(request_rec *r)
+{
+    if (tf_external_fixups(r) == OK) {
+        return OK;
+    }
+    if (tf_spec_bound(r)) {
+        r->handler = "tracfcgi-script";
+        return OK;
+    }
+    return DECLINED;
+}
+
 static int tf_handler(request_rec *r)
 {
     if (r->handler && strcmp(r->handler, "tracfcgi-status") == 0) {
@@ -219,6 +235,7 @@ static void tf_register_hooks(apr_pool_t *p)
                            APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(tf_external_map_to_storage, NULL, NULL,
                            APR_HOOK_MIDDLE);
+    ap_hook_fixups(tf_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, tf_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

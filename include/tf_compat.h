@@ -1,11 +1,12 @@
 /*
- * tf_compat.h: mod_fcgid's directive and handler names, accepted with
- * their meaning when mod_fcgid is not loaded, so that a site's
- * configuration keeps working after `a2dismod fcgid; a2enmod tracfcgi`.
- * Each maps to the native directive (src/compat.c holds the table); the
- * knobs that mean nothing here are accepted, and configtest says, one
- * line each, that they are ignored and why. With mod_fcgid loaded, its
- * own directives win: ours step aside (DECLINE_CMD).
+ * tf_compat.h: mod_fcgid's and mod_fastcgi's directive and handler
+ * names, accepted with their meaning when that module is not loaded, so
+ * that a site's configuration keeps working after `a2dismod fcgid;
+ * a2enmod tracfcgi` (or fastcgi). Each maps to the native directive
+ * (src/compat.c holds the tables); the knobs that mean nothing here are
+ * accepted, and configtest says, one line each, that they are ignored
+ * and why. With the module loaded, its own directives win: ours step
+ * aside (DECLINE_CMD).
  */
 #ifndef TF_COMPAT_H
 #define TF_COMPAT_H
@@ -13,7 +14,7 @@
 #include "httpd.h"
 #include "http_config.h"
 
-/** The one handler of every mod_fcgid name (RAW_ARGS). */
+/** The one handler of every mod_fcgid and mod_fastcgi name (RAW_ARGS). */
 const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
                                 const char *args);
 
@@ -21,8 +22,8 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
 #define TF_COMPAT_DIR (RSRC_CONF | ACCESS_CONF)
 #define TF_COMPAT(name, where)                                              \
     AP_INIT_RAW_ARGS(name, tf_compat_directive, NULL, where,                \
-                     "mod_fcgid's name (mod_tracfcgi: see README, "         \
-                     "Migration)")
+                     "mod_fcgid's or mod_fastcgi's name (mod_tracfcgi: "    \
+                     "see README, Migration)")
 #define TF_COMPAT_CMDS                                                      \
     TF_COMPAT("FcgidInitialEnv", TF_COMPAT_DIR),                            \
     TF_COMPAT("FcgidMaxProcessesPerClass", TF_COMPAT_DIR),                  \
@@ -46,9 +47,19 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidErrorScanInterval", RSRC_CONF),                         \
     TF_COMPAT("FcgidZombieScanInterval", RSRC_CONF),                        \
     TF_COMPAT("FcgidProcessTableFile", RSRC_CONF),                          \
-    TF_COMPAT("FcgidOutputBufferSize", TF_COMPAT_DIR)
+    TF_COMPAT("FcgidOutputBufferSize", TF_COMPAT_DIR),                      \
+    TF_COMPAT("FastCgiServer", RSRC_CONF),                                  \
+    TF_COMPAT("AppClass", RSRC_CONF),                                       \
+    TF_COMPAT("FastCgiExternalServer", RSRC_CONF),                          \
+    TF_COMPAT("ExternalAppClass", RSRC_CONF),                               \
+    TF_COMPAT("FastCgiConfig", RSRC_CONF),                                  \
+    TF_COMPAT("FCGIConfig", RSRC_CONF),                                     \
+    TF_COMPAT("FastCgiIpcDir", RSRC_CONF),                                  \
+    TF_COMPAT("FastCgiWrapper", RSRC_CONF),                                 \
+    TF_COMPAT("FastCgiSuexec", RSRC_CONF)
 
-/** @return 1 when @p handler is mod_fcgid's and mod_fcgid is not loaded
+/** @return 1 when @p handler is mod_fcgid's (fcgid-script) or
+ *          mod_fastcgi's (fastcgi-script) and that module is not loaded
  *          (the request is ours). */
 int tf_compat_handler(const char *handler);
 

@@ -74,8 +74,15 @@ typedef struct {
     server_rec *s;          /* where it was declared */
     const char *where;      /* file:line, for messages */
     const char *url;        /* URL-PATH without a trailing slash ("" for
-                             * /) */
+                             * /); for @file, the file */
     apr_size_t url_len;
+    const char *file;       /* mod_fastcgi's FastCgiExternalServer: the
+                             * requests whose file (r->filename) this is
+                             * go to it, not those under a URL-PATH;
+                             * else NULL */
+    const tf_dir_conf_t *over; /* with @file: what its options set, over
+                                * the request's section (unset fields
+                                * -1); else NULL */
     int n_addrs;
     tf_backend_addr_t *addrs;
     const char **addr_text; /* as tf_backend_addr_text() gives them */
@@ -97,6 +104,14 @@ typedef struct {
     apr_hash_t *externals;  /* server_rec * -> its TracFcgiExternalServer
                              * (array of tf_external_t *); set by
                              * tf_config_post() */
+    apr_array_header_t *external_files; /* those with a file (mod_fastcgi's
+                                         * FastCgiExternalServer), of every
+                                         * server: mod_fastcgi's are
+                                         * global; set by tf_config_post() */
+    tf_dir_conf_t *dynamic; /* mod_fastcgi's FastCgiConfig: defaults of
+                             * the applications no FastCgiServer or
+                             * FastCgiExternalServer names, under every
+                             * section (src/compat.c), or NULL */
 } tf_srv_conf_t;
 
 /** A Trac environment named by the configuration, for the preflight. */
@@ -131,12 +146,26 @@ void *tf_config_srv_merge(apr_pool_t *p, void *base, void *add);
 
 /**
  * Copy the merged per-directory configuration of @p r into @p out with
- * every unset value replaced by its default.
+ * every unset value replaced by its default: mod_fastcgi's FastCgiConfig
+ * (tf_srv_conf_t.dynamic), if any, then the built-in one. For a script
+ * of @p r's own; see tf_config_dir_get_app() for an application with
+ * settings of its own.
  */
 void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out);
 
 /** The same for a configuration at hand (e.g. a server's defaults). */
 void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out);
+
+/**
+ * The configuration of @p r for an application with settings of its own
+ * (an external server, a mod_fastcgi FastCgiServer): the request's
+ * sections, with @p over's set fields over them (the options of a
+ * mod_fastcgi application, tf_declared_t.over and tf_external_t.over;
+ * NULL: none), and the built-in defaults; never FastCgiConfig's, which
+ * are for the other scripts.
+ */
+void tf_config_dir_get_app(request_rec *r, const tf_dir_conf_t *over,
+                           tf_dir_conf_t *out);
 
 /** A pool declared up front with TracFcgiServer. */
 typedef struct {
@@ -144,7 +173,18 @@ typedef struct {
     const char *path;       /* the script */
     apr_array_header_t *env;/* NAME=VALUE arguments (tf_env_t) */
     const char *where;      /* file:line, for messages */
+    const tf_dir_conf_t *over; /* mod_fastcgi's FastCgiServer: what its
+                                * options set, over the server's
+                                * configuration (unset fields -1), and
+                                * every request whose file is @path uses
+                                * this pool (src/spec.c tf_spec_bound());
+                                * NULL for TracFcgiServer */
 } tf_declared_t;
+
+/* TracFcgiServer and TracFcgiExternalServer take, as cmd->info (NULL in
+ * the directive table), the tf_dir_conf_t of a mod_fastcgi application's
+ * options (src/compat.c): the application is then a file, as in
+ * mod_fastcgi, and the options apply to it and its requests. */
 
 /** @return @p base with @p add's variables set over it (tf_env_t). */
 apr_array_header_t *tf_config_env_merge(apr_pool_t *p,

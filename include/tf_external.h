@@ -7,7 +7,9 @@
  * src/lease.c): only the way in differs. A request whose path is a
  * TracFcgiExternalServer's URL-PATH or lies under it is taken at
  * translate_name, as mod_proxy takes its own: no file behind it, no
- * <Directory> walk; <Location> sections apply.
+ * <Directory> walk; <Location> sections apply. mod_fastcgi's
+ * FastCgiExternalServer names a file instead (src/compat.c): a request
+ * for that file is taken at fixups, once the sections are walked.
  */
 #ifndef TF_EXTERNAL_H
 #define TF_EXTERNAL_H
@@ -29,6 +31,15 @@
  * @return OK when it is one, else DECLINED.
  */
 int tf_external_translate(request_rec *r);
+
+/**
+ * fixups: a request whose file (r->filename, once the core has split off
+ * PATH_INFO) is a mod_fastcgi FastCgiExternalServer's (tf_external_t.file)
+ * goes to it, whatever its handler, as mod_fastcgi's own fixup does: the
+ * file need not exist; SCRIPT_NAME and PATH_INFO are those of any script.
+ * @return OK when it is one, else DECLINED.
+ */
+int tf_external_fixups(request_rec *r);
 
 /** map_to_storage: OK for such a request (no file to walk to). */
 int tf_external_map_to_storage(request_rec *r);

@@ -77,6 +77,8 @@ typedef struct {
     const char *vhost;
     const char *env_summary;
     const char *suexec_dropped; /* tf_spec_suexec_dropped(), or NULL */
+    const tf_dir_conf_t *over; /* mod_fastcgi's FastCgiServer: its
+                                * options (tf_declared_t.over), else NULL */
 } tf_spec_declared_t;
 
 /**
@@ -84,5 +86,16 @@ typedef struct {
  * @return an array of tf_spec_declared_t (maybe empty).
  */
 apr_array_header_t *tf_spec_declared(apr_pool_t *pconf);
+
+/**
+ * The mod_fastcgi static application (FastCgiServer, src/compat.c) that
+ * serves @p r: the one whose file is r->filename and whose processes run
+ * as @p r's would (User, or its suexec identity), whatever the request's
+ * section says: its requests take its pool (spec and key) and its
+ * options (over). Known in the children of the generation whose
+ * tf_spec_declared() ran in the parent.
+ * @return it, or NULL.
+ */
+const tf_spec_declared_t *tf_spec_bound(request_rec *r);
 
 #endif /* TF_SPEC_H */

@@ -437,11 +437,14 @@ static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
 
 /* --- The handler --------------------------------------------------------- */
 
-static int check_script(request_rec *r)
+/* As mod_cgi checks a script; @p declared: a mod_fastcgi static
+ * application, which mod_fastcgi runs without ExecCGI (its FastCgiServer
+ * line is the permission). */
+static int check_script(request_rec *r, int declared)
 {
     int scriptaliased = apr_table_get(r->notes, "alias-forced-type") != NULL;
 
-    if (!scriptaliased && !(ap_allow_options(r) & OPT_EXECCGI)) {
+    if (!scriptaliased && !declared && !(ap_allow_options(r) & OPT_EXECCGI)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00430)
                       "Options ExecCGI is off in this directory: %s",
                       r->filename);
@@ -468,14 +471,15 @@ static int check_script(request_rec *r)
     return OK;
 }
 
-/* Set up what every attempt sends. @return OK, or a status. */
+/* Set up what every attempt sends (@p x: for an external server; @p sd:
+ * for a mod_fastcgi static application). @return OK, or a status. */
 static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
-                   const tf_external_t *x)
+                   const tf_external_t *x, const tf_spec_declared_t *sd)
 {
     unsigned char *params;
     int rc;
 
-    if (!x && (rc = check_script(r)) != OK) {
+    if (!x && (rc = check_script(r, sd != NULL)) != OK) {
         return rc;
     }
     if (!tf_lease_ready()) {
@@ -483,7 +487,13 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
                       "mod_tracfcgi is not initialised (no shared memory)");
         return answer(r, TF_OUT_INTERNAL);
     }
-    tf_config_dir_get(r, dc);
+    if (x || sd) {
+        /* an application's options (mod_fastcgi) over the sections */
+        tf_config_dir_get_app(r, x ? x->over : sd->over, dc);
+    }
+    else {
+        tf_config_dir_get(r, dc);
+    }
     memset(q, 0, sizeof(*q));
     q->dc = dc;
     if ((rc = tf_body_read(r, dc->body_in_memory, dc->max_request_len,
@@ -526,6 +536,7 @@ static int conclude(request_rec *r, attempt_t *at)
 int tf_bridge_handle(request_rec *r)
 {
     const tf_external_t *x = tf_external_of(r);
+    const tf_spec_declared_t *sd = x ? NULL : tf_spec_bound(r);
     apr_time_t taken = 0;
     tf_dir_conf_t dc;
     tf_spawn_spec_t spec;
@@ -538,10 +549,15 @@ int tf_bridge_handle(request_rec *r)
     if (r->method_number == M_OPTIONS && strcmp(r->uri, "*") == 0) {
         return DECLINED; /* the server's, not a script's */
     }
-    if ((rc = prepare(r, &dc, &q, x)) != OK) {
+    if ((rc = prepare(r, &dc, &q, x, sd)) != OK) {
         return rc;
     }
-    if (!x) {
+    if (sd) {
+        /* its own pool, whatever the request's section would build */
+        spec = sd->spec;
+        key = sd->spec.key;
+    }
+    else if (!x) {
         tf_spec_get(r, &dc, &spec, &key);
     }
     for (n = 0;; n++) {

@@ -161,8 +161,30 @@ static apr_hash_t *registry_hash(apr_pool_t *pconf);
 
 void tf_config_dir_get(request_rec *r, tf_dir_conf_t *out)
 {
-    tf_config_dir_resolve(ap_get_module_config(r->per_dir_config,
-                                               &tracfcgi_module),
+    tf_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                             &tracfcgi_module);
+    tf_dir_conf_t *dynamic = tf_config_srv_get(r->server)->dynamic;
+
+    /* mod_fastcgi's FastCgiConfig: under the sections, a merge per
+     * request (for such a configuration only: it is no section) */
+    tf_config_dir_resolve(dynamic ? tf_config_dir_merge(r->pool, dynamic,
+                                                        dc)
+                                  : dc,
+                          out);
+}
+
+void tf_config_dir_get_app(request_rec *r, const tf_dir_conf_t *over,
+                           tf_dir_conf_t *out)
+{
+    tf_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                             &tracfcgi_module);
+
+    /* a merge per request, for mod_fastcgi's applications only: their
+     * options are settings of a file, which no section of the request's
+     * configuration holds */
+    tf_config_dir_resolve(over ? tf_config_dir_merge(r->pool, dc,
+                                                     (void *)over)
+                               : dc,
                           out);
 }
 
@@ -202,12 +224,22 @@ tf_srv_conf_t *tf_config_srv_get(server_rec *s)
 const char *tf_config_post(apr_pool_t *p, server_rec *s)
 {
     tf_srv_conf_t *c = tf_config_srv_get(s);
+    apr_array_header_t *all;
+    int i;
 
     if (c->max_total == DEF_VAL) {
         c->max_total = DEFAULT_MAX_TOTAL;
     }
-    if (tf_config_externals(p)) {
+    if ((all = tf_config_externals(p)) != NULL) {
         c->externals = registry_hash(p);
+        c->external_files = apr_array_make(p, 2, sizeof(tf_external_t *));
+        for (i = 0; i < all->nelts; i++) {
+            tf_external_t *x = APR_ARRAY_IDX(all, i, tf_external_t *);
+
+            if (x->file) {
+                APR_ARRAY_PUSH(c->external_files, tf_external_t *) = x;
+            }
+        }
     }
     if (!c->socket_dir) {
         c->socket_dir = ap_runtime_dir_relative(p, "tracfcgi");
@@ -613,7 +645,9 @@ static const char *ext_option(cmd_parms *cmd, tf_external_t *x,
 
 /* TracFcgiExternalServer URL-PATH ADDR [ADDR...] [NAME=VALUE...]: requests
  * under URL-PATH go to the FastCGI servers at ADDR (mod_fastcgi's
- * FastCgiExternalServer, mod_proxy_fcgi's balancer members). */
+ * FastCgiExternalServer, mod_proxy_fcgi's balancer members). From
+ * src/compat.c with cmd->info (mod_fastcgi's FastCgiExternalServer): the
+ * first word is a file, and the requests for that file go to ADDR. */
 static const char *set_external(cmd_parms *cmd, void *dconf,
                                 const char *args)
 {
@@ -633,6 +667,7 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     }
     x = apr_pcalloc(cmd->pool, sizeof(*x));
     x->s = cmd->server;
+    x->over = cmd->info;
     x->pool = -1;
     x->conns = 0;
     x->check = EXT_DEFAULT_CHECK;
@@ -649,6 +684,7 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     }
     x->url = apr_pstrmemdup(cmd->pool, url, n);
     x->url_len = n;
+    x->file = x->over ? x->url : NULL;
     while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
         char *eq = strchr(w, '=');
 
@@ -690,7 +726,7 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     for (i = 0; mine && i < mine->nelts; i++) {
         const tf_external_t *o = APR_ARRAY_IDX(mine, i, tf_external_t *);
 
-        if (strcmp(o->url, x->url) == 0) {
+        if (strcmp(o->url, x->url) == 0 && !o->file == !x->file) {
             return apr_psprintf(cmd->pool, "TracFcgiExternalServer %s: "
                                 "already declared for this server at %s",
                                 url, o->where);
@@ -752,7 +788,8 @@ static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
 /* TracFcgiServer PATH [NAME=VALUE ...]: a pool known before any request,
  * so that its TracFcgiMinProcesses start with httpd (mod_fastcgi's
  * FastCgiServer). It runs with the server's (or virtual host's)
- * configuration plus the given variables. */
+ * configuration plus the given variables; from src/compat.c, with the
+ * settings of mod_fastcgi's options (cmd->info) over them. */
 static const char *set_server(cmd_parms *cmd, void *dconf, const char *args)
 {
     const char *path = ap_getword_conf(cmd->pool, &args), *w;
@@ -766,6 +803,7 @@ static const char *set_server(cmd_parms *cmd, void *dconf, const char *args)
     d->s = cmd->server;
     d->path = path;
     d->env = NULL;
+    d->over = cmd->info;
     d->where = cmd->directive && cmd->directive->filename
                    ? apr_psprintf(cmd->pool, "%s:%d",
                                   cmd->directive->filename,

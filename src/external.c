@@ -30,7 +30,7 @@ static const tf_external_t *match(const apr_array_header_t *list,
     for (i = 0; list && i < list->nelts; i++) {
         const tf_external_t *x = APR_ARRAY_IDX(list, i, tf_external_t *);
 
-        if (strncmp(uri, x->url, x->url_len) == 0
+        if (!x->file && strncmp(uri, x->url, x->url_len) == 0
             && (uri[x->url_len] == '\0' || uri[x->url_len] == '/')
             && (!best || x->url_len > best->url_len)) {
             best = x;
@@ -62,6 +62,30 @@ int tf_external_translate(request_rec *r)
     r->filename = apr_pstrcat(r->pool, ap_document_root(r), x->url, NULL);
     r->path_info = apr_pstrdup(r->pool, r->uri + x->url_len);
     return OK;
+}
+
+int tf_external_fixups(request_rec *r)
+{
+    const apr_array_header_t *files;
+    int i;
+
+    if (!r->filename || tf_external_of(r)) {
+        return DECLINED;
+    }
+    /* one list for every virtual host: mod_fastcgi's applications are
+     * global (its docs: another host's requests for the file use it) */
+    files = tf_config_srv_get(r->server)->external_files;
+    for (i = 0; files && i < files->nelts; i++) {
+        const tf_external_t *x = APR_ARRAY_IDX(files, i, tf_external_t *);
+
+        if (strcmp(x->file, r->filename) == 0) {
+            ap_set_module_config(r->request_config, &tracfcgi_module,
+                                 (void *)x);
+            r->handler = TF_EXTERNAL_HANDLER;
+            return OK;
+        }
+    }
+    return DECLINED;
 }
 
 int tf_external_map_to_storage(request_rec *r)

@@ -316,22 +316,33 @@ const char *tf_spec_suexec_dropped(apr_pool_t *p, const tf_dir_conf_t *dc,
     return names;
 }
 
+/* This generation's mod_fastcgi static applications (FastCgiServer), whose
+ * requests are known by their file: set in the httpd parent at
+ * post_config, before the children fork; read-only afterwards. */
+static const apr_array_header_t *bound;
+
 apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
 {
     apr_array_header_t *all = tf_config_declared(pconf);
     apr_array_header_t *out = apr_array_make(pconf, 4,
                                              sizeof(tf_spec_declared_t));
-    int i;
+    int i, n_bound = 0;
 
     for (i = 0; all && i < all->nelts; i++) {
         const tf_declared_t *d = &APR_ARRAY_IDX(all, i, tf_declared_t);
         tf_spec_declared_t *sd = apr_array_push(out);
+        void *defaults = ap_get_module_config(d->s->lookup_defaults,
+                                              &tracfcgi_module);
         tf_dir_conf_t dc;
         apr_uint64_t key;
 
-        tf_config_dir_resolve(ap_get_module_config(d->s->lookup_defaults,
-                                                   &tracfcgi_module),
+        /* mod_fastcgi's options over the server's configuration */
+        tf_config_dir_resolve(d->over ? tf_config_dir_merge(pconf, defaults,
+                                                            (void *)d->over)
+                                      : defaults,
                               &dc);
+        sd->over = d->over;
+        n_bound += d->over != NULL;
         if (d->env) {
             dc.init_env = tf_config_env_merge(pconf, dc.init_env, d->env);
         }
@@ -345,7 +356,37 @@ apr_array_header_t *tf_spec_declared(apr_pool_t *pconf)
         sd->env_summary = tf_spec_env_summary(pconf, &dc);
         sd->suexec_dropped = tf_spec_suexec_dropped(pconf, &dc, &sd->spec);
     }
+    bound = n_bound ? out : NULL;
     return out;
+}
+
+const tf_spec_declared_t *tf_spec_bound(request_rec *r)
+{
+    const ap_unix_identity_t *ugid = NULL;
+    apr_int32_t uid, gid;
+    int i;
+
+    if (!bound || !r->filename) {
+        return NULL;
+    }
+    for (i = 0; i < bound->nelts; i++) {
+        const tf_spec_declared_t *sd = &APR_ARRAY_IDX(bound, i,
+                                                      tf_spec_declared_t);
+
+        if (!sd->over || strcmp(sd->script, r->filename) != 0) {
+            continue;
+        }
+        /* mod_fastcgi's rule: the application serves every virtual host
+         * whose requests run as its user; another identity gets a pool
+         * of its own, as any script */
+        if (ap_unixd_config.suexec_enabled) {
+            ugid = ap_run_get_suexec_identity(r);
+        }
+        uid = (apr_int32_t)(ugid ? ugid->uid : ap_unixd_config.user_id);
+        gid = (apr_int32_t)(ugid ? ugid->gid : ap_unixd_config.group_id);
+        return sd->spec.uid == uid && sd->spec.gid == gid ? sd : NULL;
+    }
+    return NULL;
 }
 
 const char *tf_spec_vhost_label(apr_pool_t *p, const server_rec *s)

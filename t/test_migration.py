@@ -184,3 +184,151 @@ def test_no_request_len_limit_when_unset(httpd):
     assert r.status == 200, r.body[:300]
     assert r.body.startswith(b"len:%d\n" % len(body)), r.body
     assert h.log_lines(r"TF00206") == []
+
+
+# --------------------------------------------------------------------------
+# mod_fastcgi's names (not loaded: Debian 12 no longer ships it)
+
+FASTCGI_SITE = """
+<Directory @TMP@/app>
+    Options +ExecCGI
+    AddHandler fastcgi-script .fcgi
+    Require all granted
+</Directory>
+Alias /app @TMP@/app
+FastCgiIpcDir @TMP@/fastcgi
+FastCgiWrapper Off
+FastCgiConfig -initial-env DYNAMIC=yes -maxClassProcesses 1 -killInterval 60 -gainValue 0.5
+FastCgiServer @APPS@/responder.fcgi -processes 2 -initial-env FOO=bar -pass-header Authorization -port 9000
+Alias /static @APPS@/responder.fcgi
+"""
+
+
+def test_fastcgi_site_unchanged(httpd):
+    """A mod_fastcgi site: FastCgiServer starts its -processes with httpd,
+    with its -initial-env, and every request for its file goes to them
+    (no handler, no ExecCGI needed, as in mod_fastcgi); the
+    fastcgi-script handler serves the other scripts, with FastCgiConfig's
+    settings, which the FastCgiServer's do not get."""
+    h = httpd(FASTCGI_SITE)
+    pids = H.wait_until(lambda: len(h.backend_pids()) == 2 and
+                        h.backend_pids(), 10,
+                        what="FastCgiServer's 2 processes")
+    seen = set()
+    for _ in range(6):
+        r = h.get("/static/wiki/Start?env",
+                  headers={"Authorization": "Basic dXNlcjpwdw=="})
+        assert r.status == 200, r.body[:300]
+        params, environ, info = H.parse_env_body(r.body)
+        assert environ.get("FOO") == "bar"
+        assert "DYNAMIC" not in environ
+        assert params["SCRIPT_NAME"] == "/static"
+        assert params["PATH_INFO"] == "/wiki/Start"
+        assert params["HTTP_AUTHORIZATION"] == "Basic dXNlcjpwdw=="
+        seen.add(int(info["pid"]))
+    assert seen <= set(pids), (seen, pids)
+    assert h.backend_pids() == pids, "-processes 2 is a maximum too"
+    # a dynamic application: FastCgiConfig's settings, none of the
+    # FastCgiServer's
+    script = install_app(h)
+    for _ in range(3):
+        r = h.get("/app/responder.fcgi?env",
+                  headers={"Authorization": "Basic dXNlcjpwdw=="})
+        assert r.status == 200, r.body[:300]
+        params, environ, info = H.parse_env_body(r.body)
+        assert environ.get("DYNAMIC") == "yes"
+        assert "FOO" not in environ
+        assert "HTTP_AUTHORIZATION" not in params
+    assert len(h.backend_pids(str(script))) == 1   # -maxClassProcesses 1
+    # the IPC directory holds the backends' sockets
+    assert any(p.name.endswith(".sock")
+               for p in (h.tmp / "fastcgi").iterdir())
+
+
+def test_fastcgi_ignored_options_said_at_configtest():
+    r = C.configtest(FASTCGI_SITE)
+    assert r.returncode == 0 and "Syntax OK" in r.stdout, r.stdout
+    lines = [ln for ln in r.stdout.splitlines() if "TF00901" in ln]
+    assert len(lines) == 4, r.stdout
+    assert re.search(r"FastCgiWrapper Off \(.*httpd\.conf:\d+\) is "
+                     r"ignored: .*suexec", lines[0]), lines
+    assert re.search(r"FastCgiConfig -killInterval \(.*\) is ignored: "
+                     r"there is no load-based kill policy", lines[1]), lines
+    assert "FastCgiConfig -gainValue" in lines[2], lines
+    assert re.search(r"FastCgiServer -port \(.*\) is ignored: .*own unix "
+                     r"socket", lines[3]), lines
+
+
+@pytest.mark.parametrize("line, says", [
+    ("FastCgiServer @APPS@/responder.fcgi -processes 2 -bogus 1",
+     "FastCgiServer @APPS@/responder.fcgi: invalid option: -bogus"),
+    ("FastCgiConfig -idle-timeout 30 -processes 2",
+     "FastCgiConfig: invalid option: -processes"),
+    ("FastCgiExternalServer /srv/www/php.fcgi -socket php.sock -weight 2",
+     "FastCgiExternalServer /srv/www/php.fcgi: invalid option: -weight"),
+    ("FastCgiExternalServer /srv/www/php.fcgi -idle-timeout 30",
+     "-socket or -host option missing"),
+    ("FastCgiServer @APPS@/responder.fcgi -processes none",
+     "invalid value for -processes"),
+    ("FastCgiWrapper /usr/sbin/cgiwrap",
+     "a wrapper other than httpd's suexec is not supported"),
+])
+def test_fastcgi_bad_line_fails_configtest(line, says):
+    r = C.configtest(line + "\n")
+    assert r.returncode != 0, r.stdout
+    assert says.replace("@APPS@", str(H.APPS)) in r.stdout, r.stdout
+
+
+def test_fastcgi_external_server(httpd, servers):
+    """FastCgiExternalServer FILE: the requests whose file is FILE (which
+    need not exist) go to the server at -socket or -host; PATH_INFO and
+    SCRIPT_NAME are those of any script; also through mod_actions, as
+    the usual php-fpm recipe of mod_fastcgi does. FastCgiConfig is not
+    theirs."""
+    unix = servers.spawn_fcgi("unix")
+    tcp = servers.spawn_fcgi("tcp")
+    h = httpd("""
+<Directory @TMP@/ext>
+    Require all granted
+</Directory>
+FastCgiConfig -pass-header Authorization -idle-timeout 5
+FastCgiExternalServer @TMP@/ext/app.fcgi -socket %s -pass-header Authorization -idle-timeout 20
+Alias /ext @TMP@/ext/app.fcgi
+FastCgiExternalServer @TMP@/ext/php.fcgi -host %s -flush
+Alias /php.fcgi @TMP@/ext/php.fcgi
+<Directory @DOCROOT@>
+    AddHandler php-fcgi .php
+    Action php-fcgi /php.fcgi
+</Directory>
+""" % (unix.listen[1], tcp.addr), extra_modules=[("actions_module",
+                                                  "mod_actions.so")])
+    (h.tmp / "ext").mkdir()
+    (h.tmp / "ext").chmod(0o755)
+    r = h.get("/ext/wiki/Start?env",
+              headers={"Authorization": "Bearer abc"})
+    assert r.status == 200, r.body[:300]
+    params, _, info = H.parse_env_body(r.body)
+    assert int(info["pid"]) == unix.pid
+    assert params["SCRIPT_NAME"] == "/ext"
+    assert params["PATH_INFO"] == "/wiki/Start"
+    assert params["SCRIPT_FILENAME"] == str(h.tmp / "ext/app.fcgi")
+    assert params["HTTP_AUTHORIZATION"] == "Bearer abc"
+    r = h.get("/ext?env")
+    assert r.status == 200 and int(H.parse_env_body(r.body)[2]["pid"]) == \
+        unix.pid
+    # the php-fpm recipe: .php files handed to the external server by
+    # mod_actions, through the Alias of its file
+    (h.docroot / "index.php").write_text("<?php\n")
+    r = h.get("/index.php?env", headers={"Authorization": "Bearer abc"})
+    assert r.status == 200, r.body[:300]
+    params, _, info = H.parse_env_body(r.body)
+    assert int(info["pid"]) == tcp.pid
+    assert params["SCRIPT_NAME"] == "/php.fcgi"
+    assert params["PATH_INFO"] == "/index.php"
+    assert params["PATH_TRANSLATED"] == str(h.docroot / "index.php")
+    assert "HTTP_AUTHORIZATION" not in params
+    # no process of httpd's serves them
+    assert h.backend_pids() == []
+    # a URL-PATH like the file's is not taken
+    assert h.get("/tmp").status == 404
+

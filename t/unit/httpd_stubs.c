@@ -159,7 +159,7 @@ const char *tf_stub_directive(const command_rec *cmds, cmd_parms *cmd,
                               void *mconfig, const char *name, ...)
 {
     const command_rec *c;
-    const char *w[8], *a;
+    const char *w[16], *a; /* mod_fastcgi's directives take many */
     va_list ap;
     int n = 0, i;
 

@@ -722,9 +722,15 @@ static const char *const ctx_vhost[] = {
     "FcgidSpawnScoreUpLimit", "FcgidTerminationScore", "FcgidTimeScore",
     "FcgidIdleScanInterval", "FcgidBusyScanInterval",
     "FcgidErrorScanInterval", "FcgidZombieScanInterval",
-    "FcgidProcessTableFile", NULL};
-static const char *const ctx_server[] = {"TracFcgiMaxProcessesTotal",
-                                         "TracFcgiSocketDir", NULL};
+    "FcgidProcessTableFile",
+    /* mod_fastcgi's names (src/compat.c) */
+    "FastCgiServer", "AppClass", "FastCgiExternalServer", "ExternalAppClass",
+    NULL};
+static const char *const ctx_server[] = {
+    "TracFcgiMaxProcessesTotal", "TracFcgiSocketDir",
+    /* mod_fastcgi's, refused in a virtual host as mod_fastcgi does */
+    "FastCgiConfig", "FCGIConfig", "FastCgiIpcDir", "FastCgiWrapper",
+    "FastCgiSuexec", NULL};
 
 static int listed(const char *const *list, const char *name)
 {
@@ -989,6 +995,283 @@ static void test_compat(void)
     tf_stub_linked_module = NULL;
 }
 
+/* What configtest will say is ignored (src/compat.c), one string each. */
+static const char *ignored_lines(void)
+{
+    apr_array_header_t *ign;
+    const char *out = "";
+    void *v = NULL;
+    int i;
+
+    apr_pool_userdata_get(&v, "tracfcgi-compat-ignored", pconf);
+    for (i = 0, ign = v; ign && i < ign->nelts; i++) {
+        out = apr_pstrcat(pconf, out, "|", APR_ARRAY_IDX(ign, i,
+                                                         const char *),
+                          NULL);
+    }
+    return out;
+}
+
+/* mod_fastcgi's FastCgiServer: a TracFcgiServer whose pool has its
+ * options' settings and min = max = -processes (default 1). */
+static void test_fastcgi_server(void)
+{
+    apr_array_header_t *decl;
+    const tf_declared_t *d;
+    const char *err;
+    tf_dir_conf_t r;
+    cmd_parms cm, cv;
+
+    setup();
+    cm = at(&main_s, NULL);
+    TF_CHECK("set", DIR(&cm, main_dir[0], "FastCgiServer", "/srv/app.fcgi",
+                        "-processes", "2", "-initial-env", "FOO=bar=baz",
+                        "-initial-env", "EMPTY=", "-initial-env", "HOME",
+                        "-idle-timeout", "30", "-appConnTimeout", "3",
+                        "-pass-header", "Authorization") == NULL);
+    cm = at(&main_s, NULL);
+    TF_CHECK("options, any case", DIR(&cm, main_dir[0], "FastCgiServer",
+                                      "fcgi-bin/other.fcgi", "-FLUSH",
+                                      "-Port", "9000", "-nph", "-user",
+                                      "www") == NULL);
+    decl = tf_config_declared(pconf);
+    TF_CHECK("two declared", decl && decl->nelts == 2);
+    if (!decl || decl->nelts != 2) {
+        return;
+    }
+    d = &APR_ARRAY_IDX(decl, 0, tf_declared_t);
+    TF_CHECK("its file", strcmp(d->path, "/srv/app.fcgi") == 0 && d->over);
+    tf_config_dir_resolve(merge(main_dir[0], d->over), &r);
+    TF_CHECK("-processes 2: min = max = 2",
+             r.min_procs == 2 && r.max_procs == 2);
+    TF_CHECK("-initial-env", strcmp(env_str(r.init_env),
+                                    "FOO=bar=baz|EMPTY=") == 0);
+    TF_CHECK("-initial-env NAME: httpd's own",
+             strcmp(env_str(r.pass_env), "HOME") == 0);
+    TF_CHECK("-idle-timeout is the IO timeout",
+             r.io_timeout == 30 && r.idle_timeout == 300);
+    TF_CHECK("-appConnTimeout", r.connect_timeout == 3);
+    TF_CHECK("-pass-header", strcmp(env_str(r.pass_headers),
+                                    "Authorization=HTTP_AUTHORIZATION")
+                                 == 0);
+    TF_CHECK("the server's own configuration untouched",
+             ((tf_dir_conf_t *)main_dir[0])->max_procs == -1
+                 && !((tf_dir_conf_t *)main_dir[0])->init_env);
+    d = &APR_ARRAY_IDX(decl, 1, tf_declared_t);
+    TF_CHECK("relative to ServerRoot",
+             strcmp(d->path, TF_STUB_SERVER_ROOT "/fcgi-bin/other.fcgi")
+                 == 0);
+    tf_config_dir_resolve(merge(main_dir[0], d->over), &r);
+    TF_CHECK("no -processes: one, as mod_fastcgi",
+             r.min_procs == 1 && r.max_procs == 1);
+    TF_CHECK("-flush: answers streamed", r.response_buffer == 0);
+    TF_CHECK("ignored ones said",
+             strstr(ignored_lines(), "|FastCgiServer -port "
+                                     "(tracfcgi-test.conf:2) is ignored: ")
+                 && strstr(ignored_lines(), "|FastCgiServer -nph ")
+                 && strstr(ignored_lines(), "|FastCgiServer -user "));
+
+    TF_CHECK("the old name", DIR(&cm, NULL, "AppClass", "/srv/old.fcgi")
+                                 == NULL);
+    err = DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi", "-bogus", "1");
+    TF_CHECK("an unknown option is an error naming it",
+             err && strstr(err, "FastCgiServer /srv/x.fcgi: invalid option: "
+                                "-bogus"));
+    err = DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi", "-host",
+              "127.0.0.1:9000");
+    TF_CHECK("another directive's option too",
+             err && strstr(err, "invalid option: -host"));
+    TF_CHECK("-processes 0", DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi",
+                                 "-processes", "0") != NULL);
+    TF_CHECK("-processes x", DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi",
+                                 "-processes", "x") != NULL);
+    err = DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi", "-idle-timeout");
+    TF_CHECK("a value missing", err && strstr(err, "-idle-timeout"));
+    TF_CHECK("a bad variable name",
+             DIR(&cm, NULL, "FastCgiServer", "/srv/x.fcgi", "-initial-env",
+                 "=x") != NULL);
+    TF_CHECK("no path", DIR(&cm, NULL, "FastCgiServer") != NULL);
+    cv = at(&vhost_s, "/x");
+    TF_CHECK("not in a section",
+             DIR(&cv, NULL, "FastCgiServer", "/srv/y.fcgi") != NULL);
+    TF_CHECK("nothing more declared", tf_config_declared(pconf)->nelts == 3);
+}
+
+/* mod_fastcgi's FastCgiExternalServer: a TracFcgiExternalServer for a
+ * file, with its options' settings. */
+static void test_fastcgi_external(void)
+{
+    apr_array_header_t *all;
+    const tf_external_t *x;
+    const char *err;
+    tf_dir_conf_t r;
+    cmd_parms cm, cv;
+
+    setup();
+    cm = at(&main_s, NULL);
+    cv = at(&vhost_s, NULL);
+    TF_CHECK("set", DIR(&cm, NULL, "FastCgiExternalServer",
+                        "/srv/www/php.fcgi", "-host", "127.0.0.1:9000",
+                        "-idle-timeout", "20", "-pass-header",
+                        "Authorization", "-user", "www") == NULL);
+    TF_CHECK("set", DIR(&cv, NULL, "FastCgiExternalServer", "ext/a.fcgi",
+                        "-socket", "a.sock") == NULL);
+    TF_CHECK("set", DIR(&cm, NULL, "FastCgiIpcDir", "/run/fcgi") == NULL);
+    TF_CHECK("set", DIR(&cm, NULL, "ExternalAppClass", "/srv/b.fcgi",
+                        "-socket", "b.sock", "-flush") == NULL);
+    TF_CHECK("set", DIR(&cm, NULL, "FastCgiExternalServer", "/srv/c.fcgi",
+                        "-socket", "/var/run/c.sock") == NULL);
+    all = tf_config_externals(pconf);
+    TF_CHECK("four", all && all->nelts == 4);
+    if (!all || all->nelts != 4) {
+        return;
+    }
+    x = APR_ARRAY_IDX(all, 0, const tf_external_t *);
+    TF_CHECK("by file", x->file && strcmp(x->file, "/srv/www/php.fcgi") == 0
+                            && strcmp(x->addr_text[0], "127.0.0.1:9000")
+                                   == 0);
+    tf_config_dir_resolve(merge(dir_new(), x->over), &r);
+    TF_CHECK("its options", r.io_timeout == 20
+                                && r.pass_headers
+                                && r.pass_headers->nelts == 1);
+    x = APR_ARRAY_IDX(all, 1, const tf_external_t *);
+    TF_CHECK("a relative file: ServerRoot; a relative socket: "
+             "mod_fastcgi's default FastCgiIpcDir",
+             strcmp(x->file, TF_STUB_SERVER_ROOT "/ext/a.fcgi") == 0
+                 && strcmp(x->addr_text[0], "unix:" TF_STUB_RUNTIME_DIR
+                                            "/fastcgi/a.sock") == 0
+                 && x->s == &vhost_s);
+    x = APR_ARRAY_IDX(all, 2, const tf_external_t *);
+    TF_CHECK("a relative socket in FastCgiIpcDir",
+             strcmp(x->addr_text[0], "unix:/run/fcgi/b.sock") == 0);
+    tf_config_dir_resolve(merge(dir_new(), x->over), &r);
+    TF_CHECK("-flush", r.response_buffer == 0);
+    x = APR_ARRAY_IDX(all, 3, const tf_external_t *);
+    TF_CHECK("an absolute socket",
+             strcmp(x->addr_text[0], "unix:/var/run/c.sock") == 0);
+    TF_CHECK("post", tf_config_post(pconf, &main_s) == NULL);
+    TF_CHECK("every file, for every server",
+             tf_config_srv_get(&vhost_s)->external_files
+                 && tf_config_srv_get(&vhost_s)->external_files->nelts == 4);
+    TF_CHECK("not under a URL-PATH", tf_config_externals_of(&main_s)
+                                         && tf_config_externals_of(&main_s)
+                                                    ->nelts == 3);
+
+    err = DIR(&cm, NULL, "FastCgiExternalServer", "/srv/d.fcgi");
+    TF_CHECK("no address", err && strstr(err, "-socket or -host option "
+                                              "missing"));
+    err = DIR(&cm, NULL, "FastCgiExternalServer", "/srv/d.fcgi", "-host",
+              "127.0.0.1:9000", "-socket", "d.sock");
+    TF_CHECK("two", err && strstr(err, "mutually exclusive"));
+    err = DIR(&cm, NULL, "FastCgiExternalServer", "/srv/d.fcgi", "-host",
+              "127.0.0.1:9000", "-processes", "2");
+    TF_CHECK("FastCgiServer's option", err && strstr(err, "invalid option: "
+                                                          "-processes"));
+    TF_CHECK("a bad address", DIR(&cm, NULL, "FastCgiExternalServer",
+                                  "/srv/d.fcgi", "-host", "nowhere")
+                                  != NULL);
+    TF_CHECK("the same file twice in a server",
+             DIR(&cm, NULL, "FastCgiExternalServer", "/srv/c.fcgi", "-host",
+                 "127.0.0.1:9001") != NULL);
+    TF_CHECK("a URL-PATH of the same text is another thing",
+             DIR(&cm, NULL, "TracFcgiExternalServer", "/srv/c.fcgi",
+                 "127.0.0.1:9001") == NULL);
+}
+
+/* mod_fastcgi's FastCgiConfig: the server's defaults; FastCgiWrapper. */
+static void test_fastcgi_config(void)
+{
+    tf_dir_conf_t r;
+    const char *err;
+    cmd_parms cm, cv;
+
+    setup();
+    cm = at(&main_s, NULL);
+    cv = at(&vhost_s, NULL);
+    TF_CHECK("set", DIR(&cm, main_dir[0], "FastCgiConfig",
+                        "-maxClassProcesses", "3", "-maxProcesses", "20",
+                        "-idle-timeout", "45", "-autoUpdate",
+                        "-initial-env", "PHP_FCGI_CHILDREN=0") == NULL);
+    TF_CHECK("ignored ones", DIR(&cm, main_dir[0], "FCGIConfig",
+                                 "-killInterval", "10", "-gainValue", "0.5",
+                                 "-singleThreshhold", "0", "-minProcesses",
+                                 "2", "-restart") == NULL);
+    TF_CHECK("not the server's own settings",
+             ((tf_dir_conf_t *)main_dir[0])->max_procs == -1);
+    TF_CHECK("kept apart", tf_config_srv_get(&vhost_s)->dynamic != NULL);
+    tf_config_dir_resolve(tf_config_srv_get(&main_s)->dynamic, &r);
+    TF_CHECK("-maxClassProcesses", r.max_procs == 3);
+    TF_CHECK("-idle-timeout", r.io_timeout == 45);
+    TF_CHECK("-autoUpdate", r.reload == 1);
+    TF_CHECK("-initial-env", strcmp(env_str(r.init_env),
+                                    "PHP_FCGI_CHILDREN=0") == 0);
+    TF_CHECK("post", tf_config_post(pconf, &main_s) == NULL);
+    TF_CHECK("-maxProcesses", tf_config_srv_get(&main_s)->max_total == 20);
+    TF_CHECK("each ignored one said",
+             strstr(ignored_lines(), "|FCGIConfig -killInterval ")
+                 && strstr(ignored_lines(), "|FCGIConfig -gainValue ")
+                 && strstr(ignored_lines(), "|FCGIConfig -singleThreshhold ")
+                 && strstr(ignored_lines(), "|FCGIConfig -minProcesses ")
+                 && strstr(ignored_lines(), "|FCGIConfig -restart "));
+    TF_CHECK("-gainValue 2", DIR(&cm, main_dir[0], "FastCgiConfig",
+                                 "-gainValue", "2") != NULL);
+    err = DIR(&cm, main_dir[0], "FastCgiConfig", "-processes", "2");
+    TF_CHECK("FastCgiServer's option",
+             err && strstr(err, "invalid option: -processes"));
+    TF_CHECK("not in a virtual host",
+             DIR(&cv, vhost_dir[0], "FastCgiConfig", "-idle-timeout", "9")
+                 != NULL);
+
+    TF_CHECK("FastCgiWrapper On", DIR(&cm, NULL, "FastCgiWrapper", "On")
+                                      == NULL);
+    TF_CHECK("FastCgiSuexec off", DIR(&cm, NULL, "FastCgiSuexec", "off")
+                                      == NULL);
+    TF_CHECK("said", strstr(ignored_lines(), "|FastCgiWrapper On ")
+                         && strstr(ignored_lines(), "|FastCgiSuexec Off "));
+    err = DIR(&cm, NULL, "FastCgiWrapper", "/usr/bin/cgiwrap");
+    TF_CHECK("another wrapper is an error",
+             err && strstr(err, "/usr/bin/cgiwrap"));
+    TF_CHECK("FastCgiWrapper in a virtual host",
+             DIR(&cv, NULL, "FastCgiWrapper", "On") != NULL);
+
+    /* a request: FastCgiConfig under its sections; an application's
+     * options over them, without FastCgiConfig's */
+    {
+        request_rec req;
+        void *vec[1];
+        tf_dir_conf_t *over = dir_new(), out;
+        cmd_parms cl = at(&main_s, "/app");
+
+        memset(&req, 0, sizeof(req));
+        req.server = &main_s;
+        req.pool = pconf;
+        req.per_dir_config = (ap_conf_vector_t *)vec;
+        vec[0] = dir_new();
+        TF_CHECK("set", DIR(&cl, vec[0], "TracFcgiIOTimeout", "99") == NULL);
+        tf_config_dir_get(&req, &out);
+        TF_CHECK("the section's own wins", out.io_timeout == 99);
+        TF_CHECK("FastCgiConfig where it sets nothing",
+                 out.max_procs == 3 && out.reload == 1);
+        TF_CHECK("set", DIR(&cl, over, "TracFcgiIOTimeout", "7") == NULL);
+        tf_config_dir_get_app(&req, over, &out);
+        TF_CHECK("an application's option over the section",
+                 out.io_timeout == 7);
+        TF_CHECK("no FastCgiConfig for it",
+                 out.max_procs == 4 && out.reload == 0);
+        tf_config_dir_get_app(&req, NULL, &out);
+        TF_CHECK("nor for an external server of a URL-PATH",
+                 out.io_timeout == 99 && out.max_procs == 4);
+    }
+
+    tf_stub_linked_module = "mod_fastcgi.c";
+    err = DIR(&cm, NULL, "FastCgiServer", "/srv/app.fcgi", "-bogus");
+    TF_CHECK("mod_fastcgi loaded: its own",
+             err && strcmp(err, DECLINE_CMD) == 0);
+    err = DIR(&cm, main_dir[0], "FcgidIOTimeout", "5");
+    TF_CHECK("but not mod_fcgid's", err == NULL);
+    tf_stub_linked_module = NULL;
+}
+
 /* TracFcgiCheckEnv: the TracEnv's section, else its virtual host, else
  * the main server, else Warn. */
 static void test_check_mode(void)
@@ -1047,6 +1330,7 @@ static void test_dir_get(void)
 
     setup();
     memset(&r, 0, sizeof(r));
+    r.server = &main_s;
     vec[0] = dir_new();
     cl = at(&main_s, "/x");
     TF_CHECK("set", DIR(&cl, vec[0], "TracFcgiMaxProcesses", "3") == NULL);
@@ -1075,6 +1359,9 @@ int main(void)
     test_registries();
     test_externals();
     test_compat();
+    test_fastcgi_server();
+    test_fastcgi_external();
+    test_fastcgi_config();
     test_check_mode();
     test_dir_get();
     apr_pool_destroy(pconf);
