@@ -9,6 +9,7 @@ import pytest
 
 import httpd as H
 import test_conf_samples as C
+from test_conf_samples import tree  # noqa: F401  (the fixture)
 
 FCGID_SITE = """
 <Directory @TMP@/app>
@@ -332,3 +333,19 @@ Alias /php.fcgi @TMP@/ext/php.fcgi
     # a URL-PATH like the file's is not taken
     assert h.get("/tmp").status == 404
 
+
+def test_readme_fastcgi_site_serves(httpd, tree):
+    """The README's mod_fastcgi Trac site, as it stands: Trac answers
+    through the FastCgiServer's two processes, started with httpd."""
+    text = next(b for b in C.README_CONFIGS if "FastCgiServer" in b)
+    h = httpd(C.render(text, tree))
+    app = str(tree / "cgi-bin/trac.fcgi")
+    pids = H.wait_until(lambda: len(h.backend_pids(app)) == 2 and
+                        h.backend_pids(app), 10, what="2 trac.fcgi")
+    p = C.get_page(h, "/trac/wiki/WikiStart", host="trac.example.org")
+    assert p["project"] == "Main"
+    assert p["script_name"] == "/trac"
+    assert p["path_info"] == "/wiki/WikiStart"
+    assert int(p["pid"]) in pids
+    assert C.proc_environ(int(p["pid"])).get("TRAC_ENV") == \
+        str(tree / "projects/main")
