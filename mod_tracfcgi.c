@@ -141,7 +141,9 @@ static int tf_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     tf_external_check(pconf, s, 0);
-    rv = prepare_socket_dir(ptemp, s, sc->socket_dir, gen == 0);
+    /* generation 1 is httpd's first real configuration (the dry run
+     * before it was skipped above); a restart counts on from there */
+    rv = prepare_socket_dir(ptemp, s, sc->socket_dir, gen <= 1);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, rv, s,
                      TFLOGNO(00002) "cannot prepare TracFcgiSocketDir %s",

@@ -1,6 +1,7 @@
 """Process pool: limits, queueing, idle exit, and a clean stop."""
 
 import concurrent.futures as cf
+import os
 import re
 import threading
 import time
@@ -193,6 +194,24 @@ def test_nothing_left_after_stop_socket_dir(httpd):
     socks = h.sockets_left()
     assert socks and all(s.startswith(str(h.tmp / "socks") + "/")
                          for s in socks), socks
+    h.stop()
+    assert h.check_clean_after_stop() == []
+
+
+def test_sockets_of_a_killed_httpd_removed_at_start(httpd):
+    """kill -9 of httpd leaves the backends' sockets behind: the next
+    start removes them (and only at a first start, not a restart)."""
+    h = httpd(TRAC, server_conf="TracFcgiSocketDir @TMP@/socks\n")
+    _spawn_three(h)
+    ports = list(h.ports)
+    h._kill_all()
+    stale = h.sockets_left()
+    assert len(stale) >= 3, stale
+    h.start(ports=ports)
+    h.wait_log(r"process manager pid=\d+ started")
+    kept = [s for s in h.sockets_left() if os.path.basename(s).startswith("b-")]
+    assert kept == [], "stale sockets kept at start"
+    assert h.get("/trac/?pid").status == 200
     h.stop()
     assert h.check_clean_after_stop() == []
 
