@@ -77,6 +77,7 @@ typedef struct {
 
     int keep_root;         /* saved uid 0, to signal suexec'd backends */
     pthread_mutex_t priv_mu; /* held while euid is 0, and across fork */
+    int no_more_forks;       /* shutting down: guarded by priv_mu */
     pthread_mutex_t spec_mu;   /* guards specs and spec_pool */
     tf_spawn_spec_t **specs;   /* by pool index: see remember_spec() */
     apr_time_t *mtimes;        /* by pool index: the script's, when seen */
@@ -473,9 +474,26 @@ static apr_status_t fork_backend(pm_t *pm, const tf_spawn_spec_t *spec,
     apr_status_t rv;
     int out_fd = -1;
 
+    /* the socket is bound and the process forked and entered in the
+     * table in one hold of priv_mu: shutdown_all() takes it too, so a
+     * backend either is in the table it stops, or never starts */
     pthread_mutex_lock(&pm->priv_mu);
+    if (pm->no_more_forks) {
+        pthread_mutex_unlock(&pm->priv_mu);
+        apr_cpystrn(reply->msg, "the process manager is shutting down",
+                    sizeof(reply->msg));
+        reply->status = APR_EGENERAL;
+        spawn_fail(pm, spec, reply->msg);
+        return APR_EGENERAL;
+    }
     rv = tf_spawn_backend(spec, sock_path, pid, &out_fd, reply->msg,
                           sizeof(reply->msg));
+    if (rv == APR_SUCCESS) {
+        tf_shm_lock(pm->shm);
+        tf_pool_pm_forked(pm->t, spec->ref, *pid, sock_path,
+                          apr_time_now());
+        tf_shm_unlock(pm->shm);
+    }
     pthread_mutex_unlock(&pm->priv_mu);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s, TFLOGNO(00101)
@@ -484,9 +502,6 @@ static apr_status_t fork_backend(pm_t *pm, const tf_spawn_spec_t *spec,
         spawn_fail(pm, spec, reply->msg);
         return rv;
     }
-    tf_shm_lock(pm->shm);
-    tf_pool_pm_forked(pm->t, spec->ref, *pid, sock_path, apr_time_now());
-    tf_shm_unlock(pm->shm);
     pass_pipe(pm, out_fd, *pid);
     return APR_SUCCESS;
 }
@@ -1187,6 +1202,11 @@ static void shutdown_all(pm_t *pm)
     apr_uint32_t k, n;
     int left;
 
+    /* no spawn thread forks after this, and none is half-way through
+     * (socket bound, process not yet in the table): see fork_backend() */
+    pthread_mutex_lock(&pm->priv_mu);
+    pm->no_more_forks = 1;
+    pthread_mutex_unlock(&pm->priv_mu);
     tf_shm_lock(pm->shm);
     for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
