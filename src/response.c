@@ -4,12 +4,12 @@
  * parsed by httpd's own parser as mod_cgi parses a script's; then the
  * body goes to the output filters as slices of the exchange's read
  * buffers (no copy), in batches while the backend keeps sending, flushed
- * when it pauses (streamed answers, progress pages); or, with
- * TracFcgiResponseBuffer, held back (memory, then a temporary file: see
- * src/spill.c) until the backend is done, up to that many bytes, so that
- * the backend is free before a slow client has read a byte. What is not a CGI
- * response is the application's fault, not the gateway's: outcome
- * TF_OUT_APP_INVALID (500, as mod_cgi).
+ * when it pauses (streamed answers, progress pages); with
+ * TracFcgiResponseBuffer, past its first 64 KiB, held back (memory, then
+ * a temporary file: src/spill.c) until the backend is done, up to that
+ * many bytes, so that a slow client does not hold the backend. What is
+ * not a CGI response is the application's fault, not the gateway's:
+ * outcome TF_OUT_APP_INVALID (500, as mod_cgi).
  *
  * Runs in a request thread, one per attempt. Logs what it finds wrong;
  * src/bridge.c turns its outcome into a status.
@@ -287,7 +287,7 @@ static int wants_stream(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_out, "X-Accel-Buffering");
 
-    if (!v) { /* httpd's parser files a 2xx answer's headers there */
+    if (!v) { /* where httpd's CGI header parser may have put it */
         v = apr_table_get(r->err_headers_out, "X-Accel-Buffering");
     }
     return v && strcasecmp(v, "no") == 0;
