@@ -55,7 +55,8 @@ UNIT_HTTPD_LIBS := -lapr-1 -laprutil-1
 HTTPD_STUBS := t/unit/httpd_stubs.c t/unit/httpd_stubs.h
 
 # config.c parses TracFcgiExternalServer's addresses with src/backend.c
-CONF_SRC := src/config.c src/compat.c src/backend.c src/fcgi_proto.c
+CONF_SRC := src/config.c src/compat.c src/backend.c src/fcgi_proto.c \
+            src/wrapper.c
 
 t/unit/test_config: t/unit/test_config.c $(CONF_SRC) include/tf_config.h $(HTTPD_STUBS) t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(UNIT_HTTPD) -o $@ t/unit/test_config.c $(CONF_SRC) \
@@ -73,6 +74,9 @@ t/unit/test_trac_ini: t/unit/test_trac_ini.c src/trac_ini.c include/tf_trac_ini.
 
 t/unit/test_stop_policy: t/unit/test_stop_policy.c src/pool.c include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_stop_policy.c src/pool.c
+
+t/unit/test_wrapper: t/unit/test_wrapper.c src/wrapper.c include/tf_wrapper.h t/unit/tf_test.h
+	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_wrapper.c src/wrapper.c $(APR_LIBS)
 
 t/unit/test_ipc: t/unit/test_ipc.c src/ipc.c include/tf_ipc.h include/tf_pool.h t/unit/tf_test.h
 	$(CC) $(UNIT_CFLAGS) $(APR_CPP) $(APR_INC) -o $@ t/unit/test_ipc.c src/ipc.c $(APR_LIBS)

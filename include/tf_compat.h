@@ -38,6 +38,7 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidMaxRequestLen", TF_COMPAT_DIR),                         \
     TF_COMPAT("FcgidIPCDir", RSRC_CONF),                                    \
     TF_COMPAT("FcgidPassHeader", TF_COMPAT_DIR),                            \
+    TF_COMPAT("FcgidWrapper", TF_COMPAT_DIR | OR_FILEINFO),                 \
     TF_COMPAT("FcgidSpawnScore", RSRC_CONF),                                \
     TF_COMPAT("FcgidSpawnScoreUpLimit", RSRC_CONF),                         \
     TF_COMPAT("FcgidTerminationScore", RSRC_CONF),                          \

@@ -56,6 +56,10 @@ typedef struct {
     int request_buffering; /* TracFcgiRequestBuffering, default on */
     apr_off_t response_buffer; /* TracFcgiResponseBuffer: answer bytes
                                 * held back from the client, 0 = none */
+    /* TracFcgiWrapper: the commands that serve the section's files
+     * instead of the files themselves (const tf_wrapper_t *, one per
+     * suffix: src/wrapper.c), or NULL */
+    apr_array_header_t *wrappers;
     int xsendfile;       /* TracFcgiXSendfile, default off */
     /* TracFcgiXSendfilePath: the only directories whose files X-Sendfile
      * may send (const char *, absolute; outer sections' first) */

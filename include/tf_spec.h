@@ -14,7 +14,9 @@
 
 /**
  * Fill @p spec (argv, env, cwd, identity, limits, display name) for the
- * script of @p r, and compute its pool key.
+ * script of @p r, and compute its pool key. A script with a
+ * TracFcgiWrapper (tf_dir_conf_t.wrappers) gets the wrapper's: every
+ * script a wrapper serves has the same spec and key.
  * @param[out] key  non-zero 64-bit hash of everything that makes the
  *                  backend different.
  */

@@ -52,6 +52,7 @@
 #include "tf_response.h"
 #include "tf_spec.h"
 #include "tf_spec_cache.h"
+#include "tf_wrapper.h"
 
 #define RETRY_AFTER "5"
 #define LET_GO_SECS 2         /* the client is gone: how long a backend
@@ -439,8 +440,9 @@ static int may_replay(request_rec *r, const req_t *q, const attempt_t *at,
 
 /* As mod_cgi checks a script; @p declared: a mod_fastcgi static
  * application, which mod_fastcgi runs without ExecCGI (its FastCgiServer
- * line is the permission). */
-static int check_script(request_rec *r, int declared)
+ * line is the permission); @p w: the TracFcgiWrapper that serves the
+ * file, which need not exist if it says "virtual" (as mod_fcgid). */
+static int check_script(request_rec *r, int declared, const tf_wrapper_t *w)
 {
     int scriptaliased = apr_table_get(r->notes, "alias-forced-type") != NULL;
 
@@ -449,6 +451,9 @@ static int check_script(request_rec *r, int declared)
                       "Options ExecCGI is off in this directory: %s",
                       r->filename);
         return HTTP_FORBIDDEN;
+    }
+    if (w && w->virtual_files) {
+        return OK;
     }
     if (r->finfo.filetype == APR_NOFILE) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00431)
@@ -479,20 +484,24 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
     unsigned char *params;
     int rc;
 
-    if (!x && (rc = check_script(r, sd != NULL)) != OK) {
-        return rc;
-    }
-    if (!tf_lease_ready()) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00434)
-                      "mod_tracfcgi is not initialised (no shared memory)");
-        return answer(r, TF_OUT_INTERNAL);
-    }
     if (x || sd) {
         /* an application's options (mod_fastcgi) over the sections */
         tf_config_dir_get_app(r, x ? x->over : sd->over, dc);
     }
     else {
         tf_config_dir_get(r, dc);
+    }
+    if (!x && (rc = check_script(r, sd != NULL,
+                                 sd ? NULL
+                                    : tf_wrapper_for(dc->wrappers,
+                                                     r->filename)))
+                  != OK) {
+        return rc;
+    }
+    if (!tf_lease_ready()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00434)
+                      "mod_tracfcgi is not initialised (no shared memory)");
+        return answer(r, TF_OUT_INTERNAL);
     }
     memset(q, 0, sizeof(*q));
     q->dc = dc;

@@ -66,6 +66,7 @@ static const compat_t table[] = {
     {"FcgidMaxRequestLen", FCGID, "TracFcgiMaxRequestLen", NULL, NULL},
     {"FcgidIPCDir", FCGID, "TracFcgiSocketDir", NULL, NULL},
     {"FcgidPassHeader", FCGID, "TracFcgiPassHeader", NULL, NULL},
+    {"FcgidWrapper", FCGID, "TracFcgiWrapper", NULL, NULL},
     {"FcgidSpawnScore", FCGID, NULL, "a process is started as soon as a "
      "request finds none free, within TracFcgiMaxProcesses: there is no "
      "spawn score", NULL},

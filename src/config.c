@@ -18,6 +18,7 @@
 
 #include "tf_compat.h"
 #include "tf_config.h"
+#include "tf_wrapper.h"
 #include "tf_pool.h"
 #include "tf_private.h"
 
@@ -129,6 +130,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
                                                 add->xsendfile_paths)
                          : add->xsendfile_paths ? add->xsendfile_paths
                                                 : base->xsendfile_paths;
+    c->wrappers = tf_wrapper_merge(p, base->wrappers, add->wrappers);
     /* headers add up, as mod_fcgid's FcgidPassHeader */
     c->pass_headers = base->pass_headers && add->pass_headers
                           ? apr_array_append(p, base->pass_headers,
@@ -520,6 +522,25 @@ static const char *add_pass_header(cmd_parms *cmd, void *dconf,
     e = apr_array_push(c->pass_headers);
     e->name = name;
     e->value = param;
+    return NULL;
+}
+
+/* TracFcgiWrapper COMMAND [SUFFIX] [virtual] (src/wrapper.c). */
+static const char *set_wrapper(cmd_parms *cmd, void *dconf,
+                               const char *args)
+{
+    tf_dir_conf_t *c = dconf;
+    tf_wrapper_t *w = apr_palloc(cmd->pool, sizeof(*w));
+    const char *err = tf_wrapper_parse(cmd->pool, args, w);
+
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if (!c->wrappers) {
+        c->wrappers = apr_array_make(cmd->pool, 2,
+                                     sizeof(const tf_wrapper_t *));
+    }
+    tf_wrapper_set(c->wrappers, w);
     return NULL;
 }
 
@@ -948,6 +969,12 @@ const command_rec tf_config_cmds[] = {
                     "NAME...: pass the request header NAME as the param "
                     "HTTP_NAME, Authorization and Proxy-Authorization "
                     "included"),
+    AP_INIT_RAW_ARGS("TracFcgiWrapper", set_wrapper, NULL,
+                     DIR_CTX | OR_FILEINFO,
+                     "COMMAND [SUFFIX] [virtual]: the section's files (or "
+                     "those ending in SUFFIX) are served by processes of "
+                     "COMMAND, e.g. /usr/bin/php-cgi .php, one pool for "
+                     "all; 'virtual': the file need not exist"),
     AP_INIT_RAW_ARGS("TracFcgiReloadOnChange", set_reload, NULL, DIR_CTX,
                      "On|Off [PATH...]: replace a pool's processes, without "
                      "failing requests, when its script, its TracEnv's "

@@ -7,6 +7,9 @@
  * pool does not decide what later ones run with (mod_fcgid passes the
  * first request's CGI variables to the process it spawns).
  *
+ * A file with a TracFcgiWrapper is served by the wrapper's command: that
+ * is what runs, and what the key and the pool's name are made of.
+ *
  * With a suexec identity (SuexecUserGroup, ~user) the backend is started
  * through httpd's suexec exactly as mod_cgi starts a script; suexec then
  * keeps only its safe list of variables, which is why TracEnv is also sent
@@ -15,12 +18,14 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "apr_strings.h"
 #include "unixd.h"
 
 #include "tf_private.h"
 #include "tf_spec.h"
+#include "tf_wrapper.h"
 
 #define TF_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -38,8 +43,10 @@ static apr_uint64_t hash_add(apr_uint64_t h, const char *s)
     return h;
 }
 
-/* argv to run @filename through suexec as @ugid, with names. */
+/* argv to run @filename (with the arguments @args, NULL-terminated, or
+ * none) through suexec as @ugid, with names. */
 static const char *const *suexec_argv(apr_pool_t *p, const char *filename,
+                                      const char *const *args,
                                       const ap_unix_identity_t *ugid,
                                       tf_spawn_spec_t *spec)
 {
@@ -48,6 +55,7 @@ static const char *const *suexec_argv(apr_pool_t *p, const char *filename,
     struct passwd pw, *pwp = NULL;
     struct group gr, *grp = NULL;
     char buf[4096];
+    int n = 0;
 
     if (getpwuid_r(ugid->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
         user = apr_psprintf(p, "#%ld", (long)ugid->uid);
@@ -68,11 +76,15 @@ static const char *const *suexec_argv(apr_pool_t *p, const char *filename,
     base = base ? base + 1 : filename;
     /* exactly as httpd starts a CGI script through suexec: run from the
      * script's directory, by its base name, so suexec's checks apply */
-    argv = apr_pcalloc(p, 5 * sizeof(char *));
+    while (args && args[n]) {
+        n++;
+    }
+    argv = apr_pcalloc(p, (5 + n) * sizeof(char *));
     argv[0] = SUEXEC_BIN;
     argv[1] = user;
     argv[2] = group;
     argv[3] = base;
+    memcpy(argv + 4, args, n * sizeof(char *));
     spec->uid = (apr_int32_t)ugid->uid;
     spec->gid = (apr_int32_t)ugid->gid;
     return argv;
@@ -97,17 +109,30 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
                        tf_spawn_spec_t *spec, apr_uint64_t *key)
 {
     apr_array_header_t *env = apr_array_make(p, 8, sizeof(char *));
-    const char **argv = apr_pcalloc(p, 2 * sizeof(char *));
+    const tf_wrapper_t *w = tf_wrapper_for(dc->wrappers, filename);
+    const char **argv;
     const char *path = getenv("PATH");
-    const char *vhost, *trac;
+    const char *run = filename, *vhost, *trac;
     char *dir, *slash;
     apr_uint64_t h = 0xcbf29ce484222325ULL;
-    int i;
+    int i, n = 1;
 
     memset(spec, 0, sizeof(*spec));
-    argv[0] = filename;
+    if (w) {
+        /* the wrapper runs instead, whatever the file: its pool is the
+         * same for every file it serves (copied: a wrapper of .htaccess
+         * lives in a request's pool) */
+        for (n = 0; w->argv[n]; n++) {
+        }
+        run = apr_pstrdup(p, w->argv[0]);
+    }
+    argv = apr_pcalloc(p, (n + 1) * sizeof(char *));
+    argv[0] = run;
+    for (i = 1; i < n; i++) {
+        argv[i] = apr_pstrdup(p, w->argv[i]);
+    }
     spec->argv = argv;
-    dir = apr_pstrdup(p, filename);
+    dir = apr_pstrdup(p, run);
     slash = strrchr(dir, '/');
     if (slash) {
         *(slash == dir ? slash + 1 : slash) = '\0';
@@ -116,7 +141,7 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
     spec->uid = (apr_int32_t)ap_unixd_config.user_id;
     spec->gid = (apr_int32_t)ap_unixd_config.group_id;
     if (ugid) {
-        spec->argv = suexec_argv(p, filename, ugid, spec);
+        spec->argv = suexec_argv(p, run, argv + 1, ugid, spec);
     }
 
     if (!env_get(dc->init_env, "PATH")) {
@@ -161,7 +186,7 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
                                                     : "",
                                (int)s->defn_line_number)
                 : "main";
-    h = hash_add(h, filename);
+    h = hash_add(h, run);
     for (i = 0; spec->argv[i]; i++) {
         h = hash_add(h, spec->argv[i]);
     }
@@ -172,8 +197,8 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
     }
     *key = h ? h : 1;
 
-    spec->name = apr_pstrcat(p, filename, "@", tf_spec_vhost_label(p, s),
-                             NULL);
+    spec->name = apr_pstrcat(p, w ? w->cmdline : filename, "@",
+                             tf_spec_vhost_label(p, s), NULL);
     spec->lim.min_procs = (apr_uint32_t)dc->min_procs;
     spec->lim.max_procs = (apr_uint32_t)dc->max_procs;
     spec->lim.conns_auto = dc->conns == 0;
@@ -183,10 +208,10 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
     spec->lim.reload = (apr_uint32_t)dc->reload;
     spec->watch = NULL;
     if (dc->reload && dc->reload_paths && dc->reload_paths->nelts) {
-        apr_array_header_t *w = apr_array_copy(p, dc->reload_paths);
+        apr_array_header_t *paths = apr_array_copy(p, dc->reload_paths);
 
-        APR_ARRAY_PUSH(w, const char *) = NULL;
-        spec->watch = (const char *const *)w->elts;
+        APR_ARRAY_PUSH(paths, const char *) = NULL;
+        spec->watch = (const char *const *)paths->elts;
     }
     spec->lim.max_requests = (apr_uint32_t)dc->max_requests;
     spec->lim.lifetime = (apr_uint32_t)dc->lifetime;

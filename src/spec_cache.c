@@ -17,13 +17,16 @@
 
 #include "tf_spec.h"
 #include "tf_spec_cache.h"
+#include "tf_wrapper.h"
 
 #define CACHE_SLOTS 64
 
 /* What the spec is made of: tf_spec_build_for()'s inputs. */
 typedef struct {
     const server_rec *s;
-    const char *filename;
+    const char *filename;   /* the script; with a wrapper, the first
+                             * that built the entry (it makes no odds) */
+    const char *wrapper;    /* its TracFcgiWrapper's command, or NULL */
     int has_ugid;
     ap_unix_identity_t ugid;
     tf_dir_conf_t dc; /* the fields tf_spec_build_for() reads; the arrays
@@ -107,7 +110,10 @@ static int same_inputs(const inputs_t *e, const inputs_t *q)
            && a->max_requests == b->max_requests
            && a->lifetime == b->lifetime
            && a->startup_timeout == b->startup_timeout
-           && strcmp(e->filename, q->filename) == 0
+           && (e->wrapper || q->wrapper
+                   ? e->wrapper && q->wrapper
+                         && strcmp(e->wrapper, q->wrapper) == 0
+                   : strcmp(e->filename, q->filename) == 0)
            && same_env(a->init_env, b->init_env)
            && same_env(a->pass_env, b->pass_env)
            && (!a->reload || same_paths(a->reload_paths, b->reload_paths));
@@ -157,6 +163,7 @@ static void fill(entry_t *e, const inputs_t *q)
 
     e->in = *q;
     e->in.filename = apr_pstrdup(p, q->filename);
+    e->in.wrapper = q->wrapper ? apr_pstrdup(p, q->wrapper) : NULL;
     e->in.dc.init_env = copy_env(p, q->dc.init_env);
     e->in.dc.pass_env = copy_env(p, q->dc.pass_env);
     e->in.dc.reload_paths = copy_paths(p, q->dc.reload_paths);
@@ -165,12 +172,15 @@ static void fill(entry_t *e, const inputs_t *q)
     e->in.dc.xsendfile_paths = NULL;
     tf_spec_build_for(p, (server_rec *)q->s, &e->in.dc, e->in.filename,
                       q->has_ugid ? &e->in.ugid : NULL, &e->spec, &e->key);
+    e->in.dc.wrappers = NULL; /* read by the build (which copies what it
+                               * keeps), not kept: maybe a request's */
 }
 
 void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
                  tf_spawn_spec_t *spec, apr_uint64_t *key)
 {
     const ap_unix_identity_t *ugid = NULL;
+    const tf_wrapper_t *w;
     apr_uint32_t i, n;
     inputs_t q;
 
@@ -184,6 +194,8 @@ void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
     }
     q.s = r->server;
     q.filename = r->filename;
+    w = tf_wrapper_for(dc->wrappers, r->filename);
+    q.wrapper = w ? w->cmdline : NULL;
     q.has_ugid = ugid != NULL;
     if (ugid) {
         q.ugid = *ugid;

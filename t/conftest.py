@@ -70,16 +70,18 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def httpd(request, mpm):
-    """Factory: httpd(body="", **kw) -> started H.Httpd."""
+    """Factory: httpd(body="", **kw) -> started H.Httpd (start=False:
+    not yet, e.g. to put files in its directory first)."""
     servers = []
     request.node._httpds = servers
 
-    def factory(body="", **kw):
+    def factory(body="", start=True, **kw):
         kw.setdefault("mpm", mpm)
         kw.setdefault("name", request.node.name)
         h = H.Httpd(body, **kw)
         servers.append(h)
-        h.start()
+        if start:
+            h.start()
         return h
 
     yield factory

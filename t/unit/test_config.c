@@ -709,13 +709,17 @@ static const char *const ctx_any[] = {
     "TracFcgiBodyInMemory", "TracFcgiMaxRequestLen",
     "TracFcgiRequestBuffering", "TracFcgiResponseBuffer",
     "TracFcgiReloadOnChange", "TracFcgiXSendfile", "TracFcgiXSendfilePath",
+    "TracFcgiWrapper",
     /* mod_fcgid's names (src/compat.c) */
     "FcgidInitialEnv", "FcgidMaxProcessesPerClass",
     "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
     "FcgidConnectTimeout", "FcgidProcessLifeTime",
     "FcgidMaxRequestsPerProcess", "FcgidMaxRequestInMem",
     "FcgidOutputBufferSize", "FcgidPassHeader", "FcgidMaxRequestLen",
-    NULL};
+    "FcgidWrapper", NULL};
+/* ... and in .htaccess with AllowOverride FileInfo, as mod_fcgid's */
+static const char *const ctx_htaccess[] = {"TracFcgiWrapper", "FcgidWrapper",
+                                           NULL};
 static const char *const ctx_vhost[] = {
     "TracFcgiServer", "TracFcgiExternalServer",
     "FcgidMaxProcesses", "FcgidIPCDir", "FcgidSpawnScore",
@@ -756,6 +760,8 @@ static void test_contexts(void)
         if (any) {
             TF_CHECK(c->name, (c->req_override & (RSRC_CONF | ACCESS_CONF))
                                   == (RSRC_CONF | ACCESS_CONF));
+            TF_CHECK(c->name, !(c->req_override & OR_FILEINFO)
+                                  == !listed(ctx_htaccess, c->name));
         }
         else {
             TF_CHECK(c->name, c->req_override == RSRC_CONF);

@@ -22,6 +22,7 @@
 
 #include "tf_config.h"
 #include "tf_spec.h"
+#include "tf_wrapper.h"
 #include "httpd_stubs.h"
 #include "tf_test.h"
 
@@ -390,6 +391,63 @@ static void test_request_path(void)
     apr_pool_destroy(p);
 }
 
+/* TracFcgiWrapper: every file it serves gets its spec and key; other
+ * files run themselves; under suexec its arguments follow its name. */
+static void test_wrapped(void)
+{
+    static const char *const php_argv[] = {"/usr/bin/php-cgi", "-d",
+                                           "x=1", NULL};
+    static const char *const other_argv[] = {"/usr/bin/php-cgi", NULL};
+    tf_wrapper_t php = {"/usr/bin/php-cgi -d x=1", php_argv, ".php", 0};
+    tf_wrapper_t other = {"/usr/bin/php-cgi", other_argv, ".php", 0};
+    ap_unix_identity_t id = {1234, 1235, 0};
+    tf_spawn_spec_t a, b, c;
+    apr_uint64_t ka, kb, kc;
+    tf_dir_conf_t dc;
+    server_rec s;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    memset(&s, 0, sizeof(s));
+    s.server_hostname = "tf.test";
+    tf_config_dir_resolve(tf_config_dir_create(p, NULL), &dc);
+    dc.wrappers = apr_array_make(p, 1, sizeof(const tf_wrapper_t *));
+    APR_ARRAY_PUSH(dc.wrappers, const tf_wrapper_t *) = &php;
+
+    tf_spec_build_for(p, &s, &dc, "/srv/www/a.php", NULL, &a, &ka);
+    tf_spec_build_for(p, &s, &dc, "/srv/www/sub/b.php", NULL, &b, &kb);
+    TF_CHECK("two files of one wrapper: one key", ka == kb);
+    TF_CHECK("the wrapper runs, with its arguments",
+             strcmp(a.argv[0], "/usr/bin/php-cgi") == 0
+                 && strcmp(a.argv[1], "-d") == 0
+                 && strcmp(a.argv[2], "x=1") == 0 && !a.argv[3]);
+    TF_CHECK("from its own directory", strcmp(a.cwd, "/usr/bin") == 0);
+    TF_CHECK("named by its command",
+             strcmp(a.name, "/usr/bin/php-cgi -d x=1@tf.test") == 0);
+    TF_CHECK("its strings are the spec's pool's, not the wrapper's",
+             a.argv[1] != php_argv[1]);
+
+    tf_spec_build_for(p, &s, &dc, "/srv/www/x.fcgi", NULL, &c, &kc);
+    TF_CHECK("a file of another suffix runs itself",
+             strcmp(c.argv[0], "/srv/www/x.fcgi") == 0 && !c.argv[1]
+                 && kc != ka);
+
+    APR_ARRAY_IDX(dc.wrappers, 0, const tf_wrapper_t *) = &other;
+    tf_spec_build_for(p, &s, &dc, "/srv/www/a.php", NULL, &c, &kc);
+    TF_CHECK("another command line: another pool", kc != ka);
+
+    APR_ARRAY_IDX(dc.wrappers, 0, const tf_wrapper_t *) = &php;
+    tf_spec_build_for(p, &s, &dc, "/srv/www/a.php", &id, &c, &kc);
+    TF_CHECK("under suexec: suexec user group name args",
+             strcmp(c.argv[0], SUEXEC_BIN) == 0
+                 && strcmp(c.argv[3], "php-cgi") == 0
+                 && strcmp(c.argv[4], "-d") == 0
+                 && strcmp(c.argv[5], "x=1") == 0 && !c.argv[6]
+                 && strcmp(c.cwd, "/usr/bin") == 0 && c.uid == 1234
+                 && kc != ka);
+    apr_pool_destroy(p);
+}
+
 static void test_server_identity(void)
 {
     ap_unix_identity_t id = {1234, 1235, 0};
@@ -632,6 +690,7 @@ int main(void)
     test_keys();
     test_spec_fields();
     test_request_path();
+    test_wrapped();
     test_server_identity();
     test_declared();
     test_env_summary();
