@@ -217,3 +217,73 @@ def test_suexec_declared_pool_warns(httpd, suexec_tree):
     H.wait_until(lambda: len(h.log_lines(r"TF00123")) == 2, 10,
                  what="TF00123 from the new generation's manager")
     assert len(h.log_lines(r"TF00123")) == 2
+
+
+PHP_PAGE = """<?php
+header('Content-Type: text/plain');
+echo "uid=", posix_getuid(), "\\n";
+echo "pid=", getmypid(), "\\n";
+echo "script=", $_SERVER['SCRIPT_FILENAME'], "\\n";
+echo "max=", getenv('PHP_FCGI_MAX_REQUESTS'), "\\n";
+"""
+
+
+def test_php_starter_under_suexec(httpd, suexec_tree):
+    """mod_fcgid's per-user PHP set-up, unchanged: FcgidWrapper names the
+    user's own php-fcgi-starter (under suexec's document root, owned by
+    the user), which sets what suexec would strip and execs php-cgi; the
+    .php files are plain files. php-cgi runs as the user, one pool for
+    every page. /usr/bin/php-cgi itself, outside the document root, is
+    refused by suexec, and the log says so."""
+    php_cgi = shutil.which("php-cgi")
+    if not php_cgi:
+        pytest.skip("php-cgi not installed (Debian package php-cgi)")
+    d, uid, gid = suexec_tree
+    starter = d / "php-fcgi-starter"
+    starter.write_text("#!/bin/sh\nPHP_FCGI_MAX_REQUESTS=200\n"
+                       "export PHP_FCGI_MAX_REQUESTS\n"
+                       "exec %s \"$@\"\n" % php_cgi)
+    os.chmod(starter, 0o755)
+    os.chown(starter, uid, gid)
+    www = d / "www"
+    www.mkdir()
+    os.chmod(www, 0o755)
+    os.chown(www, uid, gid)
+    for n in ("a", "b"):
+        (www / ("%s.php" % n)).write_text(PHP_PAGE)
+        os.chmod(www / ("%s.php" % n), 0o644)
+        os.chown(www / ("%s.php" % n), uid, gid)
+    h = httpd("""
+<VirtualHost 127.0.0.1:@PORT2@>
+    ServerName php.suexec.test
+    SuexecUserGroup %(u)s %(g)s
+    Alias /php %(www)s
+    Alias /direct %(www)s
+    <Directory "%(www)s">
+        Options +ExecCGI
+        AddHandler fcgid-script .php
+        FcgidWrapper %(starter)s .php
+        FcgidMaxProcessesPerClass 1
+        Require all granted
+    </Directory>
+    <Location /direct>
+        FcgidWrapper %(php)s .php
+    </Location>
+</VirtualHost>
+""" % {"u": TARGET_USER, "g": TARGET_GROUP, "www": www,
+       "starter": starter, "php": php_cgi}, nports=2,
+        extra_modules=[("suexec_module", "mod_suexec.so")])
+    pids = set()
+    for n in ("a", "b", "a"):
+        r = h.get("/php/%s.php" % n, port=h.ports[1])
+        assert r.status == 200, (r.status, r.body[:300])
+        got = lines(r.body, "")
+        assert int(got["uid"]) == uid
+        assert got["script"] == str(www / ("%s.php" % n))
+        assert got["max"] == "200"   # set by the starter, past suexec
+        pids.add(int(got["pid"]))
+    assert len(pids) == 1, pids
+    r = h.get("/direct/a.php", port=h.ports[1])
+    assert r.status == 503
+    assert h.wait_log(r"suexec refused to run \S*php-cgi as "
+                      r"nobody:nogroup .*suexec\.log", timeout=5)
