@@ -31,6 +31,7 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidMaxProcesses", RSRC_CONF),                              \
     TF_COMPAT("FcgidIdleTimeout", TF_COMPAT_DIR),                           \
     TF_COMPAT("FcgidIOTimeout", TF_COMPAT_DIR),                             \
+    TF_COMPAT("FcgidBusyTimeout", TF_COMPAT_DIR),                           \
     TF_COMPAT("FcgidConnectTimeout", TF_COMPAT_DIR),                        \
     TF_COMPAT("FcgidProcessLifeTime", TF_COMPAT_DIR),                       \
     TF_COMPAT("FcgidMaxRequestsPerProcess", TF_COMPAT_DIR),                 \

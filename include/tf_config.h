@@ -35,6 +35,8 @@ typedef struct {
     int queue_timeout;   /* seconds, default 30 */
     int connect_timeout; /* seconds, default 5 */
     int io_timeout;      /* seconds, default 60 */
+    int busy_timeout;    /* TracFcgiBusyTimeout seconds a request may
+                          * take on its backend, 0 = no limit (default) */
     int startup_timeout; /* seconds, default 30 */
     int max_requests;    /* TracFcgiMaxRequestsPerProcess, 0 = no limit */
     int lifetime;        /* TracFcgiProcessLifetime seconds, 0 = none */

@@ -72,6 +72,8 @@ typedef enum {
                          * error): it may have read the request */
     TF_XEND_CLOSED,     /* closed mid-answer (rv: 0 or the read error) */
     TF_XEND_TIMEUP,     /* nothing happened for the I/O timeout */
+    TF_XEND_BUSY,       /* the deadline passed (TracFcgiBusyTimeout),
+                         * however busy the backend was */
     TF_XEND_PROTOCOL,   /* the backend broke the protocol (fcgi_rc) */
     TF_XEND_NOMEM,      /* no read buffer */
     TF_XEND_BODY,       /* the body source failed (rv) */
@@ -93,6 +95,8 @@ typedef struct {
     const tf_xbody_t *body;     /* NULL: no STDIN but its end */
     const tf_xsink_t *sink;
     apr_interval_time_t connect_timeout, io_timeout;
+    apr_time_t deadline;        /* the exchange ends TF_XEND_BUSY once
+                                 * this time has passed; 0: never */
     apr_bucket_alloc_t *ba;     /* for the read buffer's bucket */
     int reuse;                  /* 1: use the open connection x->fd (kept
                                  * from an earlier request) */

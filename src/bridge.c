@@ -231,6 +231,15 @@ static tf_outcome_e judge(request_rec *r, const req_t *q, attempt_t *at)
                       "TracFcgiIOTimeout %ds; %s"), q->dc->io_timeout,
                       consequence(r, at, TF_OUT_TIMEOUT));
         return TF_OUT_TIMEOUT;
+    case TF_XEND_BUSY:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00451)
+                      TF_PEER_MSG(r->pool, peer, ": the request is not done "
+                      "after TracFcgiBusyTimeout %ds (FcgidBusyTimeout); "
+                      "%s; %s"), q->dc->busy_timeout,
+                      at->lease.ext ? "closing the connection"
+                                    : "stopping the backend",
+                      consequence(r, at, TF_OUT_TIMEOUT));
+        return TF_OUT_TIMEOUT;
     case TF_XEND_CLOSED:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, x->rv, r, TFLOGNO(00420)
                       TF_PEER_MSG(r->pool, peer, " closed the connection "
@@ -336,6 +345,9 @@ static void attempt(request_rec *r, const req_t *q, attempt_t *at)
     x->sink = &at->sink;
     x->connect_timeout = apr_time_from_sec(q->dc->connect_timeout);
     x->io_timeout = apr_time_from_sec(q->dc->io_timeout);
+    x->deadline = q->dc->busy_timeout
+                      ? apr_time_now() + apr_time_from_sec(q->dc->busy_timeout)
+                      : 0;
     x->ba = r->connection->bucket_alloc;
     at->end = tf_exchange_run(x);
     tf_exchange_done(x);

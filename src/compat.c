@@ -58,6 +58,7 @@ static const compat_t table[] = {
     {"FcgidMaxProcesses", FCGID, "TracFcgiMaxProcessesTotal", NULL, NULL},
     {"FcgidIdleTimeout", FCGID, "TracFcgiIdleTimeout", NULL, NULL},
     {"FcgidIOTimeout", FCGID, "TracFcgiIOTimeout", NULL, NULL},
+    {"FcgidBusyTimeout", FCGID, "TracFcgiBusyTimeout", NULL, NULL},
     {"FcgidConnectTimeout", FCGID, "TracFcgiConnectTimeout", NULL, NULL},
     {"FcgidProcessLifeTime", FCGID, "TracFcgiProcessLifetime", NULL, NULL},
     {"FcgidMaxRequestsPerProcess", FCGID, "TracFcgiMaxRequestsPerProcess",

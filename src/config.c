@@ -47,6 +47,7 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     c->min_procs = c->max_procs = DEF_VAL;
     c->idle_timeout = c->queue_timeout = DEF_VAL;
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
+    c->busy_timeout = DEF_VAL;
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = c->max_request_len = DEF_VAL;
@@ -109,6 +110,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(queue_timeout);
     MERGE_INT(connect_timeout);
     MERGE_INT(io_timeout);
+    MERGE_INT(busy_timeout);
     MERGE_INT(startup_timeout);
     MERGE_INT(max_requests);
     MERGE_INT(lifetime);
@@ -199,6 +201,7 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(queue_timeout, DEFAULT_QUEUE_TIMEOUT);
     RESOLVE(connect_timeout, DEFAULT_CONNECT_TIMEOUT);
     RESOLVE(io_timeout, DEFAULT_IO_TIMEOUT);
+    RESOLVE(busy_timeout, 0);
     RESOLVE(startup_timeout, DEFAULT_STARTUP_TIMEOUT);
     RESOLVE(max_requests, 0);
     RESOLVE(lifetime, 0);
@@ -959,6 +962,10 @@ const command_rec tf_config_cmds[] = {
                   "seconds to connect to a backend (default 5)"),
     AP_INIT_TAKE1("TracFcgiIOTimeout", set_timeout, OFF(io_timeout),
                   DIR_CTX, "seconds a backend may stay silent (default 60)"),
+    AP_INIT_TAKE1("TracFcgiBusyTimeout", set_int, OFF(busy_timeout),
+                  DIR_CTX, "seconds a request may take on its backend, "
+                  "however busy: then 504 (or a cut connection) and the "
+                  "backend is stopped (default 0: no limit)"),
     AP_INIT_TAKE1("TracFcgiStartupTimeout", set_timeout,
                   OFF(startup_timeout), DIR_CTX,
                   "seconds a new backend may take to get ready (default 30)"),

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "apr_time.h"
+
 #include "tf_exchange.h"
 #include "tf_iobuf.h"
 
@@ -243,6 +245,22 @@ static tf_xend_e loop(tf_exchange_t *x)
     int ended = 0, n, end;
 
     while (!ended) {
+        apr_interval_time_t wait = x->io_timeout;
+        int busy = 0;
+
+        /* a backend that trickles is never silent: only a deadline
+         * ends it (checked every pass, polled or not) */
+        if (x->deadline) {
+            apr_interval_time_t left = x->deadline - apr_time_now();
+
+            if (left <= 0) {
+                return TF_XEND_BUSY;
+            }
+            if (left < wait) {
+                wait = left;
+                busy = 1;
+            }
+        }
         if ((rv = fill_out(x)) != APR_SUCCESS) {
             x->rv = rv;
             return TF_XEND_BODY;
@@ -252,12 +270,12 @@ static tf_xend_e loop(tf_exchange_t *x)
             pfd.fd = x->fd;
             pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
             pfd.revents = 0;
-            n = poll(&pfd, 1, (int)(x->io_timeout / 1000));
+            n = poll(&pfd, 1, (int)((wait + 999) / 1000));
             if (n < 0 && errno == EINTR) {
                 continue;
             }
             if (n == 0) {
-                return TF_XEND_TIMEUP;
+                return busy ? TF_XEND_BUSY : TF_XEND_TIMEUP;
             }
             if (pfd.revents & POLLOUT) {
                 send_some(x);

@@ -152,6 +152,44 @@ def test_partial_response_aborted(httpd, cl):
 # timeouts
 
 
+def test_busy_timeout_504_and_backend_stopped(httpd):
+    """TracFcgiBusyTimeout bounds a request that takes too long even though
+    its backend is never silent for TracFcgiIOTimeout."""
+    h = httpd(TRAC + "TracFcgiBusyTimeout 1\nTracFcgiIOTimeout 30\n")
+    victim = pid_of(h.get("/trac/?pid").body)
+    mark = h.log_mark()
+    t0 = time.monotonic()
+    r = h.get("/trac/?sleep=4000&pid", timeout=30)
+    elapsed = time.monotonic() - t0
+    assert r.status == 504, (r.status, r.body[:300])
+    assert 0.8 <= elapsed < 3, "504 after %.2fs" % elapsed
+    assert h.log_lines(r"TF00451: .*pid=%d.*not done after "
+                       r"TracFcgiBusyTimeout 1s.*stopping the backend; "
+                       r"answering 504" % victim, since=mark), \
+        h.log_since(mark)
+    H.wait_until(lambda: not H.alive(victim), 5, what="the backend to stop")
+    r = h.get("/trac/?pid")
+    assert r.status == 200 and pid_of(r.body) != victim
+
+
+def test_busy_timeout_cuts_a_trickling_answer(httpd):
+    """An answer that keeps coming (a line every 100 ms, so the I/O
+    timeout never fires) is cut at TracFcgiBusyTimeout: the client has
+    part of it and an aborted connection; mod_fcgid's name works too."""
+    h = httpd(TRAC + "FcgidBusyTimeout 1\nTracFcgiIOTimeout 30\n")
+    mark = h.log_mark()
+    t0 = time.monotonic()
+    status, _, body, _, complete, _ = h.raw_get(
+        "/trac/?stream=100&interval=100", timeout=30)
+    elapsed = time.monotonic() - t0
+    assert status == 200
+    assert 0.8 <= elapsed < 3, "cut after %.2fs" % elapsed
+    assert not complete    # no final chunk: the client sees the cut
+    assert b"line 0" in body and b"line 99" not in body, body[-200:]
+    assert h.log_lines(r"TF00451: .*TracFcgiBusyTimeout 1s \(FcgidBusyTimeout"
+                       r"\).*aborting the client connection", since=mark)
+
+
 @pytest.mark.both_mpms
 def test_io_timeout_504(httpd):
     h = httpd(TRAC + "TracFcgiIOTimeout 1\n")

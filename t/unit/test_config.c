@@ -709,14 +709,14 @@ static const char *const ctx_any[] = {
     "TracFcgiBodyInMemory", "TracFcgiMaxRequestLen",
     "TracFcgiRequestBuffering", "TracFcgiResponseBuffer",
     "TracFcgiReloadOnChange", "TracFcgiXSendfile", "TracFcgiXSendfilePath",
-    "TracFcgiWrapper",
+    "TracFcgiWrapper", "TracFcgiBusyTimeout",
     /* mod_fcgid's names (src/compat.c) */
     "FcgidInitialEnv", "FcgidMaxProcessesPerClass",
     "FcgidMinProcessesPerClass", "FcgidIdleTimeout", "FcgidIOTimeout",
     "FcgidConnectTimeout", "FcgidProcessLifeTime",
     "FcgidMaxRequestsPerProcess", "FcgidMaxRequestInMem",
     "FcgidOutputBufferSize", "FcgidPassHeader", "FcgidMaxRequestLen",
-    "FcgidWrapper", NULL};
+    "FcgidWrapper", "FcgidBusyTimeout", NULL};
 /* ... and in .htaccess with AllowOverride FileInfo, as mod_fcgid's */
 static const char *const ctx_htaccess[] = {"TracFcgiWrapper", "FcgidWrapper",
                                            NULL};

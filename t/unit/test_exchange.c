@@ -299,6 +299,9 @@ static int listen_at(const char *path)
     return fd;
 }
 
+/* TracFcgiBusyTimeout of the next run()s: 0, none */
+static apr_interval_time_t busy_for;
+
 static void run(env_t *e, const peer_t *pc, tbody_t *body, tsink_t *s,
                 apr_interval_time_t io_timeout, result_t *res)
 {
@@ -322,6 +325,7 @@ static void run(env_t *e, const peer_t *pc, tbody_t *body, tsink_t *s,
     res->x.sink = &sink;
     res->x.connect_timeout = apr_time_from_sec(1);
     res->x.io_timeout = io_timeout;
+    res->x.deadline = busy_for ? apr_time_now() + busy_for : 0;
     res->x.ba = e->ba;
     res->end = tf_exchange_run(&res->x);
     if (res->x.fd >= 0) {
@@ -411,6 +415,7 @@ static void test_failures(env_t *e)
     peer_t v2 = {"version 2", 1, ans, 0, THEN_STALL};
     tsink_t s;
     result_t res;
+    apr_time_t t0;
 
     sink_init(&s);
     run(e, &silent, &body, &s, apr_time_from_sec(5), &res);
@@ -429,6 +434,15 @@ static void test_failures(env_t *e)
     run(e, &stall, &body, &s, apr_time_from_msec(300), &res);
     TF_CHECK("silent past the I/O timeout: TIMEUP",
              res.end == TF_XEND_TIMEUP);
+
+    sink_init(&s);
+    busy_for = apr_time_from_msec(300);
+    t0 = apr_time_now();
+    run(e, &stall, &body, &s, apr_time_from_sec(5), &res);
+    busy_for = 0;
+    TF_CHECK("past the deadline before the I/O timeout: BUSY, on time",
+             res.end == TF_XEND_BUSY
+                 && apr_time_now() - t0 < apr_time_from_sec(2));
 
     off = 0;
     put_record(ans, &off, TF_FCGI_STDOUT, 1, "x", 1, 7);
