@@ -35,6 +35,9 @@
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
 #define HOLD_IN_MEMORY (1024 * 1024) /* body held in memory, at most */
 #define STREAM_START (64 * 1024) /* body streamed before it is held */
+#define FLUSH_UP_TO (16 * 1024) /* body that a pause flushes while it is
+                                 * streamed before being held: what an
+                                 * empty socket send buffer takes */
 #define STDERR_LINE_MAX 8192    /* a longer line is logged in pieces */
 
 struct tf_response {
@@ -188,8 +191,12 @@ static int pass_on(tf_response_t *rs, int flush)
 }
 
 /* TracFcgiResponseBuffer: the first STREAM_START bytes of an answer go out
- * as they come (a progress page streams, and that little fits in a new
- * connection's socket buffer: it cannot hold a backend long); past them
+ * as they come (a progress page streams): flushed at a pause for the
+ * first FLUSH_UP_TO (httpd's core output filter keeps a piece under 4 KiB
+ * back until a FLUSH), which the socket takes at once; after that
+ * without a FLUSH, which would wait for the client (on_read()): what
+ * the socket does not take, httpd keeps, below its FlushMaxThreshold
+ * (64 KiB). So a slow client never holds the backend; past them
  * the body stays here until the backend has ended the request, up to
  * HOLD_IN_MEMORY in memory, the rest in the temporary file (a 1 MiB
  * answer never touches the disk: holding it there cost a quarter of the
@@ -239,7 +246,13 @@ static int on_read(void *ctx, int paused)
         return TF_SINK_GO_ON;
     }
     rs->pending = 0;
-    return pass_on(rs, paused) < 0 ? TF_SINK_CLIENT_GONE : TF_SINK_GO_ON;
+    /* a FLUSH waits for the client: with the buffer on, only for what
+     * the socket surely takes at once */
+    return pass_on(rs, paused && (!rs->holding
+                                  || rs->body_sent <= FLUSH_UP_TO))
+                   < 0
+               ? TF_SINK_CLIENT_GONE
+               : TF_SINK_GO_ON;
 }
 
 /* --- The header block ---------------------------------------------------- */

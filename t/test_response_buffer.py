@@ -155,6 +155,25 @@ def test_a_small_buffer_is_a_limit(httpd):
             assert status == 200 and body == H.pattern_bytes(0, kib * 1024)
 
 
+def test_a_paused_start_does_not_wait_for_slow_clients(httpd):
+    """The first 64 KiB go out as the backend sends them, in pieces with
+    pauses between (a progress page): not flushed, so a client that reads
+    nothing through a small socket buffer holds neither backend."""
+    h = httpd(POOL + "SendBufferSize 16384\n")
+    socks = [slow_get(h, "/trac/?stream=6&pad=10000&interval=100")
+             for _ in range(2)]
+    try:
+        time.sleep(1.5)  # both answers are complete by now
+        t0 = time.monotonic()
+        r = h.get("/trac/?pid", timeout=20)
+        assert r.status == 200, r.status
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        got = [read_to_end(s) for s in socks]
+    for status, _, body in got:
+        assert status == 200 and body.count(b"line ") == 6, body[:100]
+
+
 def test_longer_answers_stream_past_the_buffer(httpd):
     """An answer longer than the buffer: what is held goes first, the rest
     is streamed (the backend then waits for the client, as with 0)."""
