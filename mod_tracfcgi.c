@@ -8,6 +8,9 @@
  *   translate_name, map_to_storage
  *                take the requests of a TracFcgiExternalServer
  *                (src/external.c)
+ *   check_access, check_authn, check_authz
+ *                ask TracFcgiAccessChecker, TracFcgiAuthenticator,
+ *                TracFcgiAuthorizer (src/authorizer.c)
  *   fixups       take the requests for the file of a mod_fastcgi
  *                FastCgiExternalServer or FastCgiServer (src/compat.c)
  *   handler      serves tracfcgi-script, .fcgi targets of ScriptAlias and
@@ -35,6 +38,7 @@
 #include "tf_keepalive.h"
 #include "tf_logno.h"
 #include "tf_pm.h"
+#include "tf_authorizer.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
 #include "tf_spec.h"
@@ -238,6 +242,14 @@ static void tf_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(tf_external_map_to_storage, NULL, NULL,
                            APR_HOOK_MIDDLE);
     ap_hook_fixups(tf_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* the AUTHORIZER role (src/authorizer.c): before mod_auth_basic and
+     * mod_authz_core, so that the application is asked when configured */
+    ap_hook_check_access(tf_authorizer_access, NULL, NULL, APR_HOOK_MIDDLE,
+                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(tf_authorizer_authn, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authz(tf_authorizer_authz, NULL, NULL, APR_HOOK_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
     APR_OPTIONAL_HOOK(ap, status_hook, tf_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

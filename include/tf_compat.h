@@ -20,6 +20,7 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
 
 /* The entries of the module's command table (in tf_config_cmds). */
 #define TF_COMPAT_DIR (RSRC_CONF | ACCESS_CONF)
+#define TF_COMPAT_AUTH (ACCESS_CONF | OR_AUTHCFG | OR_FILEINFO)
 #define TF_COMPAT(name, where)                                              \
     AP_INIT_RAW_ARGS(name, tf_compat_directive, NULL, where,                \
                      "mod_fcgid's or mod_fastcgi's name (mod_tracfcgi: "    \
@@ -40,6 +41,13 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidIPCDir", RSRC_CONF),                                    \
     TF_COMPAT("FcgidPassHeader", TF_COMPAT_DIR),                            \
     TF_COMPAT("FcgidWrapper", TF_COMPAT_DIR | OR_FILEINFO),                 \
+    TF_COMPAT("FcgidCmdOptions", RSRC_CONF),                                \
+    TF_COMPAT("FcgidAuthenticator", TF_COMPAT_AUTH),                        \
+    TF_COMPAT("FcgidAuthenticatorAuthoritative", TF_COMPAT_AUTH),           \
+    TF_COMPAT("FcgidAuthorizer", TF_COMPAT_AUTH),                           \
+    TF_COMPAT("FcgidAuthorizerAuthoritative", TF_COMPAT_AUTH),              \
+    TF_COMPAT("FcgidAccessChecker", TF_COMPAT_AUTH),                        \
+    TF_COMPAT("FcgidAccessCheckerAuthoritative", TF_COMPAT_AUTH),           \
     TF_COMPAT("FcgidSpawnScore", RSRC_CONF),                                \
     TF_COMPAT("FcgidSpawnScoreUpLimit", RSRC_CONF),                         \
     TF_COMPAT("FcgidTerminationScore", RSRC_CONF),                          \
@@ -58,6 +66,12 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FCGIConfig", RSRC_CONF),                                     \
     TF_COMPAT("FastCgiIpcDir", RSRC_CONF),                                  \
     TF_COMPAT("FastCgiWrapper", RSRC_CONF),                                 \
+    TF_COMPAT("FastCgiAuthenticator", TF_COMPAT_AUTH),                      \
+    TF_COMPAT("FastCgiAuthenticatorAuthoritative", TF_COMPAT_AUTH),         \
+    TF_COMPAT("FastCgiAuthorizer", TF_COMPAT_AUTH),                         \
+    TF_COMPAT("FastCgiAuthorizerAuthoritative", TF_COMPAT_AUTH),            \
+    TF_COMPAT("FastCgiAccessChecker", TF_COMPAT_AUTH),                      \
+    TF_COMPAT("FastCgiAccessCheckerAuthoritative", TF_COMPAT_AUTH),         \
     TF_COMPAT("FastCgiSuexec", RSRC_CONF)
 
 /** @return 1 when @p handler is mod_fcgid's (fcgid-script) or

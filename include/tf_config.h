@@ -19,6 +19,15 @@ typedef struct {
     const char *value;
 } tf_env_t;
 
+/** The phases of the FastCGI AUTHORIZER role (src/authorizer.c), as
+ * mod_fcgid has them: authentication, authorization, access control. */
+typedef enum {
+    TF_AUTHN = 0,   /* TracFcgiAuthenticator: check_authn */
+    TF_AUTHZ,       /* TracFcgiAuthorizer: check_authz */
+    TF_ACCESS,      /* TracFcgiAccessChecker: check_access */
+    TF_AUTH_PHASES
+} tf_auth_phase_e;
+
 /** Per-directory configuration (server and vhost level included). */
 typedef struct {
     /* spawn environment, in configuration order, inner context wins by
@@ -62,6 +71,11 @@ typedef struct {
      * instead of the files themselves (const tf_wrapper_t *, one per
      * suffix: src/wrapper.c), or NULL */
     apr_array_header_t *wrappers;
+    /* TracFcgiAuthenticator, TracFcgiAuthorizer, TracFcgiAccessChecker
+     * (by tf_auth_phase_e): the command, absolute, or NULL; and their
+     * ...Authoritative (default On: a refusal is final) */
+    const char *auth_cmd[TF_AUTH_PHASES];
+    int auth_authoritative[TF_AUTH_PHASES];
     int xsendfile;       /* TracFcgiXSendfile, default off */
     /* TracFcgiXSendfilePath: the only directories whose files X-Sendfile
      * may send (const char *, absolute; outer sections' first) */
@@ -118,7 +132,28 @@ typedef struct {
                              * the applications no FastCgiServer or
                              * FastCgiExternalServer names, under every
                              * section (src/compat.c), or NULL */
+    apr_array_header_t *cmd_options; /* mod_fcgid's FcgidCmdOptions
+                                      * (tf_cmd_options_t), or NULL */
 } tf_srv_conf_t;
+
+/** mod_fcgid's FcgidCmdOptions: settings of one command (a script, or a
+ * TracFcgiWrapper's), over every section its requests come from. */
+typedef struct {
+    server_rec *s;              /* where it was given */
+    const char *command;        /* absolute path */
+    const tf_dir_conf_t *over;  /* what its options set (unset: -1) */
+} tf_cmd_options_t;
+
+/** Keep @p over as the settings of @p command in @p cmd's server. */
+void tf_config_add_cmd_options(cmd_parms *cmd, const char *command,
+                               const tf_dir_conf_t *over);
+
+/**
+ * @return the settings of @p command for @p r (FcgidCmdOptions of its
+ *         virtual host, else of the main server), or NULL.
+ */
+const tf_dir_conf_t *tf_config_cmd_options(request_rec *r,
+                                           const char *command);
 
 /** A Trac environment named by the configuration, for the preflight. */
 typedef struct {

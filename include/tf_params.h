@@ -22,4 +22,15 @@ int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
                      apr_off_t body_len, int has_body, unsigned char **buf,
                      apr_size_t *len);
 
+/**
+ * The same for the AUTHORIZER role (src/authorizer.c): no CONTENT_LENGTH,
+ * PATH_INFO, PATH_TRANSLATED or SCRIPT_NAME (FastCGI 6.3), and, as
+ * mod_fcgid sends them, FCGI_APACHE_ROLE = @p phase (AUTHENTICATOR,
+ * AUTHORIZER, ACCESS_CHECKER) and REMOTE_PASSWD = @p password (NULL:
+ * none). r->subprocess_env is left as it was.
+ */
+int tf_params_encode_authorizer(request_rec *r, const tf_dir_conf_t *dc,
+                                const char *phase, const char *password,
+                                unsigned char **buf, apr_size_t *len);
+
 #endif /* TF_PARAMS_H */

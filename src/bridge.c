@@ -493,6 +493,8 @@ static int check_script(request_rec *r, int declared, const tf_wrapper_t *w)
 static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
                    const tf_external_t *x, const tf_spec_declared_t *sd)
 {
+    const tf_wrapper_t *w = NULL;
+    const tf_dir_conf_t *over;
     unsigned char *params;
     int rc;
 
@@ -502,12 +504,13 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
     }
     else {
         tf_config_dir_get(r, dc);
+        w = tf_wrapper_for(dc->wrappers, r->filename);
+        /* mod_fcgid's FcgidCmdOptions: the command's own settings */
+        if ((over = tf_config_cmd_options(r, w ? w->argv[0] : r->filename))) {
+            tf_config_dir_get_app(r, over, dc);
+        }
     }
-    if (!x && (rc = check_script(r, sd != NULL,
-                                 sd ? NULL
-                                    : tf_wrapper_for(dc->wrappers,
-                                                     r->filename)))
-                  != OK) {
+    if (!x && (rc = check_script(r, sd != NULL, w)) != OK) {
         return rc;
     }
     if (!tf_lease_ready()) {

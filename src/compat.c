@@ -42,6 +42,10 @@ static const char *fastcgi_config(cmd_parms *cmd, void *dconf,
                                   const char *args);
 static const char *fastcgi_wrapper(cmd_parms *cmd, void *dconf,
                                    const char *args);
+static const char *fcgid_cmd_options(cmd_parms *cmd, void *dconf,
+                                     const char *args);
+static const char *fastcgi_auth(cmd_parms *cmd, void *dconf,
+                                const char *args);
 
 typedef struct {
     const char *name;     /* mod_fcgid's or mod_fastcgi's */
@@ -68,6 +72,16 @@ static const compat_t table[] = {
     {"FcgidIPCDir", FCGID, "TracFcgiSocketDir", NULL, NULL},
     {"FcgidPassHeader", FCGID, "TracFcgiPassHeader", NULL, NULL},
     {"FcgidWrapper", FCGID, "TracFcgiWrapper", NULL, NULL},
+    {"FcgidCmdOptions", FCGID, NULL, NULL, fcgid_cmd_options},
+    {"FcgidAuthenticator", FCGID, "TracFcgiAuthenticator", NULL, NULL},
+    {"FcgidAuthenticatorAuthoritative", FCGID,
+     "TracFcgiAuthenticatorAuthoritative", NULL, NULL},
+    {"FcgidAuthorizer", FCGID, "TracFcgiAuthorizer", NULL, NULL},
+    {"FcgidAuthorizerAuthoritative", FCGID, "TracFcgiAuthorizerAuthoritative",
+     NULL, NULL},
+    {"FcgidAccessChecker", FCGID, "TracFcgiAccessChecker", NULL, NULL},
+    {"FcgidAccessCheckerAuthoritative", FCGID,
+     "TracFcgiAccessCheckerAuthoritative", NULL, NULL},
     {"FcgidSpawnScore", FCGID, NULL, "a process is started as soon as a "
      "request finds none free, within TracFcgiMaxProcesses: there is no "
      "spawn score", NULL},
@@ -101,6 +115,17 @@ static const compat_t table[] = {
     {"FastCgiConfig", FASTCGI, NULL, NULL, fastcgi_config},
     {"FCGIConfig", FASTCGI, NULL, NULL, fastcgi_config},
     {"FastCgiWrapper", FASTCGI, NULL, NULL, fastcgi_wrapper},
+    {"FastCgiAuthenticator", FASTCGI, "TracFcgiAuthenticator", NULL,
+     fastcgi_auth},
+    {"FastCgiAuthenticatorAuthoritative", FASTCGI,
+     "TracFcgiAuthenticatorAuthoritative", NULL, NULL},
+    {"FastCgiAuthorizer", FASTCGI, "TracFcgiAuthorizer", NULL, fastcgi_auth},
+    {"FastCgiAuthorizerAuthoritative", FASTCGI,
+     "TracFcgiAuthorizerAuthoritative", NULL, NULL},
+    {"FastCgiAccessChecker", FASTCGI, "TracFcgiAccessChecker", NULL,
+     fastcgi_auth},
+    {"FastCgiAccessCheckerAuthoritative", FASTCGI,
+     "TracFcgiAccessCheckerAuthoritative", NULL, NULL},
     {"FastCgiSuexec", FASTCGI, NULL, NULL, fastcgi_wrapper},
 };
 
@@ -173,6 +198,17 @@ static const char *call_native(cmd_parms *cmd, void *dconf,
         }
         else {
             err = c->AP_TAKE2(cmd, dconf, w1, *w2 ? w2 : NULL);
+        }
+        break;
+    case FLAG:
+        w1 = ap_getword_conf(cmd->pool, &args);
+        if (*args || (strcasecmp(w1, "On") != 0 && strcasecmp(w1, "Off")
+                                                     != 0)) {
+            err = apr_pstrcat(cmd->pool, old->name, " must be On or Off",
+                              NULL);
+        }
+        else {
+            err = c->AP_FLAG(cmd, dconf, strcasecmp(w1, "On") == 0);
         }
         break;
     default:
@@ -608,6 +644,107 @@ static const char *fastcgi_config(cmd_parms *cmd, void *dconf,
     }
     return read_options(cmd, sc->dynamic, IN_CONFIG, cmd->cmd->name, args,
                         &app);
+}
+
+/* FastCgiAuthenticator (Authorizer, AccessChecker) FILE [-compat]: the
+ * native directive with FILE. -compat (Variable- headers under the names
+ * of mod_fastcgi 2.2) is said and ignored. */
+static const char *fastcgi_auth(cmd_parms *cmd, void *dconf,
+                                const char *args)
+{
+    const compat_t *m = find(cmd->cmd->name);
+    const char *file = app_file(cmd, ap_getword_conf(cmd->pool, &args));
+    const char *w = ap_getword_conf(cmd->pool, &args);
+
+    if (!file || *args || (*w && strcasecmp(w, "-compat") != 0)) {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": expected the path "
+                           "of the application, and maybe -compat", NULL);
+    }
+    if (*w) {
+        ignored(cmd, apr_pstrcat(cmd->pool, cmd->cmd->name, " -compat",
+                                 NULL),
+                "the application's Variable-NAME headers set NAME, as "
+                "the FastCGI specification says");
+    }
+    return native(cmd, dconf, m->native, NULL, word(cmd->pool, file));
+}
+
+/* --- mod_fcgid's FcgidCmdOptions ---------------------------------------- */
+
+/* Its options (matched ignoring case, as mod_fcgid) and the native
+ * directive each sets. */
+static const struct {
+    const char *name;
+    const char *native;
+} cmd_opts[] = {
+    {"ConnectTimeout", "TracFcgiConnectTimeout"},
+    {"IdleTimeout", "TracFcgiIdleTimeout"},
+    {"InitialEnv", "TracFcgiInitEnv"},
+    {"IOTimeout", "TracFcgiIOTimeout"},
+    {"MaxProcesses", "TracFcgiMaxProcesses"},
+    {"MaxRequestsPerProcess", "TracFcgiMaxRequestsPerProcess"},
+    {"MinProcesses", "TracFcgiMinProcesses"},
+};
+
+/* FcgidCmdOptions COMMAND OPTION VALUE [OPTION VALUE...]: settings of
+ * the processes of COMMAND (a script, or a wrapper's command), over the
+ * sections its requests come from (tf_config_cmd_options()).
+ * InitialEnv's value is NAME[=VALUE]. */
+static const char *fcgid_cmd_options(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    const char *command = ap_getword_conf(cmd->pool, &args), *w, *v, *err;
+    tf_dir_conf_t *over = tf_config_dir_create(cmd->pool, NULL);
+    apr_finfo_t fi;
+    apr_size_t i;
+
+    if (*command != '/') {
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": expected the "
+                           "absolute path of a command, then its options",
+                           NULL);
+    }
+    if (apr_stat(&fi, command, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "%s %s: no such file",
+                            cmd->cmd->name, command);
+    }
+    if (!*args) {
+        return apr_psprintf(cmd->pool, "%s %s: expected an option",
+                            cmd->cmd->name, command);
+    }
+    while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        for (i = 0; i < sizeof(cmd_opts) / sizeof(cmd_opts[0]); i++) {
+            if (strcasecmp(cmd_opts[i].name, w) == 0) {
+                break;
+            }
+        }
+        if (i == sizeof(cmd_opts) / sizeof(cmd_opts[0])) {
+            return apr_psprintf(cmd->pool, "%s %s: invalid option: %s",
+                                cmd->cmd->name, command, w);
+        }
+        if (!*(v = ap_getword_conf(cmd->pool, &args))) {
+            return apr_psprintf(cmd->pool, "%s %s: %s: expected a value",
+                                cmd->cmd->name, command, w);
+        }
+        if (i == 2) { /* InitialEnv NAME[=VALUE]: the directive's two */
+            const char *eq = strchr(v, '=');
+
+            v = eq ? apr_pstrcat(cmd->pool, word(cmd->pool,
+                                                 apr_pstrmemdup(cmd->pool, v,
+                                                                eq - v)),
+                                 " ", word(cmd->pool, eq + 1), NULL)
+                   : word(cmd->pool, v);
+        }
+        else {
+            v = word(cmd->pool, v);
+        }
+        if ((err = native(cmd, over, cmd_opts[i].native, NULL, v)) != NULL) {
+            return apr_psprintf(cmd->pool, "%s %s: %s: %s", cmd->cmd->name,
+                                command, w, err);
+        }
+    }
+    tf_config_add_cmd_options(cmd, command, over);
+    return NULL;
 }
 
 #define WHY_WRAPPER                                                        \

@@ -42,12 +42,16 @@
 void *tf_config_dir_create(apr_pool_t *p, char *dir)
 {
     tf_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    int i;
 
     /* set by apr_pcalloc(): init_env = NULL (nothing configured) */
     c->min_procs = c->max_procs = DEF_VAL;
     c->idle_timeout = c->queue_timeout = DEF_VAL;
     c->connect_timeout = c->io_timeout = c->startup_timeout = DEF_VAL;
     c->busy_timeout = DEF_VAL;
+    for (i = 0; i < TF_AUTH_PHASES; i++) {
+        c->auth_authoritative[i] = DEF_VAL;
+    }
     c->max_requests = c->lifetime = c->pass_auth = DEF_VAL;
     c->conns = c->conns_cap = c->check_env = c->reload = DEF_VAL;
     c->body_in_memory = c->max_request_len = DEF_VAL;
@@ -100,6 +104,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
 {
     const tf_dir_conf_t *base = basev, *add = addv;
     tf_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    int i;
 
     c->init_env = merge_env(p, base->init_env, add->init_env);
     c->params = merge_env(p, base->params, add->params);
@@ -133,6 +138,11 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
                          : add->xsendfile_paths ? add->xsendfile_paths
                                                 : base->xsendfile_paths;
     c->wrappers = tf_wrapper_merge(p, base->wrappers, add->wrappers);
+    for (i = 0; i < TF_AUTH_PHASES; i++) {
+        c->auth_cmd[i] = add->auth_cmd[i] ? add->auth_cmd[i]
+                                          : base->auth_cmd[i];
+        MERGE_INT(auth_authoritative[i]);
+    }
     /* headers add up, as mod_fcgid's FcgidPassHeader */
     c->pass_headers = base->pass_headers && add->pass_headers
                           ? apr_array_append(p, base->pass_headers,
@@ -192,8 +202,58 @@ void tf_config_dir_get_app(request_rec *r, const tf_dir_conf_t *over,
                           out);
 }
 
+void tf_config_add_cmd_options(cmd_parms *cmd, const char *command,
+                               const tf_dir_conf_t *over)
+{
+    tf_srv_conf_t *sc = tf_config_srv_get(cmd->server);
+    tf_cmd_options_t *o;
+    int i;
+
+    if (!sc->cmd_options) {
+        sc->cmd_options = apr_array_make(cmd->pool, 2, sizeof(*o));
+    }
+    for (i = 0; i < sc->cmd_options->nelts; i++) {
+        o = &APR_ARRAY_IDX(sc->cmd_options, i, tf_cmd_options_t);
+        if (o->s == cmd->server && strcmp(o->command, command) == 0) {
+            o->over = over; /* the last one, as mod_fcgid's table */
+            return;
+        }
+    }
+    o = apr_array_push(sc->cmd_options);
+    o->s = cmd->server;
+    o->command = command;
+    o->over = over;
+}
+
+const tf_dir_conf_t *tf_config_cmd_options(request_rec *r,
+                                           const char *command)
+{
+    const apr_array_header_t *all = tf_config_srv_get(r->server)
+                                        ->cmd_options;
+    const tf_dir_conf_t *main_over = NULL;
+    int i;
+
+    for (i = 0; all && command && i < all->nelts; i++) {
+        const tf_cmd_options_t *o = &APR_ARRAY_IDX(all, i,
+                                                   tf_cmd_options_t);
+
+        if (strcmp(o->command, command) != 0) {
+            continue;
+        }
+        if (o->s == r->server) {
+            return o->over;
+        }
+        if (!o->s->is_virtual) {
+            main_over = o->over;
+        }
+    }
+    return main_over;
+}
+
 void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
 {
+    int i;
+
     *out = *in;
     RESOLVE(min_procs, 0);
     RESOLVE(max_procs, DEFAULT_MAX_PROCS);
@@ -202,6 +262,9 @@ void tf_config_dir_resolve(const tf_dir_conf_t *in, tf_dir_conf_t *out)
     RESOLVE(connect_timeout, DEFAULT_CONNECT_TIMEOUT);
     RESOLVE(io_timeout, DEFAULT_IO_TIMEOUT);
     RESOLVE(busy_timeout, 0);
+    for (i = 0; i < TF_AUTH_PHASES; i++) {
+        RESOLVE(auth_authoritative[i], 1);
+    }
     RESOLVE(startup_timeout, DEFAULT_STARTUP_TIMEOUT);
     RESOLVE(max_requests, 0);
     RESOLVE(lifetime, 0);
@@ -525,6 +588,39 @@ static const char *add_pass_header(cmd_parms *cmd, void *dconf,
     e = apr_array_push(c->pass_headers);
     e->name = name;
     e->value = param;
+    return NULL;
+}
+
+/* TracFcgiAuthenticator, TracFcgiAuthorizer, TracFcgiAccessChecker PATH
+ * (cmd->info: the tf_auth_phase_e): the command that decides. */
+static const char *set_auth_cmd(cmd_parms *cmd, void *dconf,
+                                const char *path)
+{
+    tf_dir_conf_t *c = dconf;
+    apr_finfo_t fi;
+
+    if (*path != '/') {
+        return apr_psprintf(cmd->pool, "%s %s: the command must be an "
+                            "absolute path", cmd->cmd->name, path);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->pool)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s %s: no such file",
+                            cmd->cmd->name, path);
+    }
+    if (fi.filetype != APR_REG
+        || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
+        return apr_psprintf(cmd->pool, "%s %s: not an executable file",
+                            cmd->cmd->name, path);
+    }
+    c->auth_cmd[(apr_uintptr_t)cmd->info] = path;
+    return NULL;
+}
+
+static const char *set_auth_flag(cmd_parms *cmd, void *dconf, int on)
+{
+    ((tf_dir_conf_t *)dconf)->auth_authoritative[(apr_uintptr_t)cmd->info] =
+        on;
     return NULL;
 }
 
@@ -912,6 +1008,9 @@ static const char *set_max_total(cmd_parms *cmd, void *dconf,
 }
 
 #define DIR_CTX (RSRC_CONF | ACCESS_CONF)
+/* mod_fcgid's authorizer directives: sections, .htaccess with AuthConfig
+ * (or FileInfo, as mod_fcgid) */
+#define AUTH_CTX (ACCESS_CONF | OR_AUTHCFG | OR_FILEINFO)
 #define OFF(f) ((void *)APR_OFFSETOF(tf_dir_conf_t, f))
 
 const command_rec tf_config_cmds[] = {
@@ -982,6 +1081,25 @@ const command_rec tf_config_cmds[] = {
                      "those ending in SUFFIX) are served by processes of "
                      "COMMAND, e.g. /usr/bin/php-cgi .php, one pool for "
                      "all; 'virtual': the file need not exist"),
+    AP_INIT_TAKE1("TracFcgiAuthenticator", set_auth_cmd, (void *)TF_AUTHN,
+                  AUTH_CTX, "PATH: FastCGI authorizer application that "
+                  "checks the Basic credentials (FCGI_APACHE_ROLE "
+                  "AUTHENTICATOR, REMOTE_PASSWD)"),
+    AP_INIT_FLAG("TracFcgiAuthenticatorAuthoritative", set_auth_flag,
+                 (void *)TF_AUTHN, AUTH_CTX, "Off: a refusal lets the "
+                 "other authentication modules decide (default On)"),
+    AP_INIT_TAKE1("TracFcgiAuthorizer", set_auth_cmd, (void *)TF_AUTHZ,
+                  AUTH_CTX, "PATH: FastCGI authorizer application that "
+                  "decides whether the user may have the request"),
+    AP_INIT_FLAG("TracFcgiAuthorizerAuthoritative", set_auth_flag,
+                 (void *)TF_AUTHZ, AUTH_CTX, "Off: a refusal lets the "
+                 "other authorization modules decide (default On)"),
+    AP_INIT_TAKE1("TracFcgiAccessChecker", set_auth_cmd, (void *)TF_ACCESS,
+                  AUTH_CTX, "PATH: FastCGI authorizer application asked "
+                  "first, before any authentication"),
+    AP_INIT_FLAG("TracFcgiAccessCheckerAuthoritative", set_auth_flag,
+                 (void *)TF_ACCESS, AUTH_CTX, "Off: a refusal lets the "
+                 "other access modules decide (default On)"),
     AP_INIT_RAW_ARGS("TracFcgiReloadOnChange", set_reload, NULL, DIR_CTX,
                      "On|Off [PATH...]: replace a pool's processes, without "
                      "failing requests, when its script, its TracEnv's "

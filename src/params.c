@@ -30,9 +30,11 @@ static void pass_header(request_rec *r, const char *name, const char *param)
     }
 }
 
-int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
-                     apr_off_t body_len, int has_body, unsigned char **buf,
-                     apr_size_t *len)
+/* The PARAMS stream of r->subprocess_env once the CGI variables are in
+ * it, without the names in @drop (NULL-terminated, or NULL). */
+static int build(request_rec *r, const tf_dir_conf_t *dc, apr_off_t body_len,
+                 int has_body, const char *const *drop, unsigned char **buf,
+                 apr_size_t *len)
 {
     const apr_array_header_t *arr;
     const apr_table_entry_t *elts;
@@ -51,6 +53,9 @@ int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
     }
     else {
         apr_table_unset(e, "CONTENT_LENGTH");
+    }
+    for (i = 0; drop && drop[i]; i++) {
+        apr_table_unset(e, drop[i]);
     }
     if (dc->pass_auth) {
         pass_header(r, "Authorization", "HTTP_AUTHORIZATION");
@@ -99,4 +104,36 @@ int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
     }
     *len = written;
     return OK;
+}
+
+int tf_params_encode(request_rec *r, const tf_dir_conf_t *dc,
+                     apr_off_t body_len, int has_body, unsigned char **buf,
+                     apr_size_t *len)
+{
+    return build(r, dc, body_len, has_body, NULL, buf, len);
+}
+
+/* What the FastCGI specification (6.3) leaves out of an Authorizer's
+ * params, and the hop-by-hop headers that mean nothing to it. */
+static const char *const authorizer_drop[] = {
+    "CONTENT_LENGTH", "PATH_INFO", "PATH_TRANSLATED", "SCRIPT_NAME",
+    "HTTP_KEEP_ALIVE", "HTTP_TE", "HTTP_TRAILER", "HTTP_TRANSFER_ENCODING",
+    "HTTP_UPGRADE", NULL};
+
+int tf_params_encode_authorizer(request_rec *r, const tf_dir_conf_t *dc,
+                                const char *phase, const char *password,
+                                unsigned char **buf, apr_size_t *len)
+{
+    apr_table_t *saved = r->subprocess_env;
+    int rc;
+
+    /* on a copy: the request's own variables stay as they were */
+    r->subprocess_env = apr_table_copy(r->pool, saved);
+    apr_table_setn(r->subprocess_env, "FCGI_APACHE_ROLE", phase);
+    if (password) {
+        apr_table_setn(r->subprocess_env, "REMOTE_PASSWD", password);
+    }
+    rc = build(r, dc, 0, 0, authorizer_drop, buf, len);
+    r->subprocess_env = saved;
+    return rc;
 }

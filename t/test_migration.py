@@ -349,3 +349,47 @@ def test_readme_fastcgi_site_serves(httpd, tree):
     assert int(p["pid"]) in pids
     assert C.proc_environ(int(p["pid"])).get("TRAC_ENV") == \
         str(tree / "projects/main")
+
+
+def test_fcgid_cmd_options(httpd):
+    """FcgidCmdOptions: one command's settings, over its sections', and
+    only for that command (a copy of the same program elsewhere keeps the
+    sections' settings)."""
+    h = httpd("""
+<Directory @TMP@/app>
+    Options +ExecCGI
+    AddHandler fcgid-script .fcgi
+    Require all granted
+</Directory>
+Alias /app @TMP@/app
+FcgidIOTimeout 30
+FcgidCmdOptions @TMP@/app/tuned.fcgi InitialEnv FROM_CMD=yes \\
+    IOTimeout 1 MaxProcesses 1
+""", start=False)
+    install_app(h, script="tuned.fcgi")
+    install_app(h, script="plain.fcgi")
+    h.start()
+    r = h.get("/app/tuned.fcgi?env")
+    assert r.status == 200, r.body[:300]
+    assert b"environ:FROM_CMD=yes" in r.body
+    r = h.get("/app/plain.fcgi?env")
+    assert r.status == 200 and b"FROM_CMD" not in r.body
+    # IOTimeout 1 for tuned.fcgi only
+    r = h.get("/app/tuned.fcgi?sleep=2500", timeout=30)
+    assert r.status == 504
+    assert h.log_lines(r"TF00419: .*TracFcgiIOTimeout 1s")
+    assert h.get("/app/plain.fcgi?sleep=1500").status == 200
+
+
+@pytest.mark.parametrize("line,message", [
+    ("FcgidCmdOptions relative/php-cgi MaxProcesses 2", "absolute path"),
+    ("FcgidCmdOptions /nonexistent/php-cgi MaxProcesses 2", "no such file"),
+    ("FcgidCmdOptions /bin/sh", "expected an option"),
+    ("FcgidCmdOptions /bin/sh MaxProcesess 2", "invalid option: MaxProcesess"),
+    ("FcgidCmdOptions /bin/sh IOTimeout", "IOTimeout: expected a value"),
+    ("FcgidCmdOptions /bin/sh MaxProcesses 0", "MaxProcesses"),
+])
+def test_fcgid_cmd_options_errors(line, message):
+    r = C.configtest(line + "\n")
+    assert r.returncode != 0, r.stdout
+    assert "FcgidCmdOptions" in r.stdout and message in r.stdout, r.stdout

@@ -457,6 +457,54 @@ static void handle(FCGX_Request *r)
     free(q.buf);
 }
 
+/* The AUTHORIZER role (TracFcgiAuthenticator, TracFcgiAuthorizer,
+ * TracFcgiAccessChecker): who may, by user (REMOTE_USER, else the X-User
+ * request header):
+ *   alice   200 with Variable-AUTH_GROUP: admins and Variable-AUTH_SEEN:
+ *           what it was given (FCGI_APACHE_ROLE, CONTENT_LENGTH or "-",
+ *           PATH_INFO or "-", its pid)
+ *   bob     403, an X-Denied-By header and a body
+ *   carol   200 only with REMOTE_PASSWD "secret", else 401 with its
+ *           WWW-Authenticate and a body
+ *   anyone else, or no one: 302 to /login?back=REQUEST_URI */
+static void authorize(FCGX_Request *r)
+{
+    const char *user = FCGX_GetParam("REMOTE_USER", r->envp);
+    const char *pw = FCGX_GetParam("REMOTE_PASSWD", r->envp);
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", r->envp);
+    const char *pi = FCGX_GetParam("PATH_INFO", r->envp);
+    const char *phase = FCGX_GetParam("FCGI_APACHE_ROLE", r->envp);
+    const char *uri = FCGX_GetParam("REQUEST_URI", r->envp);
+
+    if (!user || !*user) {
+        user = FCGX_GetParam("HTTP_X_USER", r->envp);
+    }
+    if (!user) {
+        user = "";
+    }
+    if (strcmp(user, "alice") == 0
+        || (strcmp(user, "carol") == 0 && pw && strcmp(pw, "secret") == 0)) {
+        FCGX_FPrintF(r->out, "Status: 200\r\nVariable-AUTH_GROUP: admins\r\n"
+                     "Variable-AUTH_SEEN: %s %s %s %ld\r\n\r\n",
+                     phase ? phase : "-", cl ? cl : "-", pi ? pi : "-",
+                     (long)getpid());
+    }
+    else if (strcmp(user, "bob") == 0) {
+        FCGX_PutS("Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"
+                  "X-Denied-By: test-authorizer\r\n\r\nbob may not\n",
+                  r->out);
+    }
+    else if (strcmp(user, "carol") == 0) {
+        FCGX_PutS("Status: 401\r\nContent-Type: text/plain\r\n"
+                  "WWW-Authenticate: Basic realm=\"test authorizer\"\r\n"
+                  "\r\nwrong password\n", r->out);
+    }
+    else {
+        FCGX_FPrintF(r->out, "Status: 302\r\nLocation: /login?back=%s\r\n"
+                     "\r\n", uri ? uri : "");
+    }
+}
+
 static void one_accept(void)
 {
     char buf[4096];
@@ -484,8 +532,13 @@ int main(void)
     if (FCGX_InitRequest(&req, 0, 0) != 0)
         return 1;
     while (FCGX_Accept_r(&req) >= 0) {
+        const char *role = FCGX_GetParam("FCGI_ROLE", req.envp);
+
         served++;
-        handle(&req);
+        if (role && strcmp(role, "AUTHORIZER") == 0)
+            authorize(&req);
+        else
+            handle(&req);
         FCGX_Finish_r(&req);
     }
     return 0;

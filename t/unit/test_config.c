@@ -726,7 +726,7 @@ static const char *const ctx_vhost[] = {
     "FcgidSpawnScoreUpLimit", "FcgidTerminationScore", "FcgidTimeScore",
     "FcgidIdleScanInterval", "FcgidBusyScanInterval",
     "FcgidErrorScanInterval", "FcgidZombieScanInterval",
-    "FcgidProcessTableFile",
+    "FcgidProcessTableFile", "FcgidCmdOptions",
     /* mod_fastcgi's names (src/compat.c) */
     "FastCgiServer", "AppClass", "FastCgiExternalServer", "ExternalAppClass",
     NULL};
@@ -735,6 +735,19 @@ static const char *const ctx_server[] = {
     /* mod_fastcgi's, refused in a virtual host as mod_fastcgi does */
     "FastCgiConfig", "FCGIConfig", "FastCgiIpcDir", "FastCgiWrapper",
     "FastCgiSuexec", NULL};
+
+/* mod_fcgid's authorizer directives: sections and .htaccess (AuthConfig
+ * or FileInfo), not the server or a virtual host */
+static const char *const ctx_auth[] = {
+    "TracFcgiAuthenticator", "TracFcgiAuthenticatorAuthoritative",
+    "TracFcgiAuthorizer", "TracFcgiAuthorizerAuthoritative",
+    "TracFcgiAccessChecker", "TracFcgiAccessCheckerAuthoritative",
+    "FcgidAuthenticator", "FcgidAuthenticatorAuthoritative",
+    "FcgidAuthorizer", "FcgidAuthorizerAuthoritative", "FcgidAccessChecker",
+    "FcgidAccessCheckerAuthoritative", "FastCgiAuthenticator",
+    "FastCgiAuthenticatorAuthoritative", "FastCgiAuthorizer",
+    "FastCgiAuthorizerAuthoritative", "FastCgiAccessChecker",
+    "FastCgiAccessCheckerAuthoritative", NULL};
 
 static int listed(const char *const *list, const char *name)
 {
@@ -754,10 +767,16 @@ static void test_contexts(void)
     for (c = tf_config_cmds; c->name; c++) {
         int any = listed(ctx_any, c->name);
         int top = listed(ctx_vhost, c->name) || listed(ctx_server, c->name);
+        int auth = listed(ctx_auth, c->name);
 
         n++;
-        TF_CHECK(c->name, any + top == 1);
-        if (any) {
+        TF_CHECK(c->name, any + top + auth == 1);
+        if (auth) {
+            TF_CHECK(c->name, c->req_override
+                                  == (ACCESS_CONF | OR_AUTHCFG
+                                      | OR_FILEINFO));
+        }
+        else if (any) {
             TF_CHECK(c->name, (c->req_override & (RSRC_CONF | ACCESS_CONF))
                                   == (RSRC_CONF | ACCESS_CONF));
             TF_CHECK(c->name, !(c->req_override & OR_FILEINFO)
@@ -770,7 +789,8 @@ static void test_contexts(void)
     TF_CHECK("every directive of README in the table",
              n == (int)(sizeof(ctx_any) / sizeof(ctx_any[0])
                         + sizeof(ctx_vhost) / sizeof(ctx_vhost[0])
-                        + sizeof(ctx_server) / sizeof(ctx_server[0]) - 3));
+                        + sizeof(ctx_server) / sizeof(ctx_server[0])
+                        + sizeof(ctx_auth) / sizeof(ctx_auth[0]) - 4));
 }
 
 static void test_server_wide(void)

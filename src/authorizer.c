@@ -1,0 +1,392 @@
+/*
+ * authorizer.c: the FastCGI AUTHORIZER role (see tf_authorizer.h).
+ *
+ * Each phase that has a command asks it once per request: a backend of
+ * the command's pool (tf_lease_take(), the same table, FIFO and limits as
+ * a responder's, under the request's suexec identity), one exchange with
+ * role AUTHORIZER, the request's params without a body
+ * (tf_params_encode_authorizer()), and the whole answer read into memory
+ * (an authorizer's answer is a status and a few headers: more than
+ * MAX_ANSWER is an error). A backend that could not be reached, or closed
+ * before answering, is replaced once: asking has no side effect.
+ *
+ * Where mod_fcgid turns every refusal into a bare 401, the client here
+ * gets the application's answer as it is: status, headers and body
+ * (sent from the hook, which then returns DONE). In a subrequest only the
+ * status counts.
+ *
+ * Runs in request threads, in the access, authentication and
+ * authorization phases, before any handler.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "unixd.h"
+
+#include "tf_authorizer.h"
+#include "tf_config.h"
+#include "tf_exchange.h"
+#include "tf_lease.h"
+#include "tf_outcome.h"
+#include "tf_params.h"
+#include "tf_private.h"
+#include "tf_spec.h"
+
+#define MAX_ANSWER (64 * 1024) /* an authorizer's answer, bytes */
+
+/* How each phase names itself: to the application (FCGI_APACHE_ROLE, as
+ * mod_fcgid) and in log lines (the directive). */
+static const char *const role_name[TF_AUTH_PHASES] = {
+    "AUTHENTICATOR", "AUTHORIZER", "ACCESS_CHECKER"};
+static const char *const directive[TF_AUTH_PHASES] = {
+    "TracFcgiAuthenticator", "TracFcgiAuthorizer", "TracFcgiAccessChecker"};
+
+/* The answer, as it comes. */
+typedef struct {
+    request_rec *r;
+    const tf_peer_t *peer;
+    char *buf;
+    apr_size_t len, cap;
+    int too_long;
+    unsigned protocol_status;
+} answer_t;
+
+static int on_stdout(void *ctx, const unsigned char *data, apr_size_t len,
+                     apr_bucket *b)
+{
+    answer_t *a = ctx;
+
+    if (a->len + len > MAX_ANSWER) {
+        a->too_long = 1;
+        return TF_SINK_STOP;
+    }
+    if (a->len + len > a->cap) {
+        apr_size_t cap = a->cap ? a->cap * 2 : 1024;
+        char *nb;
+
+        while (cap < a->len + len) {
+            cap *= 2;
+        }
+        nb = apr_palloc(a->r->pool, cap + 1);
+        memcpy(nb, a->buf, a->len);
+        a->buf = nb;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, data, len);
+    a->len += len;
+    return TF_SINK_GO_ON;
+}
+
+static void on_stderr(void *ctx, const unsigned char *data, apr_size_t len)
+{
+    answer_t *a = ctx;
+
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r')) {
+        len--;
+    }
+    if (len) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, a->r, TFLOGNO(01100)
+                      TF_PEER_MSG(a->r->pool, a->peer, " stderr: %.*s"),
+                      (int)len, (const char *)data);
+    }
+}
+
+static int on_end(void *ctx, apr_uint32_t app_status,
+                  unsigned protocol_status)
+{
+    answer_t *a = ctx;
+
+    a->protocol_status = protocol_status;
+    return TF_SINK_GO_ON;
+}
+
+static int on_read(void *ctx, int paused)
+{
+    return TF_SINK_GO_ON;
+}
+
+/* The answer taken apart: its status, its header lines (in @hdrs, names
+ * as sent), its body. @return 0, or -1: not a CGI answer. */
+static int parse(answer_t *a, apr_table_t *hdrs, int *status,
+                 const char **body, apr_size_t *body_len)
+{
+    char *p = a->buf, *end;
+    apr_size_t rest = a->len;
+
+    *status = HTTP_OK;
+    if (!p) {
+        return -1;
+    }
+    p[a->len] = '\0';
+    for (;;) {
+        char *eol = memchr(p, '\n', rest), *colon, *v;
+        apr_size_t n;
+
+        if (!eol) {
+            return -1; /* no blank line: no end of the headers */
+        }
+        n = (apr_size_t)(eol - p) + 1;
+        end = eol;
+        if (end > p && end[-1] == '\r') {
+            end--;
+        }
+        *end = '\0';
+        rest -= n;
+        if (end == p) {
+            p = eol + 1;
+            break;
+        }
+        if (!(colon = strchr(p, ':')) || colon == p) {
+            return -1;
+        }
+        *colon = '\0';
+        for (v = colon + 1; *v == ' ' || *v == '\t'; v++) {
+        }
+        if (strcasecmp(p, "Status") == 0) {
+            *status = atoi(v);
+            if (*status < 100 || *status > 599) {
+                return -1;
+            }
+        }
+        else {
+            apr_table_add(hdrs, p, v);
+        }
+        p = eol + 1;
+    }
+    *body = p;
+    *body_len = rest;
+    return 0;
+}
+
+/* Variable-NAME: VALUE of an accepting answer: the request's variable
+ * NAME, which the responder gets as a param. */
+static int take_variable(void *ctx, const char *key, const char *val)
+{
+    request_rec *r = ctx;
+
+    if (strncasecmp(key, "Variable-", 9) == 0 && key[9]) {
+        apr_table_set(r->subprocess_env, key + 9, val);
+    }
+    return 1;
+}
+
+/* A refusal, as the application gave it: @return DONE once sent (or the
+ * status alone, in a subrequest). */
+static int refuse(request_rec *r, tf_auth_phase_e phase, int status,
+                  apr_table_t *hdrs, const char *body, apr_size_t body_len)
+{
+    const apr_array_header_t *arr = apr_table_elts(hdrs);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_bucket_brigade *bb;
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (strcasecmp(e[i].key, "Content-Type") == 0) {
+            ap_set_content_type(r, apr_pstrdup(r->pool, e[i].val));
+        }
+        else if (strcasecmp(e[i].key, "Content-Length") != 0
+                 && strcasecmp(e[i].key, "Transfer-Encoding") != 0
+                 && strncasecmp(e[i].key, "Variable-", 9) != 0) {
+            apr_table_add(r->err_headers_out, e[i].key, e[i].val);
+        }
+    }
+    if (status == HTTP_UNAUTHORIZED && phase != TF_ACCESS
+        && !apr_table_get(hdrs, "WWW-Authenticate")) {
+        ap_note_auth_failure(r); /* the challenge of the AuthType */
+    }
+    if (r->main) {
+        return status; /* a subrequest sends nothing of its own */
+    }
+    r->status = status;
+    if (!r->content_type && body_len) {
+        ap_set_content_type(r, "text/plain");
+    }
+    ap_set_content_length(r, (apr_off_t)body_len);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (body_len && !r->header_only) {
+        apr_brigade_write(bb, NULL, NULL, body, body_len);
+    }
+    APR_BRIGADE_INSERT_TAIL(bb,
+                            apr_bucket_eos_create(r->connection->bucket_alloc));
+    ap_pass_brigade(r->output_filters, bb);
+    return DONE;
+}
+
+/* One exchange on one backend of the pool. @return how it ended. */
+static tf_xend_e exchange(request_rec *r, const tf_dir_conf_t *dc,
+                          tf_lease_t *l, const unsigned char *params,
+                          apr_size_t params_len, answer_t *a)
+{
+    tf_xsink_t sink = {on_stdout, on_stderr, on_end, on_read, a};
+    tf_exchange_t x;
+    tf_xend_e end;
+
+    memset(&x, 0, sizeof(x));
+    memset(a, 0, sizeof(*a));
+    a->r = r;
+    a->peer = &l->peer;
+    x.addr = &l->addr;
+    x.fd = -1;
+    x.role = TF_FCGI_AUTHORIZER;
+    x.params = params;
+    x.params_len = params_len;
+    x.sink = &sink;
+    x.connect_timeout = apr_time_from_sec(dc->connect_timeout);
+    x.io_timeout = apr_time_from_sec(dc->io_timeout);
+    x.deadline = dc->busy_timeout
+                     ? apr_time_now() + apr_time_from_sec(dc->busy_timeout)
+                     : 0;
+    x.ba = r->connection->bucket_alloc;
+    end = tf_exchange_run(&x);
+    tf_exchange_done(&x);
+    if (x.fd >= 0) {
+        close(x.fd);
+    }
+    tf_lease_give_back(r, l,
+                       end == TF_XEND_DONE ? TF_RELEASE_SERVED
+                                           : TF_RELEASE_BROKEN,
+                       NULL);
+    return end;
+}
+
+/* The status that an exchange that did not end well gives, logged. */
+static int failed(request_rec *r, tf_auth_phase_e phase, const tf_peer_t *peer,
+                  tf_xend_e end, const answer_t *a)
+{
+    int status = end == TF_XEND_TIMEUP || end == TF_XEND_BUSY
+                     ? HTTP_GATEWAY_TIME_OUT
+                 : end == TF_XEND_UNREACHED || end == TF_XEND_CONNECT_TIMEUP
+                     ? HTTP_SERVICE_UNAVAILABLE
+                     : HTTP_BAD_GATEWAY;
+    const char *what = end == TF_XEND_SINK && a->too_long
+                           ? apr_psprintf(r->pool, "answered more than %d "
+                                          "bytes", MAX_ANSWER)
+                       : end == TF_XEND_TIMEUP ? "did not answer in time"
+                       : end == TF_XEND_BUSY ? "was not done within "
+                                               "TracFcgiBusyTimeout"
+                       : status == HTTP_SERVICE_UNAVAILABLE
+                           ? "could not be reached"
+                           : "did not answer";
+
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01101)
+                  TF_PEER_MSG(r->pool, peer, " (%s) %s; answering %d"),
+                  directive[phase], what, status);
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+    }
+    return status;
+}
+
+static int ask(request_rec *r, tf_auth_phase_e phase)
+{
+    const ap_unix_identity_t *ugid = NULL;
+    const char *password = NULL, *body;
+    unsigned char *params;
+    apr_size_t params_len, body_len;
+    apr_table_t *hdrs;
+    tf_spawn_spec_t spec;
+    apr_uint64_t key;
+    tf_dir_conf_t dc;
+    tf_lease_t l;
+    answer_t a;
+    tf_xend_e end = TF_XEND_DONE;
+    int rc, n, status;
+
+    /* every request passes here: the section's own word first, before
+     * the configuration is resolved */
+    if (!((const tf_dir_conf_t *)ap_get_module_config(
+              r->per_dir_config, &tracfcgi_module))->auth_cmd[phase]) {
+        return DECLINED;
+    }
+    tf_config_dir_get(r, &dc);
+    if (!tf_lease_ready()) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (phase == TF_AUTHN
+        && (rc = ap_get_basic_auth_pw(r, &password)) != OK) {
+        /* no credentials yet: httpd asks for them (AuthType Basic) */
+        return rc;
+    }
+    if ((rc = tf_params_encode_authorizer(r, &dc, role_name[phase],
+                                          password, &params, &params_len))
+        != OK) {
+        return rc;
+    }
+    if (ap_unixd_config.suexec_enabled) {
+        ugid = ap_run_get_suexec_identity(r);
+    }
+    tf_spec_build_for(r->pool, r->server, &dc, dc.auth_cmd[phase], ugid,
+                      &spec, &key);
+    for (n = 0; n < 2; n++) {
+        memset(&l, 0, sizeof(l));
+        if (tf_lease_take(r, &dc, &spec, key, &l) != TF_OUT_NONE) {
+            if (!apr_table_get(r->err_headers_out, "Retry-After")) {
+                apr_table_setn(r->err_headers_out, "Retry-After", "5");
+            }
+            return HTTP_SERVICE_UNAVAILABLE; /* logged by the lease */
+        }
+        end = exchange(r, &dc, &l, params, params_len, &a);
+        /* never reached, or closed at once (a php-cgi at its request
+         * limit): asking has no side effect, so once more */
+        if (end != TF_XEND_UNREACHED && end != TF_XEND_SILENT) {
+            break;
+        }
+    }
+    if (end != TF_XEND_DONE) {
+        return failed(r, phase, &l.peer, end, &a);
+    }
+    if (a.protocol_status != TF_FCGI_REQUEST_COMPLETE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01102)
+                      TF_PEER_MSG(r->pool, &l.peer, " (%s) refused the "
+                      "AUTHORIZER role (protocol status %u): is it an "
+                      "authorizer?; answering 500"), directive[phase],
+                      a.protocol_status);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    hdrs = apr_table_make(r->pool, 8);
+    if (parse(&a, hdrs, &status, &body, &body_len) < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01103)
+                      TF_PEER_MSG(r->pool, &l.peer, " (%s) answered "
+                      "without a valid CGI header block; answering 500"),
+                      directive[phase]);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (status == HTTP_OK) {
+        apr_table_do(take_variable, r, hdrs, NULL);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, TFLOGNO(01104)
+                      "%s %s lets %s%s have %s", directive[phase],
+                      dc.auth_cmd[phase], r->user ? "user " : "the client",
+                      r->user ? r->user : "", r->uri);
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(01105)
+                  "%s %s answered %d for %s%s%s%s", directive[phase],
+                  dc.auth_cmd[phase], status, r->uri,
+                  r->user ? " (user " : "", r->user ? r->user : "",
+                  r->user ? ")" : "");
+    if (!dc.auth_authoritative[phase]) {
+        return DECLINED; /* ...Authoritative Off: the others decide */
+    }
+    return refuse(r, phase, status, hdrs, body, body_len);
+}
+
+int tf_authorizer_authn(request_rec *r)
+{
+    return ask(r, TF_AUTHN);
+}
+
+int tf_authorizer_authz(request_rec *r)
+{
+    return ask(r, TF_AUTHZ);
+}
+
+int tf_authorizer_access(request_rec *r)
+{
+    return ask(r, TF_ACCESS);
+}
