@@ -51,8 +51,8 @@ static const char *const directive[TF_AUTH_PHASES] = {
 typedef struct {
     request_rec *r;
     const tf_peer_t *peer;
-    char *buf;
-    apr_size_t len, cap;
+    apr_bucket_brigade *bb; /* copies of the STDOUT bytes */
+    apr_size_t len;
     int too_long;
     unsigned protocol_status;
 } answer_t;
@@ -66,20 +66,8 @@ static int on_stdout(void *ctx, const unsigned char *data, apr_size_t len,
         a->too_long = 1;
         return TF_SINK_STOP;
     }
-    if (a->len + len > a->cap) {
-        apr_size_t cap = a->cap ? a->cap * 2 : 1024;
-        char *nb;
-
-        while (cap < a->len + len) {
-            cap *= 2;
-        }
-        nb = apr_palloc(a->r->pool, cap + 1);
-        memcpy(nb, a->buf, a->len);
-        a->buf = nb;
-        a->cap = cap;
-    }
-    memcpy(a->buf + a->len, data, len);
     a->len += len;
+    apr_brigade_write(a->bb, NULL, NULL, (const char *)data, len);
     return TF_SINK_GO_ON;
 }
 
@@ -116,14 +104,15 @@ static int on_read(void *ctx, int paused)
 static int parse(answer_t *a, apr_table_t *hdrs, int *status,
                  const char **body, apr_size_t *body_len)
 {
-    char *p = a->buf, *end;
+    char *p, *end;
     apr_size_t rest = a->len;
 
     *status = HTTP_OK;
-    if (!p) {
+    if (apr_brigade_pflatten(a->bb, &p, &rest, a->r->pool) != APR_SUCCESS
+        || !rest) {
         return -1;
     }
-    p[a->len] = '\0';
+    p = apr_pstrmemdup(a->r->pool, p, rest); /* a string: strchr() */
     for (;;) {
         char *eol = memchr(p, '\n', rest), *colon, *v;
         apr_size_t n;
@@ -231,6 +220,7 @@ static tf_xend_e exchange(request_rec *r, const tf_dir_conf_t *dc,
     memset(a, 0, sizeof(*a));
     a->r = r;
     a->peer = &l->peer;
+    a->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     x.addr = &l->addr;
     x.fd = -1;
     x.role = TF_FCGI_AUTHORIZER;
@@ -310,8 +300,15 @@ static int ask(request_rec *r, tf_auth_phase_e phase)
     }
     if (phase == TF_AUTHN
         && (rc = ap_get_basic_auth_pw(r, &password)) != OK) {
-        /* no credentials yet: httpd asks for them (AuthType Basic) */
-        return rc;
+        if (rc == DECLINED) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01106)
+                          "TracFcgiAuthenticator %s takes Basic "
+                          "credentials: this section needs AuthType "
+                          "Basic and an AuthName; answering 500",
+                          dc.auth_cmd[phase]);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return rc; /* no credentials yet: httpd asks for them */
     }
     if ((rc = tf_params_encode_authorizer(r, &dc, role_name[phase],
                                           password, &params, &params_len))

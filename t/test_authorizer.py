@@ -217,3 +217,17 @@ ScriptAlias /trac @APPS@/responder.fcgi/
     assert r.returncode == 0, r.stdout
     assert re.search(r"TF00901: FastCgiAccessChecker -compat .* is "
                      r"ignored: the application's Variable-NAME", r.stdout)
+
+
+def test_authenticator_without_authtype_is_said(httpd):
+    h = httpd("""
+ScriptAlias /trac @APPS@/responder.fcgi/
+<Location /trac>
+    TracFcgiAuthenticator @APPS@/responder.fcgi
+    Require valid-user
+</Location>
+""")
+    r = h.get("/trac/?pid", headers=basic("carol", "secret"))
+    assert r.status == 500
+    assert h.log_lines(r"TF01106: TracFcgiAuthenticator \S+ takes Basic "
+                       r"credentials: this section needs AuthType Basic")

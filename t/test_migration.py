@@ -11,14 +11,17 @@ import httpd as H
 import test_conf_samples as C
 from test_conf_samples import tree  # noqa: F401  (the fixture)
 
-FCGID_SITE = """
+# a directory of scripts, as mod_fcgid sites have them
+APP_DIR = """
 <Directory @TMP@/app>
     Options +ExecCGI
     AddHandler fcgid-script .fcgi
     Require all granted
 </Directory>
 Alias /app @TMP@/app
-FcgidInitialEnv FROM_FCGID yes
+"""
+
+FCGID_SITE = APP_DIR + """FcgidInitialEnv FROM_FCGID yes
 FcgidMaxProcessesPerClass 1
 FcgidIOTimeout 40
 FcgidSpawnScore 1
@@ -355,14 +358,7 @@ def test_fcgid_cmd_options(httpd):
     """FcgidCmdOptions: one command's settings, over its sections', and
     only for that command (a copy of the same program elsewhere keeps the
     sections' settings)."""
-    h = httpd("""
-<Directory @TMP@/app>
-    Options +ExecCGI
-    AddHandler fcgid-script .fcgi
-    Require all granted
-</Directory>
-Alias /app @TMP@/app
-FcgidIOTimeout 30
+    h = httpd(APP_DIR + """FcgidIOTimeout 30
 FcgidCmdOptions @TMP@/app/tuned.fcgi InitialEnv FROM_CMD=yes \\
     IOTimeout 1 MaxProcesses 1
 """, start=False)
