@@ -58,6 +58,8 @@ const char *tf_compat_directive(cmd_parms *cmd, void *dconf,
     TF_COMPAT("FcgidZombieScanInterval", RSRC_CONF),                        \
     TF_COMPAT("FcgidProcessTableFile", RSRC_CONF),                          \
     TF_COMPAT("FcgidOutputBufferSize", TF_COMPAT_DIR),                      \
+    TF_COMPAT("FcgidFixPathinfo", RSRC_CONF),                               \
+    TF_COMPAT("FcgidWin32PreventOrphans", RSRC_CONF),                       \
     TF_COMPAT("FastCgiServer", RSRC_CONF),                                  \
     TF_COMPAT("AppClass", RSRC_CONF),                                       \
     TF_COMPAT("FastCgiExternalServer", RSRC_CONF),                          \

@@ -101,6 +101,12 @@ static const compat_t table[] = {
      "process the moment it exits", NULL},
     {"FcgidProcessTableFile", FCGID, NULL, "the process table is anonymous "
      "shared memory", NULL},
+    {"FcgidFixPathinfo", FCGID, NULL, "SCRIPT_NAME stays the script's URL "
+     "path, as mod_cgi sends it, and php-cgi's cgi.fix_pathinfo=1 works with "
+     "it (PATH_INFO, PHP_SELF and SCRIPT_FILENAME as under mod_fcgid "
+     "without this directive)", NULL},
+    {"FcgidWin32PreventOrphans", FCGID, NULL, "it is for Windows; here a "
+     "backend whose httpd is gone is stopped by the process manager", NULL},
     {"FcgidOutputBufferSize", FCGID, NULL, "an answer's first 64 KiB are "
      "passed on as they come, the rest is read into TracFcgiResponseBuffer "
      "(default 16M) so that a slow client does not hold the backend", NULL},

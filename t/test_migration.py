@@ -389,3 +389,12 @@ def test_fcgid_cmd_options_errors(line, message):
     r = C.configtest(line + "\n")
     assert r.returncode != 0, r.stdout
     assert "FcgidCmdOptions" in r.stdout and message in r.stdout, r.stdout
+
+
+def test_fix_pathinfo_accepted_and_said():
+    r = C.configtest("FcgidFixPathinfo 1\nFcgidWin32PreventOrphans On\n")
+    assert r.returncode == 0, r.stdout
+    assert re.search(r"TF00901: FcgidFixPathinfo \(.*\) is ignored: "
+                     r"SCRIPT_NAME stays", r.stdout), r.stdout
+    assert re.search(r"TF00901: FcgidWin32PreventOrphans .* is ignored",
+                     r.stdout), r.stdout

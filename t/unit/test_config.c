@@ -726,7 +726,8 @@ static const char *const ctx_vhost[] = {
     "FcgidSpawnScoreUpLimit", "FcgidTerminationScore", "FcgidTimeScore",
     "FcgidIdleScanInterval", "FcgidBusyScanInterval",
     "FcgidErrorScanInterval", "FcgidZombieScanInterval",
-    "FcgidProcessTableFile", "FcgidCmdOptions",
+    "FcgidProcessTableFile", "FcgidCmdOptions", "FcgidFixPathinfo",
+    "FcgidWin32PreventOrphans",
     /* mod_fastcgi's names (src/compat.c) */
     "FastCgiServer", "AppClass", "FastCgiExternalServer", "ExternalAppClass",
     NULL};
