@@ -54,6 +54,7 @@ USER, PASSWORD = "alice", "secret"
 
 EXPECTED = [
     "php-fpm-external.conf.sample",
+    "php-wrapper.conf.sample",
     "status.conf.sample",
     "trac-auth.conf.sample",
     "trac-env.conf.sample",
@@ -69,7 +70,8 @@ EXPECTED = [
 ]
 SAMPLES = sorted(p.name for p in CONF.glob("*.conf.sample"))
 # samples that are not about a Trac environment under /srv/trac
-NOT_TRAC = ("status.conf.sample", "php-fpm-external.conf.sample")
+NOT_TRAC = ("status.conf.sample", "php-fpm-external.conf.sample",
+            "php-wrapper.conf.sample")
 
 # Modules a sample needs beyond the harness's base set.
 BALANCER_MODULES = [
