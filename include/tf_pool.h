@@ -109,6 +109,7 @@ typedef struct {
     apr_uint32_t fail_streak; /* startups failed or early deaths in a row */
     apr_time_t backoff_until; /* no new process before this */
     apr_time_t created;
+    apr_time_t last_used;     /* shm: a request last took a process */
     char name[TF_POOL_NAME_LEN]; /* display: script, vhost */
     /* display only (status page), set by the request that created it: */
     apr_int32_t uid, gid;
@@ -209,6 +210,7 @@ typedef struct {
     apr_uint32_t total_procs; /* slots of processes not FREE, all pools */
     apr_uint32_t ext_procs;   /* slots of external servers' addresses */
     apr_uint32_t used_pools;
+    apr_uint32_t recycled_pools; /* entries given to another key */
     apr_uint32_t waiting;     /* requests queued, all pools */
     apr_uint32_t draining;    /* pm: generation over, stop what is freed */
     apr_int32_t wake_head;    /* granted waiters to wake (shm.c does) */
@@ -268,7 +270,13 @@ int tf_pool_limits_same(const tf_table_t *t, int pool,
 int tf_pool_find(const tf_table_t *t, apr_uint64_t key);
 
 /**
- * Create the pool for @p key (which must not exist yet).
+ * Create the pool for @p key (which must not exist yet). When every entry
+ * of the table is taken, the entry of the pool that was used least
+ * recently among those that are empty (no process, no waiter, no
+ * TracFcgiMinProcesses, not external, not backing off) is given to it
+ * (mass virtual hosting: more pools over a generation than the table
+ * holds at once); whoever keeps a pool index across the lock checks the
+ * key (tf_pool_pm_spawn_claim() does).
  * @return its index, or -1 when the pool table is full.
  */
 int tf_pool_create(tf_table_t *t, apr_uint64_t key,

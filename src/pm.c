@@ -729,10 +729,14 @@ static void keep_minimum(pm_t *pm)
         tf_proc_ref_t ref[16];
         int have, script_changed = 0, want = 0, changed = 0, j;
         const char *what = NULL, *script = NULL;
+        apr_uint64_t spec_key = 0;
 
         /* the stats, before the table lock: no I/O under it */
         pthread_mutex_lock(&pm->spec_mu);
         have = pm->specs[i] != NULL;
+        if (have) {
+            spec_key = pm->specs[i]->key;
+        }
         if (have && pm->specs[i]->lim.reload) {
             apr_time_t m = watched_mtime(pm->scratch, pm->specs[i], &what);
 
@@ -744,6 +748,12 @@ static void keep_minimum(pm_t *pm)
         }
         pthread_mutex_unlock(&pm->spec_mu);
         tf_shm_lock(pm->shm);
+        if (have && t->pools[i].key != spec_key) {
+            /* the entry was given to another pool (tf_pool_create()):
+             * what we know is the old one's, until a spawn request of
+             * the new one tells us its spec */
+            have = script_changed = 0;
+        }
         if (t->pools[i].n_waiting) {
             tf_pool_pm_grant(t, (int)i, now);
         }

@@ -126,6 +126,39 @@ static void copy_str(char *dst, const char *src, size_t size)
     dst[size - 1] = '\0';
 }
 
+/* The entry of the empty pool used least recently, taken out of its hash
+ * chain and cleared for another key; or NIL. O(n_pools), and only when a
+ * pool is created with the table full. */
+static apr_int32_t recycle(tf_table_t *t, apr_time_t now)
+{
+    apr_int32_t best = NIL, *at;
+    apr_uint32_t i;
+
+    for (i = 0; i < t->hdr->used_pools; i++) {
+        const tf_pool_ent_t *p = &t->pools[i];
+
+        if (p->n_procs || p->n_waiting || p->wait_head != NIL
+            || p->external || p->lim.min_procs || p->fail_streak
+            || now < p->backoff_until) {
+            continue;
+        }
+        if (best == NIL || p->last_used < t->pools[best].last_used) {
+            best = (apr_int32_t)i;
+        }
+    }
+    if (best == NIL) {
+        return NIL;
+    }
+    at = &t->buckets[t->pools[best].key & (t->hdr->n_buckets - 1)];
+    while (*at != best) {
+        at = &t->pools[*at].hash_next;
+    }
+    *at = t->pools[best].hash_next;
+    memset(&t->pools[best], 0, sizeof(t->pools[best]));
+    t->hdr->recycled_pools++;
+    return best;
+}
+
 int tf_pool_create(tf_table_t *t, apr_uint64_t key,
                    const tf_pool_limits_t *lim, const char *name,
                    apr_time_t now)
@@ -134,12 +167,18 @@ int tf_pool_create(tf_table_t *t, apr_uint64_t key,
     apr_int32_t idx;
     apr_uint32_t b;
 
-    if (t->hdr->used_pools >= t->hdr->n_pools || key == 0) {
+    if (key == 0) {
         return NIL;
     }
-    idx = (apr_int32_t)t->hdr->used_pools++;
+    if (t->hdr->used_pools < t->hdr->n_pools) {
+        idx = (apr_int32_t)t->hdr->used_pools++;
+    }
+    else if ((idx = recycle(t, now)) == NIL) {
+        return NIL;
+    }
     p = &t->pools[idx];
     p->key = key;
+    p->last_used = now;
     p->lim = *lim;
     if (p->lim.max_conns < 1) {
         p->lim.max_conns = 1;
@@ -526,6 +565,7 @@ tf_acq_e tf_pool_req_acquire(tf_table_t *t, int pool, pid_t holder,
     if (p->external) {
         return acquire_ext(t, p, holder, now, -1, ref, waiter);
     }
+    p->last_used = now; /* an empty pool used least recently is recycled */
     /* 1. an idle process, unless others queued first */
     if (idx != NIL && t->procs[idx].conns == 0 && p->wait_head == NIL) {
         goto take;

@@ -99,10 +99,12 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
     ap_set_content_type(r, "application/json");
     ap_rprintf(r, "{\"generation\": %u, \"pm_pid\": %d, \"pm_starts\": %u, "
                "\"draining\": %s, \"total_procs\": %u, \"max_total\": %u, "
-               "\"waiting\": %u, \"pools\": [",
+               "\"waiting\": %u, \"pool_entries\": %u, "
+               "\"pools_recycled\": %u, \"pools\": [",
                sn->hdr.generation, (int)sn->hdr.pm_pid, sn->hdr.pm_starts,
                sn->hdr.draining ? "true" : "false", sn->hdr.total_procs,
-               sn->hdr.max_total, sn->hdr.waiting);
+               sn->hdr.max_total, sn->hdr.waiting, sn->hdr.n_pools,
+               sn->hdr.recycled_pools);
     for (i = 0; i < sn->hdr.used_pools; i++) {
         const tf_pool_ent_t *p = &sn->pools[i];
 

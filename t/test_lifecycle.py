@@ -868,3 +868,45 @@ TracFcgiMinProcesses 2
     assert pid_of(r.body) in {q["pid"] for q in procs}
     st = status(h)
     assert len(st["pools"]) == 1 and st["pools"][0]["spawns"] == 2
+
+
+MASS_VHOSTS = int(os.environ.get("TF_MASS_VHOSTS", "200"))
+
+
+@pytest.mark.slow
+def test_mass_vhosting_recycles_pools(httpd):
+    """More virtual hosts, each a pool of its own (its TracEnv), than the
+    pool table holds (TracFcgiMaxProcessesTotal 8: 64 entries), served
+    one after another: every request is answered, idle processes of
+    other pools give way, and empty pools' entries are given to new
+    ones; the first hosts, whose pools were given away, are served again
+    (TF_MASS_VHOSTS=2000 for the issue's figure)."""
+    vhosts = "".join("""
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName m%04d.test
+    ScriptAlias /trac @APPS@/responder.fcgi/
+    TracEnv @SCRATCH@/env%04d
+    TracFcgiMaxProcesses 1
+</VirtualHost>
+""" % (i, i) for i in range(MASS_VHOSTS))
+    h = httpd(STATUS + vhosts, server_conf="""
+TracFcgiMaxProcessesTotal 8
+TracFcgiCheckEnv Off
+""")
+    t0 = time.monotonic()
+    for i in list(range(MASS_VHOSTS)) + list(range(10)):
+        r = h.get("/trac/?env", headers={"Host": "m%04d.test" % i},
+                  timeout=60)
+        assert r.status == 200, (i, r.status, r.body[:300])
+        _, environ, _ = H.parse_env_body(r.body)
+        assert environ.get("TRAC_ENV") == str(h.scratch / ("env%04d" % i))
+    took = time.monotonic() - t0
+    print("\n%d virtual hosts one after another, 8 processes at most: "
+          "%.1f s, %.1f ms a request" % (MASS_VHOSTS, took,
+                                         1000 * took / (MASS_VHOSTS + 10)))
+    assert not h.log_lines(r"TF00403"), "the pool table filled up"
+    st = status(h)
+    assert len(st["pools"]) <= st["pool_entries"] == 64
+    # every host after the 64th took an entry another pool had left
+    assert st["pools_recycled"] >= MASS_VHOSTS - 64, st["pools_recycled"]
+    assert len(h.backend_pids()) <= 8

@@ -176,9 +176,65 @@ static void test_find_or_create(void)
              t.pools[q].script[0] == 0 && t.pools[q].uid == 0);
     TF_CHECK("sane", tf_table_check(&t));
     setup(1, 4, 4, 4);
-    TF_CHECK("full table", new_pool(1, 1, 0) >= 0
-                 && tf_pool_find_or_create(&t, 2, &lim, "x", &d, 0, &created)
-                        == -1 && created == 0);
+    spawn_ready(new_pool(1, 1, 0), 1000, 1);
+    TF_CHECK("full table (its one pool has a process)",
+             tf_pool_find_or_create(&t, 2, &lim, "x", &d, 0, &created) == -1
+                 && created == 0);
+}
+
+/* Mass virtual hosting: with every entry taken, a new pool gets the
+ * entry of the empty pool used least recently; never one with a
+ * process, a minimum, an address list or a back-off; the hash chains
+ * stay whole (keys 1, 17, 33 share a bucket of 16). */
+static void test_recycle(void)
+{
+    tf_pool_desc_t d = {1, 1, "/s", "v:80", ""};
+    tf_pool_limits_t lim;
+    int a, b, c, p, created;
+
+    memset(&lim, 0, sizeof(lim));
+    lim.max_procs = 1;
+    setup(3, 4, 4, 4);
+    a = new_pool(1, 1, 0);
+    b = new_pool(17, 1, 0);
+    c = new_pool(33, 1, 0);
+    spawn_ready(a, 1000, 1);
+    t.pools[b].last_used = 3;
+    t.pools[c].last_used = 5;
+    p = tf_pool_find_or_create(&t, 49, &lim, "new", &d, 7, &created);
+    TF_CHECK("the empty pool used least recently gives its entry",
+             p == b && created == 1 && t.hdr->recycled_pools == 1);
+    TF_CHECK("its key is gone, the others are found",
+             tf_pool_find(&t, 17) == -1 && tf_pool_find(&t, 49) == b
+                 && tf_pool_find(&t, 1) == a && tf_pool_find(&t, 33) == c);
+    TF_CHECK("the entry is the new pool's", strcmp(t.pools[b].name, "new")
+                                                 == 0
+                                             && t.pools[b].spawns == 0
+                                             && t.pools[b].last_used == 7);
+    spawn_ready(b, 1001, 1);
+    TF_CHECK("sane", tf_table_check(&t));
+
+    /* c is empty too, but each of these keeps it */
+    t.pools[c].backoff_until = 100;
+    TF_CHECK("not while it backs off", new_pool(65, 1, 0) == -1);
+    t.pools[c].backoff_until = 0;
+    t.pools[c].fail_streak = 1;
+    TF_CHECK("not after failed starts", new_pool(65, 1, 0) == -1);
+    t.pools[c].fail_streak = 0;
+    t.pools[c].lim.min_procs = 1;
+    TF_CHECK("not with a minimum", new_pool(65, 1, 0) == -1);
+    t.pools[c].lim.min_procs = 0;
+    t.pools[c].external = 1;
+    TF_CHECK("not an external server's", new_pool(65, 1, 0) == -1);
+    t.pools[c].external = 0;
+    TF_CHECK("else it goes", new_pool(65, 1, 0) == c
+                                 && tf_pool_find(&t, 33) == -1
+                                 && tf_pool_find(&t, 65) == c
+                                 && tf_pool_find(&t, 1) == a
+                                 && tf_pool_find(&t, 49) == b);
+    spawn_ready(c, 1002, 1);
+    TF_CHECK("none left empty", new_pool(81, 1, 0) == -1);
+    TF_CHECK("sane", tf_table_check(&t));
 }
 
 /* A process the manager started for the minimum before a graceful
@@ -764,10 +820,11 @@ static void test_limits(void)
     setup(2, 2, 2, 2);
     TF_CHECK("pool 1", new_pool(1, 1, 0) == 0);
     TF_CHECK("pool 2", new_pool(2, 1, 0) == 1);
-    TF_CHECK("pool table full", new_pool(3, 1, 0) == -1);
-    TF_CHECK("key 0 refused", tf_pool_find(&t, 0) == -1);
     p = 0;
     spawn_ready(p, 1000, 1);
+    spawn_ready(1, 1001, 1);
+    TF_CHECK("pool table full", new_pool(3, 1, 0) == -1);
+    TF_CHECK("key 0 refused", tf_pool_find(&t, 0) == -1);
     for (i = 0; i < 2; i++) {
         TF_CHECK("queues", tf_pool_req_acquire(&t, p, 1, 0, &got, &w, &lim)
                                == TF_ACQ_WAIT);
@@ -881,6 +938,7 @@ int main(void)
     test_limits_same();
     test_req_notes();
     test_find_or_create();
+    test_recycle();
     test_ready_while_draining();
     test_fifo();
     test_total_cap();
