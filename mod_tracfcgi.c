@@ -31,6 +31,7 @@
 #include "http_request.h"
 #include "unixd.h"
 
+#include "tf_authorizer.h"
 #include "tf_bridge.h"
 #include "tf_compat.h"
 #include "tf_config.h"
@@ -38,7 +39,6 @@
 #include "tf_keepalive.h"
 #include "tf_logno.h"
 #include "tf_pm.h"
-#include "tf_authorizer.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
 #include "tf_spec.h"

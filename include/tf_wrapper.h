@@ -29,6 +29,13 @@ const char *tf_wrapper_parse(apr_pool_t *p, const char *args,
                              tf_wrapper_t *out);
 
 /**
+ * @return NULL when @p path is an absolute path to an executable file,
+ *         else why not ("PATH: no such file", ...): for TracFcgiWrapper's
+ *         command and the authorizers' (src/config.c).
+ */
+const char *tf_command_check(apr_pool_t *p, const char *path);
+
+/**
  * @return @p base's wrappers with @p add's over them (by suffix, the one
  *         without a suffix being one more), as mod_fcgid merges its
  *         sections: arrays of const tf_wrapper_t *.

@@ -597,21 +597,10 @@ static const char *set_auth_cmd(cmd_parms *cmd, void *dconf,
                                 const char *path)
 {
     tf_dir_conf_t *c = dconf;
-    apr_finfo_t fi;
+    const char *err = tf_command_check(cmd->pool, path);
 
-    if (*path != '/') {
-        return apr_psprintf(cmd->pool, "%s %s: the command must be an "
-                            "absolute path", cmd->cmd->name, path);
-    }
-    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->pool)
-        != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s %s: no such file",
-                            cmd->cmd->name, path);
-    }
-    if (fi.filetype != APR_REG
-        || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
-        return apr_psprintf(cmd->pool, "%s %s: not an executable file",
-                            cmd->cmd->name, path);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     }
     c->auth_cmd[(apr_uintptr_t)cmd->info] = path;
     return NULL;

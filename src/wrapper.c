@@ -15,11 +15,30 @@
 
 #define VIRTUAL_FLAG "virtual"
 
+const char *tf_command_check(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t fi;
+
+    if (path[0] != '/') {
+        return apr_psprintf(p, "%s: the command must be an absolute path",
+                            path);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, p)
+        != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: no such file", path);
+    }
+    if (fi.filetype != APR_REG
+        || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
+        return apr_psprintf(p, "%s: not an executable file", path);
+    }
+    return NULL;
+}
+
 const char *tf_wrapper_parse(apr_pool_t *p, const char *args,
                              tf_wrapper_t *out)
 {
     char **words, **argv;
-    apr_finfo_t fi;
+    const char *err;
     int n;
 
     memset(out, 0, sizeof(*out));
@@ -52,17 +71,8 @@ const char *tf_wrapper_parse(apr_pool_t *p, const char *args,
         || !argv[0]) {
         return "expected a command";
     }
-    if (argv[0][0] != '/') {
-        return apr_psprintf(p, "%s: the command must be an absolute path",
-                            argv[0]);
-    }
-    if (apr_stat(&fi, argv[0], APR_FINFO_TYPE | APR_FINFO_PROT, p)
-        != APR_SUCCESS) {
-        return apr_psprintf(p, "%s: no such file", argv[0]);
-    }
-    if (fi.filetype != APR_REG
-        || !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
-        return apr_psprintf(p, "%s: not an executable file", argv[0]);
+    if ((err = tf_command_check(p, argv[0])) != NULL) {
+        return err;
     }
     out->cmdline = words[0];
     out->argv = (const char *const *)argv;
