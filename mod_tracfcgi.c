@@ -38,6 +38,7 @@
 #include "tf_external.h"
 #include "tf_keepalive.h"
 #include "tf_logno.h"
+#include "tf_orphans.h"
 #include "tf_pm.h"
 #include "tf_preflight.h"
 #include "tf_shm.h"
@@ -87,7 +88,8 @@ static int tf_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /* Create the socket directory (0700, owned by the httpd User) and, at
- * first start, remove what a crashed earlier run left in it. */
+ * first start, stop the backends and remove the sockets that a killed
+ * earlier run left in it (src/orphans.c). */
 static apr_status_t prepare_socket_dir(apr_pool_t *p, server_rec *s,
                                        const char *dir, int first_start)
 {
@@ -108,7 +110,12 @@ static apr_status_t prepare_socket_dir(apr_pool_t *p, server_rec *s,
                < 0) {
         return errno;
     }
-    if (!first_start || apr_dir_open(&d, dir, p) != APR_SUCCESS) {
+    if (!first_start) {
+        return APR_SUCCESS;
+    }
+    /* a killed httpd's backends first: found by their sockets */
+    tf_orphans_stop(p, s, dir);
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) {
         return APR_SUCCESS;
     }
     while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)

@@ -3,6 +3,7 @@
 import concurrent.futures as cf
 import os
 import re
+import signal
 import threading
 import time
 
@@ -214,6 +215,32 @@ def test_sockets_of_a_killed_httpd_removed_at_start(httpd):
     kept = [s for s in h.sockets_left() if os.path.basename(s).startswith("b-")]
     assert kept == [], "stale sockets kept at start"
     assert h.get("/trac/?pid").status == 200
+    h.stop()
+    assert h.check_clean_after_stop() == []
+
+
+def test_backends_of_a_killed_httpd_stopped_at_start(httpd):
+    """kill -9 of httpd's process group (httpd, its children, the
+    manager) leaves the backends, which live in sessions of their own;
+    the next start stops them, found by their sockets, and says so."""
+    h = httpd(TRAC)
+    pids = _spawn_three(h)
+    ports = list(h.ports)
+    os.killpg(h.proc.pid, signal.SIGKILL)
+    h.proc.wait(10)
+    time.sleep(0.3)
+    assert all(H.alive(p) for p in pids), "backends died with httpd"
+    mark = h.log_mark()
+    h.start(ports=ports)
+    line = h.wait_log(r"TF01200: stopped (\d+) backend\(s\) that an "
+                      r"earlier httpd left running on \S+ \(pid ([\d ]+)\)",
+                      since=mark)
+    assert int(line.group(1)) == len(pids)
+    assert {int(p) for p in line.group(2).split()} == pids
+    H.wait_until(lambda: not any(H.alive(p) for p in pids), 5,
+                 what="the orphaned backends to end")
+    r = h.get("/trac/?pid")
+    assert r.status == 200 and pid_of(r.body) not in pids
     h.stop()
     assert h.check_clean_after_stop() == []
 
