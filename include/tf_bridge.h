@@ -8,6 +8,7 @@
 
 #include "httpd.h"
 
+#include "tf_outcome.h"
 #include "tf_shm.h"
 
 /** Set once in the httpd parent (post_config), inherited by children. */
@@ -21,6 +22,14 @@ void tf_bridge_child_init(void);
  *         reached through ScriptAlias (handler cgi-script).
  */
 int tf_bridge_wants(request_rec *r);
+
+/**
+ * @return the status the client gets for @p o (tf_outcome_status(), the
+ *         one mapping); a 503 says when to come back (Retry-After: 5)
+ *         unless the caller knows better (a back-off's end) and set it
+ *         already. For the request path and the authorizers.
+ */
+int tf_bridge_answer(request_rec *r, tf_outcome_e o);
 
 /** Serve @p r. @return OK or an HTTP status, as a handler does. */
 int tf_bridge_handle(request_rec *r);

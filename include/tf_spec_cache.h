@@ -24,4 +24,10 @@ void tf_spec_cache_child_init(apr_pool_t *pchild);
 void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
                  tf_spawn_spec_t *spec, apr_uint64_t *key);
 
+/** The same for the application @p filename instead of r->filename (an
+ * authorizer's, src/authorizer.c). */
+void tf_spec_get_for(request_rec *r, const tf_dir_conf_t *dc,
+                     const char *filename, tf_spawn_spec_t *spec,
+                     apr_uint64_t *key);
+
 #endif /* TF_SPEC_CACHE_H */

@@ -27,16 +27,16 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
-#include "unixd.h"
 
 #include "tf_authorizer.h"
+#include "tf_bridge.h"
 #include "tf_config.h"
 #include "tf_exchange.h"
 #include "tf_lease.h"
 #include "tf_outcome.h"
 #include "tf_params.h"
 #include "tf_private.h"
-#include "tf_spec.h"
+#include "tf_spec_cache.h"
 
 #define MAX_ANSWER (64 * 1024) /* an authorizer's answer, bytes */
 
@@ -245,48 +245,133 @@ static tf_xend_e exchange(request_rec *r, const tf_dir_conf_t *dc,
     return end;
 }
 
-/* The status that an exchange that did not end well gives, logged. */
+/* How an exchange that did not end well ends the request, logged.
+ * @return its status (tf_bridge_answer(): a 503 says when to retry). */
 static int failed(request_rec *r, tf_auth_phase_e phase, const tf_peer_t *peer,
                   tf_xend_e end, const answer_t *a)
 {
-    int status = end == TF_XEND_TIMEUP || end == TF_XEND_BUSY
-                     ? HTTP_GATEWAY_TIME_OUT
-                 : end == TF_XEND_UNREACHED || end == TF_XEND_CONNECT_TIMEUP
-                     ? HTTP_SERVICE_UNAVAILABLE
-                     : HTTP_BAD_GATEWAY;
+    tf_outcome_e o = end == TF_XEND_TIMEUP || end == TF_XEND_BUSY
+                         ? TF_OUT_TIMEOUT
+                     : end == TF_XEND_UNREACHED
+                             || end == TF_XEND_CONNECT_TIMEUP
+                         ? TF_OUT_UNAVAILABLE
+                         : TF_OUT_GATEWAY;
     const char *what = end == TF_XEND_SINK && a->too_long
                            ? apr_psprintf(r->pool, "answered more than %d "
                                           "bytes", MAX_ANSWER)
                        : end == TF_XEND_TIMEUP ? "did not answer in time"
                        : end == TF_XEND_BUSY ? "was not done within "
                                                "TracFcgiBusyTimeout"
-                       : status == HTTP_SERVICE_UNAVAILABLE
-                           ? "could not be reached"
-                           : "did not answer";
+                       : o == TF_OUT_UNAVAILABLE ? "could not be reached"
+                                                 : "did not answer";
 
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01101)
                   TF_PEER_MSG(r->pool, peer, " (%s) %s; answering %d"),
-                  directive[phase], what, status);
-    if (status == HTTP_SERVICE_UNAVAILABLE) {
-        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+                  directive[phase], what, tf_outcome_status(o));
+    return tf_bridge_answer(r, o);
+}
+
+/* The Basic credentials a TracFcgiAuthenticator checks, in @password.
+ * @return OK, or the status (401 with httpd's challenge when there are
+ * none; 500, logged, when the section has no AuthType Basic). */
+static int credentials(request_rec *r, const char *command,
+                       const char **password)
+{
+    int rc = ap_get_basic_auth_pw(r, password);
+
+    if (rc == DECLINED) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01106)
+                      "TracFcgiAuthenticator %s takes Basic credentials: "
+                      "this section needs AuthType Basic and an AuthName; "
+                      "answering 500", command);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return status;
+    return rc;
+}
+
+/* Ask a backend of @command's pool, once more if the first could not be
+ * reached or closed at once (a php-cgi at its request limit: asking has
+ * no side effect). @return OK with the answer in @a and whom it came
+ * from in @l, or the status the request gets (logged). */
+static int ask_backend(request_rec *r, const tf_dir_conf_t *dc,
+                       tf_auth_phase_e phase, const unsigned char *params,
+                       apr_size_t params_len, tf_lease_t *l, answer_t *a)
+{
+    const char *command = dc->auth_cmd[phase];
+    tf_spawn_spec_t spec;
+    apr_uint64_t key;
+    tf_xend_e end = TF_XEND_DONE;
+    int n;
+
+    tf_spec_get_for(r, dc, command, &spec, &key);
+    for (n = 0; n < 2; n++) {
+        tf_outcome_e o;
+
+        memset(l, 0, sizeof(*l));
+        if ((o = tf_lease_take(r, dc, &spec, key, l)) != TF_OUT_NONE) {
+            return tf_bridge_answer(r, o); /* logged by the lease */
+        }
+        end = exchange(r, dc, l, params, params_len, a);
+        if (end != TF_XEND_UNREACHED && end != TF_XEND_SILENT) {
+            break;
+        }
+    }
+    return end == TF_XEND_DONE ? OK : failed(r, phase, &l->peer, end, a);
+}
+
+/* What the answer @a of @l decides. @return OK (the request goes on),
+ * DECLINED (...Authoritative Off: the other modules decide), DONE (the
+ * refusal was sent), or 500 for an answer that is none (logged). */
+static int decide(request_rec *r, const tf_dir_conf_t *dc,
+                  tf_auth_phase_e phase, const tf_lease_t *l, answer_t *a)
+{
+    const char *command = dc->auth_cmd[phase], *body;
+    apr_table_t *hdrs = apr_table_make(r->pool, 8);
+    apr_size_t body_len;
+    int status;
+
+    if (a->protocol_status != TF_FCGI_REQUEST_COMPLETE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01102)
+                      TF_PEER_MSG(r->pool, &l->peer, " (%s) refused the "
+                      "AUTHORIZER role (protocol status %u): is it an "
+                      "authorizer?; answering 500"), directive[phase],
+                      a->protocol_status);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (parse(a, hdrs, &status, &body, &body_len) < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01103)
+                      TF_PEER_MSG(r->pool, &l->peer, " (%s) answered "
+                      "without a valid CGI header block; answering 500"),
+                      directive[phase]);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (status == HTTP_OK) {
+        apr_table_do(take_variable, r, hdrs, NULL);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, TFLOGNO(01104)
+                      "%s %s lets %s%s have %s", directive[phase], command,
+                      r->user ? "user " : "the client",
+                      r->user ? r->user : "", r->uri);
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(01105)
+                  "%s %s answered %d for %s%s%s%s", directive[phase],
+                  command, status, r->uri, r->user ? " (user " : "",
+                  r->user ? r->user : "", r->user ? ")" : "");
+    if (!dc->auth_authoritative[phase]) {
+        return DECLINED; /* ...Authoritative Off: the others decide */
+    }
+    return refuse(r, phase, status, hdrs, body, body_len);
 }
 
 static int ask(request_rec *r, tf_auth_phase_e phase)
 {
-    const ap_unix_identity_t *ugid = NULL;
-    const char *password = NULL, *body;
+    const char *password = NULL;
     unsigned char *params;
-    apr_size_t params_len, body_len;
-    apr_table_t *hdrs;
-    tf_spawn_spec_t spec;
-    apr_uint64_t key;
+    apr_size_t params_len;
     tf_dir_conf_t dc;
     tf_lease_t l;
     answer_t a;
-    tf_xend_e end = TF_XEND_DONE;
-    int rc, n, status;
+    int rc;
 
     /* every request passes here: the section's own word first, before
      * the configuration is resolved */
@@ -298,79 +383,16 @@ static int ask(request_rec *r, tf_auth_phase_e phase)
     if (!tf_lease_ready()) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (phase == TF_AUTHN
-        && (rc = ap_get_basic_auth_pw(r, &password)) != OK) {
-        if (rc == DECLINED) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01106)
-                          "TracFcgiAuthenticator %s takes Basic "
-                          "credentials: this section needs AuthType "
-                          "Basic and an AuthName; answering 500",
-                          dc.auth_cmd[phase]);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return rc; /* no credentials yet: httpd asks for them */
-    }
-    if ((rc = tf_params_encode_authorizer(r, &dc, role_name[phase],
-                                          password, &params, &params_len))
-        != OK) {
+    if ((phase == TF_AUTHN
+         && (rc = credentials(r, dc.auth_cmd[phase], &password)) != OK)
+        || (rc = tf_params_encode_authorizer(r, &dc, role_name[phase],
+                                             password, &params,
+                                             &params_len)) != OK
+        || (rc = ask_backend(r, &dc, phase, params, params_len, &l, &a))
+               != OK) {
         return rc;
     }
-    if (ap_unixd_config.suexec_enabled) {
-        ugid = ap_run_get_suexec_identity(r);
-    }
-    tf_spec_build_for(r->pool, r->server, &dc, dc.auth_cmd[phase], ugid,
-                      &spec, &key);
-    for (n = 0; n < 2; n++) {
-        memset(&l, 0, sizeof(l));
-        if (tf_lease_take(r, &dc, &spec, key, &l) != TF_OUT_NONE) {
-            if (!apr_table_get(r->err_headers_out, "Retry-After")) {
-                apr_table_setn(r->err_headers_out, "Retry-After", "5");
-            }
-            return HTTP_SERVICE_UNAVAILABLE; /* logged by the lease */
-        }
-        end = exchange(r, &dc, &l, params, params_len, &a);
-        /* never reached, or closed at once (a php-cgi at its request
-         * limit): asking has no side effect, so once more */
-        if (end != TF_XEND_UNREACHED && end != TF_XEND_SILENT) {
-            break;
-        }
-    }
-    if (end != TF_XEND_DONE) {
-        return failed(r, phase, &l.peer, end, &a);
-    }
-    if (a.protocol_status != TF_FCGI_REQUEST_COMPLETE) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01102)
-                      TF_PEER_MSG(r->pool, &l.peer, " (%s) refused the "
-                      "AUTHORIZER role (protocol status %u): is it an "
-                      "authorizer?; answering 500"), directive[phase],
-                      a.protocol_status);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    hdrs = apr_table_make(r->pool, 8);
-    if (parse(&a, hdrs, &status, &body, &body_len) < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(01103)
-                      TF_PEER_MSG(r->pool, &l.peer, " (%s) answered "
-                      "without a valid CGI header block; answering 500"),
-                      directive[phase]);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (status == HTTP_OK) {
-        apr_table_do(take_variable, r, hdrs, NULL);
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, TFLOGNO(01104)
-                      "%s %s lets %s%s have %s", directive[phase],
-                      dc.auth_cmd[phase], r->user ? "user " : "the client",
-                      r->user ? r->user : "", r->uri);
-        return OK;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(01105)
-                  "%s %s answered %d for %s%s%s%s", directive[phase],
-                  dc.auth_cmd[phase], status, r->uri,
-                  r->user ? " (user " : "", r->user ? r->user : "",
-                  r->user ? ")" : "");
-    if (!dc.auth_authoritative[phase]) {
-        return DECLINED; /* ...Authoritative Off: the others decide */
-    }
-    return refuse(r, phase, status, hdrs, body, body_len);
+    return decide(r, &dc, phase, &l, &a);
 }
 
 int tf_authorizer_authn(request_rec *r)

@@ -16,8 +16,8 @@
  * bounded: one 64 KiB read buffer, the header block, and what the output
  * filters hold.
  *
- * Every failure is an outcome (tf_outcome_e) with one log line; answer()
- * is the one place where an outcome becomes an HTTP status (README
+ * Every failure is an outcome (tf_outcome_e) with one log line;
+ * tf_bridge_answer() is the one place where an outcome becomes an HTTP status (README
  * "Statuses and replays"): the application's output is not a CGI response
  * 500, as mod_cgi; the gateway failed 502; no backend in time 503 (+
  * Retry-After); the backend silent past TracFcgiIOTimeout 504.
@@ -94,10 +94,8 @@ int tf_bridge_wants(request_rec *r)
 
 /* --- Outcomes and their statuses ----------------------------------------- */
 
-/* The status the client gets for @o (tf_outcome_status(), the one
- * mapping). A 503 says when to come back: RETRY_AFTER seconds unless the
- * caller knows better (the back-off's end) and set it already. */
-static int answer(request_rec *r, tf_outcome_e o)
+/* (tf_bridge.h) */
+int tf_bridge_answer(request_rec *r, tf_outcome_e o)
 {
     if (o == TF_OUT_UNAVAILABLE
         && !apr_table_get(r->err_headers_out, "Retry-After")) {
@@ -516,7 +514,7 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
     if (!tf_lease_ready()) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00434)
                       "mod_tracfcgi is not initialised (no shared memory)");
-        return answer(r, TF_OUT_INTERNAL);
+        return tf_bridge_answer(r, TF_OUT_INTERNAL);
     }
     memset(q, 0, sizeof(*q));
     q->dc = dc;
@@ -554,7 +552,7 @@ static int conclude(request_rec *r, attempt_t *at)
     tf_lease_note_error(at->lease.pool, "%d from %s",
                         tf_outcome_status(at->outcome),
                         tf_peer_name(r->pool, &at->lease.peer));
-    return answer(r, at->outcome);
+    return tf_bridge_answer(r, at->outcome);
 }
 
 int tf_bridge_handle(request_rec *r)
@@ -592,7 +590,7 @@ int tf_bridge_handle(request_rec *r)
         o = x ? tf_lease_take_external(r, &dc, x, avoid, &at.lease)
               : tf_lease_take(r, &dc, &spec, key, &at.lease);
         if (o != TF_OUT_NONE) {
-            rc = answer(r, o);
+            rc = tf_bridge_answer(r, o);
             tf_lease_count(at.lease.pool, rc, -1);
             return rc;
         }

@@ -176,8 +176,9 @@ static void fill(entry_t *e, const inputs_t *q)
                                * keeps), not kept: maybe a request's */
 }
 
-void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
-                 tf_spawn_spec_t *spec, apr_uint64_t *key)
+void tf_spec_get_for(request_rec *r, const tf_dir_conf_t *dc,
+                     const char *filename, tf_spawn_spec_t *spec,
+                     apr_uint64_t *key)
 {
     const ap_unix_identity_t *ugid = NULL;
     const tf_wrapper_t *w;
@@ -187,14 +188,14 @@ void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
     if (ap_unixd_config.suexec_enabled) {
         ugid = ap_run_get_suexec_identity(r);
     }
-    if (!cache_pool || !r->filename) {
-        tf_spec_build_for(r->pool, r->server, dc, r->filename, ugid, spec,
+    if (!cache_pool || !filename) {
+        tf_spec_build_for(r->pool, r->server, dc, filename, ugid, spec,
                           key);
         return;
     }
     q.s = r->server;
-    q.filename = r->filename;
-    w = tf_wrapper_for(dc->wrappers, r->filename);
+    q.filename = filename;
+    w = tf_wrapper_for(dc->wrappers, filename);
     q.wrapper = w ? w->cmdline : NULL;
     q.has_ugid = ugid != NULL;
     if (ugid) {
@@ -217,11 +218,17 @@ void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
     }
     apr_thread_mutex_unlock(cache_mutex);
     if (i == CACHE_SLOTS) {
-        tf_spec_build_for(r->pool, r->server, dc, r->filename, ugid, spec,
+        tf_spec_build_for(r->pool, r->server, dc, filename, ugid, spec,
                           key);
         return;
     }
 found:
     *spec = cache[i].spec;
     *key = cache[i].key;
+}
+
+void tf_spec_get(request_rec *r, const tf_dir_conf_t *dc,
+                 tf_spawn_spec_t *spec, apr_uint64_t *key)
+{
+    tf_spec_get_for(r, dc, r->filename, spec, key);
 }
