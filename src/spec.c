@@ -104,24 +104,23 @@ static const char *env_get(const apr_array_header_t *env, const char *name)
     return NULL;
 }
 
-void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
-                       const char *filename, const ap_unix_identity_t *ugid,
-                       tf_spawn_spec_t *spec, apr_uint64_t *key)
+/* What runs for @filename: argv (its [0] the command, what the key and
+ * the name are made of) and the working directory, into @spec; the
+ * identity is User's, or @ugid's through suexec. The file's
+ * TracFcgiWrapper @w, if any, runs instead, whatever the file: its pool
+ * is the same for every file it serves (copied: a wrapper of .htaccess
+ * lives in a request's pool). @return the command. */
+static const char *command(apr_pool_t *p, const char *filename,
+                           const tf_wrapper_t *w,
+                           const ap_unix_identity_t *ugid,
+                           tf_spawn_spec_t *spec)
 {
-    apr_array_header_t *env = apr_array_make(p, 8, sizeof(char *));
-    const tf_wrapper_t *w = tf_wrapper_for(dc->wrappers, filename);
+    const char *run = filename;
     const char **argv;
-    const char *path = getenv("PATH");
-    const char *run = filename, *vhost, *trac;
     char *dir, *slash;
-    apr_uint64_t h = 0xcbf29ce484222325ULL;
     int i, n = 1;
 
-    memset(spec, 0, sizeof(*spec));
     if (w) {
-        /* the wrapper runs instead, whatever the file: its pool is the
-         * same for every file it serves (copied: a wrapper of .htaccess
-         * lives in a request's pool) */
         for (n = 0; w->argv[n]; n++) {
         }
         run = apr_pstrdup(p, w->argv[0]);
@@ -143,6 +142,17 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
     if (ugid) {
         spec->argv = suexec_argv(p, run, argv + 1, ugid, spec);
     }
+    return run;
+}
+
+/* The spawn environment of @dc, in order (see the top of this file),
+ * NULL-terminated. */
+static apr_array_header_t *spawn_env(apr_pool_t *p, const tf_dir_conf_t *dc)
+{
+    apr_array_header_t *env = apr_array_make(p, 8, sizeof(char *));
+    const char *path = getenv("PATH");
+    const char *trac;
+    int i;
 
     if (!env_get(dc->init_env, "PATH")) {
         APR_ARRAY_PUSH(env, const char *) =
@@ -177,6 +187,22 @@ void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
                         NULL);
     }
     APR_ARRAY_PUSH(env, const char *) = NULL;
+    return env;
+}
+
+void tf_spec_build_for(apr_pool_t *p, server_rec *s, const tf_dir_conf_t *dc,
+                       const char *filename, const ap_unix_identity_t *ugid,
+                       tf_spawn_spec_t *spec, apr_uint64_t *key)
+{
+    const tf_wrapper_t *w = tf_wrapper_for(dc->wrappers, filename);
+    apr_array_header_t *env;
+    const char *run, *vhost;
+    apr_uint64_t h = 0xcbf29ce484222325ULL;
+    int i;
+
+    memset(spec, 0, sizeof(*spec));
+    run = command(p, filename, w, ugid, spec);
+    env = spawn_env(p, dc);
     spec->env = (const char *const *)env->elts;
 
     /* the virtual host, by where it is defined: stable in every process */
