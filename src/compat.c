@@ -678,18 +678,20 @@ static const char *fastcgi_auth(cmd_parms *cmd, void *dconf,
 /* --- mod_fcgid's FcgidCmdOptions ---------------------------------------- */
 
 /* Its options (matched ignoring case, as mod_fcgid) and the native
- * directive each sets. */
+ * directive each sets; @name_value: the value is NAME[=VALUE], the
+ * native directive's two arguments. */
 static const struct {
     const char *name;
     const char *native;
+    int name_value;
 } cmd_opts[] = {
-    {"ConnectTimeout", "TracFcgiConnectTimeout"},
-    {"IdleTimeout", "TracFcgiIdleTimeout"},
-    {"InitialEnv", "TracFcgiInitEnv"},
-    {"IOTimeout", "TracFcgiIOTimeout"},
-    {"MaxProcesses", "TracFcgiMaxProcesses"},
-    {"MaxRequestsPerProcess", "TracFcgiMaxRequestsPerProcess"},
-    {"MinProcesses", "TracFcgiMinProcesses"},
+    {"ConnectTimeout", "TracFcgiConnectTimeout", 0},
+    {"IdleTimeout", "TracFcgiIdleTimeout", 0},
+    {"InitialEnv", "TracFcgiInitEnv", 1},
+    {"IOTimeout", "TracFcgiIOTimeout", 0},
+    {"MaxProcesses", "TracFcgiMaxProcesses", 0},
+    {"MaxRequestsPerProcess", "TracFcgiMaxRequestsPerProcess", 0},
+    {"MinProcesses", "TracFcgiMinProcesses", 0},
 };
 
 /* FcgidCmdOptions COMMAND OPTION VALUE [OPTION VALUE...]: settings of
@@ -732,7 +734,7 @@ static const char *fcgid_cmd_options(cmd_parms *cmd, void *dconf,
             return apr_psprintf(cmd->pool, "%s %s: %s: expected a value",
                                 cmd->cmd->name, command, w);
         }
-        if (i == 2) { /* InitialEnv NAME[=VALUE]: the directive's two */
+        if (cmd_opts[i].name_value) {
             const char *eq = strchr(v, '=');
 
             v = eq ? apr_pstrcat(cmd->pool, word(cmd->pool,
