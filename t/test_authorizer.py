@@ -14,22 +14,17 @@ import time
 import pytest
 
 import httpd as H
-from httpd import pid_of
+from test_migration import install_app
 
 def basic(user, password):
     return {"Authorization": "Basic " + base64.b64encode(
         ("%s:%s" % (user, password)).encode()).decode()}
 
 
-def install_authorizer(h, name="authorizer.fcgi"):
-    """A copy of the responder under another name: a pool of its own."""
-    d = h.tmp / "auth"
-    d.mkdir(exist_ok=True)
-    d.chmod(0o755)
-    f = d / name
-    f.write_bytes((H.APPS / "responder.fcgi").read_bytes())
-    f.chmod(0o755)
-    return f
+def install_authorizer(h):
+    """A copy of the responder at @TMP@/auth/authorizer.fcgi: a pool of
+    its own."""
+    return install_app(h, "auth", "authorizer.fcgi")
 
 
 def params_of(body):
