@@ -22,9 +22,13 @@ SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-p
 MOD_SAN   := $(addprefix -Wc$(comma),$(SAN_FLAGS))
 SAN_RT    := $(shell $(CC) -print-file-name=lib$(if $(filter address,$(SANITIZER)),asan,ubsan).so)
 endif
+# Extra compiler and linker flags for the module (debian/rules passes
+# dpkg-buildflags' hardening flags through them).
+MOD_CFLAGS  ?=
+MOD_LDFLAGS ?=
 UNIT_CFLAGS := -std=c99 -g -O1 $(WARN) -Iinclude $(SAN_FLAGS)
 
-.PHONY: all install unit fuzz apps test test-sanitized soak bench bench-profile bench-trac \
+.PHONY: all install deb unit fuzz apps test test-sanitized soak bench bench-profile bench-trac \
         integration check-headers \
         check-logtags clean clean-unit
 all: mod_tracfcgi.so
@@ -32,6 +36,8 @@ all: mod_tracfcgi.so
 mod_tracfcgi.so: $(MOD_SRC) $(HEADERS)
 	$(APXS) -c -o mod_tracfcgi.la -Iinclude \
 	    -Wc,-std=gnu99 $(addprefix -Wc$(comma),$(WARN)) $(MOD_SAN) \
+	    $(addprefix -Wc$(comma),$(MOD_CFLAGS)) \
+	    $(addprefix -Wl$(comma),$(MOD_LDFLAGS)) \
 	    -Wl,-export-symbols-regex -Wl,tracfcgi_module -lsqlite3 $(MOD_SRC)
 	@# a new inode: a running httpd keeps its mapping of the old file
 	cp .libs/mod_tracfcgi.so $@.tmp && mv -f $@.tmp $@
@@ -40,6 +46,17 @@ install: mod_tracfcgi.so
 	$(APXS) -i -n tracfcgi mod_tracfcgi.la
 	install -d $(DESTDIR)/etc/apache2/mods-available
 	install -m 644 conf/tracfcgi.load conf/tracfcgi.conf $(DESTDIR)/etc/apache2/mods-available/
+
+# The Debian package, built by dpkg-buildpackage from a copy of the tree
+# (the build leaves the tree as it was); the .deb lands in $(DEB_DIR).
+DEB_DIR ?= build/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude-vcs --exclude=./build . | tar -xf - -C $(DEB_DIR)/src
+	$(MAKE) -C $(DEB_DIR)/src -s clean
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_DIR)/src
+	@ls -1 $(DEB_DIR)/*.deb
 
 # --- C unit tests and fuzz replay (no httpd) ------------------------------
 t/unit/test_fcgi_proto: t/unit/test_fcgi_proto.c src/fcgi_proto.c include/tf_fcgi_proto.h t/unit/tf_test.h

@@ -4,6 +4,7 @@
 TF_PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libfcgi-dev \
 libsqlite3-dev sqlite3 python3-pytest python3-pytest-timeout php-cgi php-fpm \
 spawn-fcgi iproute2 libapache2-mod-xsendfile python3-html5lib \
+dpkg-dev debhelper lintian \
 apache2-suexec-pristine \
 apache2-suexec-custom \
 apache2-utils gcc \
