@@ -5,9 +5,11 @@
  * body goes to the output filters as slices of the exchange's read
  * buffers (no copy), in batches while the backend keeps sending, flushed
  * when it pauses (streamed answers, progress pages); with
- * TracFcgiResponseBuffer, past its first 64 KiB, held back (memory, then
- * a temporary file: src/spill.c) until the backend is done, up to that
- * many bytes, so that a slow client does not hold the backend. What is
+ * TracFcgiResponseBuffer, past its first 64 KiB, passed on as far as the
+ * client's connection takes it at once, and what it leaves held back
+ * (memory, then a temporary file: src/spill.c) until the backend is done,
+ * up to that many bytes, so that a slow client does not hold the
+ * backend. What is
  * not a CGI response is the application's fault, not the gateway's:
  * outcome TF_OUT_APP_INVALID (500, as mod_cgi).
  *
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "apr_strings.h"
+#include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_script.h"
@@ -33,11 +36,14 @@
 
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
-#define HOLD_IN_MEMORY (1024 * 1024) /* body held in memory, at most */
+#define HOLD_IN_MEMORY (256 * 1024) /* body held in memory, at most */
 #define STREAM_START (64 * 1024) /* body streamed before it is held */
 #define FLUSH_UP_TO (16 * 1024) /* body that a pause flushes while it is
                                  * streamed before being held: what an
                                  * empty socket send buffer takes */
+#define DRAIN_STEP (32 * 1024) /* held body passed on at a time while the
+                               * client keeps up: below what httpd's core
+                               * output filter keeps without waiting */
 #define STDERR_LINE_MAX 8192    /* a longer line is logged in pieces */
 
 struct tf_response {
@@ -45,6 +51,7 @@ struct tf_response {
     const tf_dir_conf_t *dc;
     tf_peer_t peer;           /* for log lines */
     apr_bucket_brigade *bb; /* body gathered, not passed on yet */
+    apr_bucket_brigade *out; /* a piece of it being passed on (drain()) */
     char *hdr;              /* header block being gathered */
     apr_size_t hdr_len, hdr_cap;
     int headers_done;
@@ -190,6 +197,105 @@ static int pass_on(tf_response_t *rs, int flush)
     return 0;
 }
 
+/* httpd's core output filter when it is the last of @c's (it is not on
+ * an HTTP/2 stream's connection, whose last filter may wait for the
+ * client), else NULL. */
+static ap_filter_t *core_filter(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+
+    while (f && f->next) {
+        f = f->next;
+    }
+    return f && f->frec == ap_core_output_filter_handle ? f : NULL;
+}
+
+/* What the core output filter keeps back, written as far as the socket
+ * takes it now: the core's own non-blocking write, called as the event
+ * MPM's write completion calls it (a NULL brigade). It keeps back a
+ * piece under 4 KiB until more comes; this sends it. */
+static int nudge(conn_rec *c, ap_filter_t *core)
+{
+    if (core->frec->filter_func.out_func(core, NULL) != APR_SUCCESS
+        || c->aborted) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Move up to DRAIN_STEP bytes from the head of what is held to rs->out:
+ * memory as it is; what is in the temporary file, read back into memory
+ * (httpd's core would take the file over if it kept a file bucket back:
+ * apr_file_setaside()). @return 0, or -1 if the file cannot be read. */
+static int next_piece(tf_response_t *rs)
+{
+    apr_size_t n = 0;
+
+    while (!APR_BRIGADE_EMPTY(rs->bb) && n < DRAIN_STEP) {
+        apr_bucket *b = APR_BRIGADE_FIRST(rs->bb);
+
+        if (APR_BUCKET_IS_FILE(b)) {
+            if (tf_spill_take(rs->spill, b, DRAIN_STEP - n, &b)
+                != APR_SUCCESS) {
+                return -1;
+            }
+        }
+        else {
+            if (b->length > DRAIN_STEP - n) {
+                apr_bucket_split(b, DRAIN_STEP - n);
+            }
+            rs->pending -= b->length;
+            APR_BUCKET_REMOVE(b);
+        }
+        n += b->length;
+        APR_BRIGADE_INSERT_TAIL(rs->out, b);
+    }
+    return 0;
+}
+
+/* While the body is held: what the client takes now goes out, a
+ * DRAIN_STEP at a time, as long as httpd's core output filter keeps
+ * nothing back (c->data_in_output_filters): a client that keeps up gets
+ * the answer as it comes and nothing piles up here; what a slow one
+ * leaves stays here, and goes out as it catches up. A piece is smaller
+ * than what the core keeps back without waiting for the client
+ * (FlushMaxThreshold, 64 KiB unless lowered), so this never waits. At a
+ * pause what the core keeps goes out too. Where the core is not the
+ * connection's last filter, everything is held as it comes. @return 0,
+ * or -1 if the client is gone or what is held cannot be read. */
+static int drain(tf_response_t *rs, int paused)
+{
+    conn_rec *c = rs->r->connection;
+    ap_filter_t *core = core_filter(c);
+    apr_status_t rv;
+
+    if (!core) {
+        return 0;
+    }
+    if (!rs->out) {
+        rs->out = apr_brigade_create(rs->r->pool, c->bucket_alloc);
+    }
+    if (c->data_in_output_filters && nudge(c, core) < 0) {
+        return -1;
+    }
+    while (!c->data_in_output_filters && !APR_BRIGADE_EMPTY(rs->bb)) {
+        if (next_piece(rs) < 0) {
+            return -1;
+        }
+        rs->sent = 1;
+        rs->unflushed = 1;
+        rv = ap_pass_brigade(rs->r->output_filters, rs->out);
+        apr_brigade_cleanup(rs->out);
+        if (rv != APR_SUCCESS || c->aborted) {
+            return -1;
+        }
+    }
+    if (paused && c->data_in_output_filters && nudge(c, core) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 /* TracFcgiResponseBuffer: the first STREAM_START bytes of an answer go out
  * as they come (a progress page streams): flushed at a pause for the
  * first FLUSH_UP_TO (httpd's core output filter keeps a piece under 4 KiB
@@ -197,14 +303,20 @@ static int pass_on(tf_response_t *rs, int flush)
  * without a FLUSH, which would wait for the client (on_read()): what
  * the socket does not take, httpd keeps, below its FlushMaxThreshold
  * (64 KiB). So a slow client never holds the backend; past them
- * the body stays here until the backend has ended the request, up to
- * HOLD_IN_MEMORY in memory, the rest in the temporary file (a 1 MiB
- * answer never touches the disk: holding it there cost a quarter of the
- * 1 MiB GET throughput of t/bench/run.py). An answer longer than the
- * buffer, or one the file cannot take, is streamed from there on (what
- * is held goes first). */
-static int hold(tf_response_t *rs)
+ * what the client does not take at once (drain()) stays here until the
+ * backend has ended the request or the client catches up, up to
+ * HOLD_IN_MEMORY in memory, the rest in the temporary file (when all of
+ * an answer past 64 KiB was held, a 1 MiB answer in the file cost a
+ * quarter of the 1 MiB GET throughput of t/bench/run.py; now that a
+ * client that keeps up takes it as it comes, 256 KiB cost nothing
+ * measurable there, and save 8 slow clients 6 MiB). An answer longer
+ * than the buffer, or one the file cannot take, is streamed from there
+ * on (what is held goes first). */
+static int hold(tf_response_t *rs, int paused)
 {
+    if (drain(rs, paused) < 0) {
+        return TF_SINK_CLIENT_GONE;
+    }
     if (rs->body_sent > rs->dc->response_buffer) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, rs->r, TFLOGNO(00450)
                       "the answer is longer than TracFcgiResponseBuffer %"
@@ -240,7 +352,7 @@ static int on_read(void *ctx, int paused)
         return TF_SINK_GO_ON;
     }
     if (rs->holding && rs->body_sent >= STREAM_START) {
-        return hold(rs);
+        return hold(rs, paused);
     }
     if (!paused && rs->pending < PASS_BATCH) {
         return TF_SINK_GO_ON;

@@ -70,19 +70,20 @@ failed:
     return rv;
 }
 
-/* Write the memory buckets of @bb, in order, after what the file holds. */
-static apr_status_t write_out(tf_spill_t *sp, apr_bucket_brigade *bb)
+/* Write the buckets of @bb from @b on (memory buckets), in order, after
+ * what the file holds. */
+static apr_status_t write_out(tf_spill_t *sp, apr_bucket_brigade *bb,
+                              apr_bucket *b)
 {
     struct iovec vec[SPILL_IOV];
     apr_off_t at = sp->size;
     apr_size_t n = 0, written;
     apr_status_t rv = APR_SUCCESS;
-    apr_bucket *b = APR_BRIGADE_FIRST(bb);
 
     for (;;) {
         int end = b == APR_BRIGADE_SENTINEL(bb);
 
-        if (!end && !APR_BUCKET_IS_FILE(b)) {
+        if (!end) {
             const char *data;
             apr_size_t len;
 
@@ -117,12 +118,18 @@ apr_status_t tf_spill_move(tf_spill_t *sp, apr_bucket_brigade *bb)
 {
     request_rec *r = sp->r;
     apr_off_t before = sp->size;
+    apr_bucket *held = NULL, *b;
     apr_status_t rv;
 
     if (!sp->file && (rv = make_file(sp)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = write_out(sp, bb)) != APR_SUCCESS) {
+    for (b = APR_BRIGADE_FIRST(bb);
+         b != APR_BRIGADE_SENTINEL(bb) && APR_BUCKET_IS_FILE(b);
+         b = APR_BUCKET_NEXT(b)) {
+        held = b; /* the last of them (pieces of one, if any) */
+    }
+    if ((rv = write_out(sp, bb, b)) != APR_SUCCESS) {
         sp->size = before;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, TFLOGNO(01002)
                       "cannot write the answer to its temporary file "
@@ -130,7 +137,50 @@ apr_status_t tf_spill_move(tf_spill_t *sp, apr_bucket_brigade *bb)
                       "the client instead");
         return rv;
     }
-    apr_brigade_cleanup(bb);
-    apr_brigade_insert_file(bb, sp->file, 0, sp->size, r->pool);
+    while (b != APR_BRIGADE_SENTINEL(bb)) {
+        apr_bucket *next = APR_BUCKET_NEXT(b);
+
+        apr_bucket_delete(b);
+        b = next;
+    }
+    /* The file bucket grows: httpd's core, keeping a file bucket back,
+     * takes its file over (apr_file_setaside() leaves the old apr_file_t
+     * without a descriptor), and another bucket made on the same
+     * apr_file_t would then read nothing (pieces of one bucket share
+     * what the core changes). It ends where the file does. */
+    if (held) {
+        held->length += (apr_size_t)(sp->size - before);
+    }
+    else {
+        apr_brigade_insert_file(bb, sp->file, before, sp->size - before,
+                                r->pool);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_spill_take(tf_spill_t *sp, apr_bucket *b, apr_size_t max,
+                           apr_bucket **piece)
+{
+    apr_bucket_alloc_t *ba = sp->r->connection->bucket_alloc;
+    apr_size_t n = b->length < max ? b->length : max, got;
+    apr_off_t at = b->start;
+    apr_status_t rv;
+    char *buf;
+
+    buf = apr_bucket_alloc(n, ba);
+    if ((rv = apr_file_seek(sp->file, APR_SET, &at)) != APR_SUCCESS
+        || (rv = apr_file_read_full(sp->file, buf, n, &got)) != APR_SUCCESS) {
+        apr_bucket_free(buf);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, sp->r, TFLOGNO(01003)
+                      "cannot read the answer back from its temporary file "
+                      "(TracFcgiResponseBuffer)");
+        return rv;
+    }
+    *piece = apr_bucket_heap_create(buf, n, apr_bucket_free, ba);
+    b->start += (apr_off_t)n;
+    b->length -= n;
+    if (b->length == 0) {
+        apr_bucket_delete(b);
+    }
     return APR_SUCCESS;
 }

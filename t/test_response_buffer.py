@@ -105,21 +105,23 @@ def test_slow_clients_do_not_hold_backends(httpd):
     H.wait_until(lambda: not answer_files(h), 10, what="files closed")
 
 
-def test_answers_up_to_1mib_are_held_in_memory(httpd):
-    """Up to 1 MiB is held in memory: no temporary file, and still no
-    backend held. (SendBufferSize: a socket buffer as a remote client's,
-    not loopback's megabytes, which would take the whole answer.)"""
+def test_up_to_256kib_are_held_in_memory(httpd):
+    """What a slow client leaves, up to 256 KiB, is held in memory: no
+    temporary file; more goes to the file. No backend held either way.
+    (SendBufferSize: a socket buffer as a remote client's, not loopback's
+    megabytes, which would take the whole answer.)"""
     h = httpd(POOL + "SendBufferSize 16384\n")  # the default, 16M
-    socks = two_slow_downloads(h, 900)
-    try:
-        t0 = time.monotonic()
-        r = h.get("/trac/?pid", timeout=10)
-        assert r.status == 200 and time.monotonic() - t0 < 1.0
-        assert not answer_files(h)
-    finally:
-        got = [read_to_end(s) for s in socks]
-    for status, _, body in got:
-        assert status == 200 and body == H.pattern_bytes(0, 900 * 1024)
+    for kib, in_file in ((200, False), (900, True)):
+        socks = two_slow_downloads(h, kib)
+        try:
+            t0 = time.monotonic()
+            r = h.get("/trac/?pid", timeout=10)
+            assert r.status == 200 and time.monotonic() - t0 < 1.0
+            assert bool(answer_files(h)) == in_file, kib
+        finally:
+            got = [read_to_end(s) for s in socks]
+        for status, _, body in got:
+            assert status == 200 and body == H.pattern_bytes(0, kib * 1024)
 
 
 def test_without_the_buffer_slow_clients_hold_backends(httpd):
@@ -139,8 +141,8 @@ def test_without_the_buffer_slow_clients_hold_backends(httpd):
 
 
 def test_a_small_buffer_is_a_limit(httpd):
-    """A buffer below the 1 MiB held in memory still bounds what is held:
-    with 256K, 600 KiB answers to slow clients stream past it and hold
+    """A buffer of 256K (what is held in memory) bounds what is held:
+    600 KiB answers to slow clients stream past it and hold
     their backends; 200 KiB ones do not (SendBufferSize: as in the test
     above)."""
     h = httpd(POOL + "SendBufferSize 16384\nTracFcgiResponseBuffer 256K\n")
@@ -216,24 +218,83 @@ def stream_times(h, path):
 
 
 def test_a_progress_page_streams(httpd):
-    """6 lines of 20 KB, 300 ms apart: the first 64 KiB come as written;
-    past them the answer is held to its end (1.5 s). With
-    X-Accel-Buffering: no, or the directive at 0, every line comes as
-    written."""
+    """6 lines of 20 KB, 300 ms apart, to a client that reads as they come:
+    every line arrives as written, past the first 64 KiB too: what the
+    client takes at once is not held (the buffer keeps only what a client
+    leaves unread). The same with X-Accel-Buffering: no, or the directive
+    at 0."""
     h = httpd(POOL + """\
 <Location /trac/streamed>
     TracFcgiResponseBuffer 0
 </Location>
 """)
     q = "?stream=6&interval=300&pad=20000"
-    seen, body = stream_times(h, "/trac/" + q)
-    assert body.count(b"\n") == 6 and len(body) == 6 * 20007
-    assert seen[2] < 0.9, seen
-    assert seen[4] >= 1.4, seen  # held: it comes with the end
-    for path in ("/trac/" + q + "&nobuffer", "/trac/streamed" + q):
+    for path in ("/trac/" + q, "/trac/" + q + "&nobuffer",
+                 "/trac/streamed" + q):
         seen, body = stream_times(h, path)
-        assert len(body) == 6 * 20007
-        assert seen[4] < 1.35, (path, seen)
+        assert body.count(b"\n") == 6 and len(body) == 6 * 20007
+        assert seen[2] < 0.9, (path, seen)
+        # the last line is written at 1.5 s: line 4 (at 1.2 s) came before
+        assert seen[4] < 1.35 and seen[4] < seen[5] - 0.15, (path, seen)
+
+
+def test_a_client_that_keeps_up_leaves_nothing_held(httpd):
+    """A 2.5 MiB answer written over a second (40 pieces of 64 KiB, 25 ms
+    apart) to a client that reads at once: it goes out as the backend
+    writes it, so no temporary file is made (the module used to hold
+    everything past 64 KiB until the backend was done, in memory, then in
+    a file) and the pieces arrive as they are written."""
+    h = httpd(POOL)
+    files, t0 = [], time.monotonic()
+    seen = {}
+
+    def look(data):
+        n = data.count(b"\n")
+        seen.setdefault(n, time.monotonic() - t0)
+        files.extend(answer_files(h))
+
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=60)
+    s.sendall(b"GET /trac/?stream=40&pad=65536&interval=25 HTTP/1.0\r\n"
+              b"Host: x\r\n\r\n")
+    status, _, body = read_to_end(s, look)
+    assert status == 200 and body.count(b"line ") == 40
+    assert files == []
+    # the 20th piece (1.25 MiB) came well before the last one was written
+    first20 = min(t for n, t in seen.items() if n >= 20)
+    assert first20 < max(seen.values()) - 0.2, seen
+
+
+def test_a_client_that_catches_up_gets_the_rest_as_it_comes(httpd):
+    """A client that reads nothing for 0.8 s while the backend writes
+    (60 pieces of 64 KiB, 25 ms apart) leaves more than the 256 KiB held
+    in memory: the rest goes to the temporary file. Once it reads, what is
+    held goes out from memory and from the file while the backend still
+    writes, and the pieces written after that arrive as they are
+    written, not all at the end; every byte in order."""
+    h = httpd(POOL + "SendBufferSize 131072\n")
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+    s.sendall(b"GET /trac/?stream=60&pad=65536&interval=25 HTTP/1.0\r\n"
+              b"Host: x\r\n\r\n")
+    t0 = time.monotonic()
+    time.sleep(0.8)
+    held = answer_files(h)
+    data, lines, seen = bytearray(), 0, {}
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+        lines += chunk.count(b"\n")
+        seen.setdefault(lines, time.monotonic() - t0)
+    s.close()
+    assert held, "nothing was held in a file after 0.8 s"
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert body == b"".join(b"line %d" % i + b"p" * 65536 + b"\n"
+                            for i in range(60))
+    # the client is level with the backend well before its last piece
+    level = min(t for n, t in seen.items() if n >= 50)
+    assert level < seen[max(seen)] - 0.1, sorted(seen.items())
 
 
 def test_configtest_errors():
