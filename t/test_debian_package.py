@@ -54,7 +54,12 @@ def run(cmd, **kw):
 def deb():
     out = Path(tempfile.mkdtemp(prefix="tracfcgi-deb-"))
     try:
-        log = run(["make", "-s", "deb", "DEB_DIR=%s" % out], cwd=H.REPO)
+        # the package as Debian builds it: not with the sanitizer of a
+        # make test-sanitized that runs this test
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SANITIZER")}
+        log = run(["make", "-s", "deb", "DEB_DIR=%s" % out], cwd=H.REPO,
+                  env=env)
         assert "passed, 0 failed" in log, "the package build ran no unit test"
         debs = sorted(out.glob(PACKAGE + "_*.deb"))
         assert len(debs) == 1, "built: %s" % sorted(os.listdir(out))
@@ -98,7 +103,7 @@ def test_package_files_and_fields(deb, unpacked):
     assert "/" + LOAD in listing and "/" + CONF in listing, listing
     # hardened as Debian builds its packages
     dyn = run(["readelf", "-d", str(so)])
-    assert "BIND_NOW" in dyn or "NOW" in dyn, dyn
+    assert "BIND_NOW" in dyn or "Flags: NOW" in dyn, dyn
     assert "GNU_RELRO" in run(["readelf", "-lW", str(so)])
 
 
