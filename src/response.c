@@ -174,27 +174,33 @@ static int body_piece(tf_response_t *rs, const unsigned char *data,
     return TF_SINK_GO_ON;
 }
 
-/* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
-static int pass_on(tf_response_t *rs, int flush)
+/* Pass @bb to the client and empty it. @return 0, or -1 if it is gone. */
+static int send_out(tf_response_t *rs, apr_bucket_brigade *bb)
 {
     request_rec *r = rs->r;
     apr_status_t rv;
 
+    rs->sent = 1;
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv != APR_SUCCESS || r->connection->aborted) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Pass what is gathered to the client. @return 0, or -1 if it is gone. */
+static int pass_on(tf_response_t *rs, int flush)
+{
     if (APR_BRIGADE_EMPTY(rs->bb) && !(flush && rs->unflushed)) {
         return 0;
     }
     rs->unflushed = !flush;
     if (flush) {
-        APR_BRIGADE_INSERT_TAIL(
-            rs->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(rs->bb, apr_bucket_flush_create(
+                                            rs->r->connection->bucket_alloc));
     }
-    rs->sent = 1;
-    rv = ap_pass_brigade(r->output_filters, rs->bb);
-    apr_brigade_cleanup(rs->bb);
-    if (rv != APR_SUCCESS || r->connection->aborted) {
-        return -1;
-    }
-    return 0;
+    return send_out(rs, rs->bb);
 }
 
 /* httpd's core output filter when it is the last of @c's (it is not on
@@ -267,7 +273,6 @@ static int drain(tf_response_t *rs, int paused)
 {
     conn_rec *c = rs->r->connection;
     ap_filter_t *core = core_filter(c);
-    apr_status_t rv;
 
     if (!core) {
         return 0;
@@ -282,11 +287,8 @@ static int drain(tf_response_t *rs, int paused)
         if (next_piece(rs) < 0) {
             return -1;
         }
-        rs->sent = 1;
         rs->unflushed = 1;
-        rv = ap_pass_brigade(rs->r->output_filters, rs->out);
-        apr_brigade_cleanup(rs->out);
-        if (rv != APR_SUCCESS || c->aborted) {
+        if (send_out(rs, rs->out) < 0) {
             return -1;
         }
     }

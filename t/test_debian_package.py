@@ -133,15 +133,21 @@ def test_lintian_is_clean(deb):
                                       ("E:", "W:")], p.stdout
 
 
-def installed_by_hand():
-    """What stops the install test from touching this machine."""
-    if os.geteuid() != 0:
-        return "dpkg -i needs root"
+def package_status():
+    """dpkg's Status of the package ("" when dpkg has never heard of it)."""
     p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", PACKAGE],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                        text=True)
-    if "installed" in p.stdout and "not-installed" not in p.stdout:
-        return "%s is installed on this machine (%s)" % (PACKAGE, p.stdout)
+    return p.stdout
+
+
+def why_not_install():
+    """What stops the install test from touching this machine."""
+    if os.geteuid() != 0:
+        return "dpkg -i needs root"
+    status = package_status()
+    if "installed" in status and "not-installed" not in status:
+        return "%s is installed on this machine (%s)" % (PACKAGE, status)
     for f in ("/" + MODULE, "/" + LOAD, "/" + CONF):
         if os.path.lexists(f):
             return "%s exists (make install?): not ours to remove" % f
@@ -163,7 +169,7 @@ def leftovers():
 
 
 def test_install_enable_configtest_remove_purge(deb):
-    why = installed_by_hand()
+    why = why_not_install()
     if why:
         pytest.skip(why)
     assert leftovers() == [], "before the install"
@@ -195,10 +201,8 @@ def test_install_enable_configtest_remove_purge(deb):
         assert Path("/" + LOAD).is_file()
         run(["dpkg", "-P", PACKAGE], env=env)
         assert leftovers() == []
-        p = subprocess.run(["dpkg-query", "-W", "-f=${Status}", PACKAGE],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           text=True)
-        assert "installed" not in p.stdout.replace("not-installed", "")
+        status = package_status()
+        assert "installed" not in status.replace("not-installed", ""), status
     finally:
         subprocess.run(["dpkg", "-P", PACKAGE], env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
