@@ -1614,10 +1614,12 @@ apr_uint32_t tf_pool_recent(const tf_pool_ent_t *p, apr_uint32_t now_sec,
 
 /* --- Invariants ---------------------------------------------------------- */
 
-int tf_table_check(const tf_table_t *t)
+/* The process slots: holders within their connections, the count of
+ * used slots, and the free list. @return 1 if they hold. */
+static int check_slots(const tf_table_t *t)
 {
     const tf_table_hdr_t *h = t->hdr;
-    apr_uint32_t i, used = 0, nfree = 0, waiting = 0;
+    apr_uint32_t i, used = 0, nfree = 0;
     apr_int32_t j;
 
     for (i = 0; i < h->n_procs; i++) {
@@ -1647,71 +1649,94 @@ int tf_table_check(const tf_table_t *t)
             return 0;
         }
     }
-    if (nfree + used != h->n_procs) {
+    return nfree + used == h->n_procs;
+}
+
+/* Pool @i's slots: their count and states, and the listed ones on the
+ * idle list (those with room, fully idle first). @return 1 if they hold. */
+static int check_pool_slots(const tf_table_t *t, apr_uint32_t i)
+{
+    const tf_pool_ent_t *p = &t->pools[i];
+    apr_uint32_t n = 0, listed = 0, up = 0, k;
+    int seen_busy = 0;
+    apr_int32_t j;
+
+    for (k = 0; k < t->hdr->n_procs; k++) {
+        const tf_proc_ent_t *pr = &t->procs[k];
+
+        if (pr->state != TF_PROC_FREE && pr->pool == (apr_int32_t)i) {
+            n++;
+            listed += pr->listed;
+            up += pr->state == TF_PROC_READY;
+            /* an external pool's slots are addresses: READY or
+             * DOWN, no pid; a process's are never DOWN */
+            if (p->external
+                    ? (pr->pid != 0 || (pr->state != TF_PROC_READY
+                                        && pr->state != TF_PROC_DOWN))
+                    : pr->state == TF_PROC_DOWN) {
+                return 0;
+            }
+        }
+    }
+    if (n != p->n_procs || n > p->lim.max_procs
+        || (p->external && (n != p->lim.max_procs || up != p->ext_up))) {
+        return 0;
+    }
+    /* a pool with no address up has nobody waiting */
+    if (p->external && up == 0 && p->n_waiting) {
+        return 0;
+    }
+    for (j = p->idle_head; j != NIL; j = t->procs[j].next) {
+        const tf_proc_ent_t *pr = &t->procs[j];
+
+        if (pr->state != TF_PROC_READY || pr->conns >= pr->max_conns
+            || !pr->listed || pr->pool != (apr_int32_t)i) {
+            return 0;
+        }
+        if (pr->conns > 0) {
+            seen_busy = 1;
+        }
+        else if (seen_busy) {
+            return 0; /* idle after partly busy */
+        }
+        listed--;
+    }
+    return listed == 0;
+}
+
+/* Pool @i's waiters: the list matches the count, and nobody waits while
+ * a process is idle. @return 1 if they hold. */
+static int check_pool_waiters(const tf_table_t *t, apr_uint32_t i)
+{
+    const tf_pool_ent_t *p = &t->pools[i];
+    apr_uint32_t nw = 0;
+    apr_int32_t j;
+
+    for (j = p->wait_head; j != NIL; j = t->waiters[j].next) {
+        if (t->waiters[j].state != TF_WAIT_WAITING || ++nw > p->n_waiting) {
+            return 0;
+        }
+    }
+    if (nw != p->n_waiting) {
+        return 0;
+    }
+    return !(nw > 0 && p->idle_head != NIL
+             && t->procs[p->idle_head].conns == 0);
+}
+
+int tf_table_check(const tf_table_t *t)
+{
+    const tf_table_hdr_t *h = t->hdr;
+    apr_uint32_t i, waiting = 0;
+
+    if (!check_slots(t)) {
         return 0;
     }
     for (i = 0; i < h->used_pools; i++) {
-        const tf_pool_ent_t *p = &t->pools[i];
-        apr_uint32_t n = 0, listed = 0, nw = 0, up = 0, k;
-        int seen_busy = 0;
-
-        for (k = 0; k < h->n_procs; k++) {
-            const tf_proc_ent_t *pr = &t->procs[k];
-
-            if (pr->state != TF_PROC_FREE && pr->pool == (apr_int32_t)i) {
-                n++;
-                listed += pr->listed;
-                up += pr->state == TF_PROC_READY;
-                /* an external pool's slots are addresses: READY or
-                 * DOWN, no pid; a process's are never DOWN */
-                if (p->external
-                        ? (pr->pid != 0 || (pr->state != TF_PROC_READY
-                                            && pr->state != TF_PROC_DOWN))
-                        : pr->state == TF_PROC_DOWN) {
-                    return 0;
-                }
-            }
-        }
-        if (n != p->n_procs || n > p->lim.max_procs
-            || (p->external && (n != p->lim.max_procs || up != p->ext_up))) {
+        if (!check_pool_slots(t, i) || !check_pool_waiters(t, i)) {
             return 0;
         }
-        /* a pool with no address up has nobody waiting */
-        if (p->external && up == 0 && p->n_waiting) {
-            return 0;
-        }
-        for (j = p->idle_head; j != NIL; j = t->procs[j].next) {
-            const tf_proc_ent_t *pr = &t->procs[j];
-
-            if (pr->state != TF_PROC_READY || pr->conns >= pr->max_conns
-                || !pr->listed || pr->pool != (apr_int32_t)i) {
-                return 0;
-            }
-            if (pr->conns > 0) {
-                seen_busy = 1;
-            }
-            else if (seen_busy) {
-                return 0; /* idle after partly busy */
-            }
-            listed--;
-        }
-        if (listed != 0) {
-            return 0;
-        }
-        for (j = p->wait_head; j != NIL; j = t->waiters[j].next) {
-            if (t->waiters[j].state != TF_WAIT_WAITING || ++nw > p->n_waiting) {
-                return 0;
-            }
-        }
-        if (nw != p->n_waiting) {
-            return 0;
-        }
-        /* nobody waits while a process is idle */
-        if (nw > 0 && p->idle_head != NIL
-            && t->procs[p->idle_head].conns == 0) {
-            return 0;
-        }
-        waiting += nw;
+        waiting += t->pools[i].n_waiting;
     }
     return waiting == h->waiting;
 }
