@@ -520,6 +520,8 @@ class MemSampler(threading.Thread):
         self.peak_parts = {}
         self.phase = "start"
         self.phase_peaks = collections.OrderedDict()
+        self.phase_pss = collections.OrderedDict()
+        self.pss_parts = {}
         self.lock = threading.Lock()
 
     def run(self):
@@ -529,7 +531,9 @@ class MemSampler(threading.Thread):
             if now - last_scan >= 1.0:
                 httpd, back = self.srv.pids()
                 last_scan = now
-                pss = sum(pss_bytes(p) for p in httpd + back)
+                hp = {p: pss_bytes(p) for p in httpd}
+                bp = sum(pss_bytes(p) for p in back)
+                pss = sum(hp.values()) + bp
             else:
                 pss = 0
             hr = {p: rss_bytes(p) for p in httpd}
@@ -543,7 +547,13 @@ class MemSampler(threading.Thread):
                 self.phase_peaks[self.phase] = max(
                     self.phase_peaks.get(self.phase, 0), h + b)
                 self.peak_httpd_rss = max(self.peak_httpd_rss, h)
+                if pss > self.peak_pss:
+                    self.pss_parts = self.breakdown(hp, bp, len(back))
+                    self.pss_parts["during"] = self.phase
                 self.peak_pss = max(self.peak_pss, pss)
+                if pss:
+                    self.phase_pss[self.phase] = max(
+                        self.phase_pss.get(self.phase, 0), pss)
             self.stop_ev.wait(self.interval)
 
     def breakdown(self, httpd_rss, back_rss, n_back):
@@ -566,6 +576,18 @@ class MemSampler(threading.Thread):
     def stop(self):
         self.stop_ev.set()
         self.join()
+
+
+def _parts(p):
+    """'parent 5.0, mpm children 26.6, ..., (4 backends), during: x'."""
+    return ", ".join(
+        "%s %.1f" % (k, v) if k not in ("n_backends", "during")
+        else "(%d backends)" % v if k == "n_backends"
+        else "during: %s" % v for k, v in p.items())
+
+
+def _phases(peaks):
+    return ", ".join("%s %.1f" % (ph, v / MIB) for ph, v in peaks)
 
 
 class HttpdRssWatch(threading.Thread):
@@ -1198,6 +1220,8 @@ def bench_config(name, root, app, lua, dur, huge):
             res["mem_httpd_rss"] = mem.peak_httpd_rss
             res["mem_parts"] = dict(mem.peak_parts)
             res["mem_phases"] = list(mem.phase_peaks.items())
+            res["pss_parts"] = dict(mem.pss_parts)
+            res["pss_phases"] = list(mem.phase_pss.items())
         res["error_log"] = srv.error_log_tail()
         left = srv.stop()
         if left:
@@ -1360,13 +1384,14 @@ def report(results, meta):
     for n in names:
         p = by[n].get("mem_parts") or {}
         if p:
-            lines.append("- %s: %s" % (LABELS[n], ", ".join(
-                "%s %.1f" % (k, v) if k not in ("n_backends", "during")
-                else "(%d backends)" % v if k == "n_backends"
-                else "during: %s" % v for k, v in p.items())))
-            lines.append("  highest RSS sum in each phase: %s" % ", ".join(
-                "%s %.1f" % (ph, v / MIB)
-                for ph, v in by[n].get("mem_phases", [])))
+            lines.append("- %s: %s" % (LABELS[n], _parts(p)))
+            lines.append("  highest RSS sum in each phase: %s"
+                         % _phases(by[n].get("mem_phases", [])))
+        p = by[n].get("pss_parts") or {}
+        if p:
+            lines.append("  PSS at its peak: %s" % _parts(p))
+            lines.append("  highest PSS sum in each phase: %s"
+                         % _phases(by[n].get("pss_phases", [])))
     # latency details and errors
     lines.append("")
     lines.append("Latency p50/p99 ms at 1 / 16 / 64 clients:")
