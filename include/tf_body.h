@@ -57,4 +57,14 @@ int tf_body_client_error(const tf_body_t *body);
 apr_status_t tf_body_next(tf_body_t *body, apr_size_t max, const char **data,
                           apr_size_t *len, int *stable);
 
+/**
+ * The next piece, if it lies in the spool file: @p len (at most @p max)
+ * bytes at @p off of the descriptor @p fd, which stays open as long as the
+ * request; to be sent with sendfile(), never copied through memory.
+ * @return APR_SUCCESS, or APR_ENOTIMPL when the next piece is in memory,
+ *         streamed, or the end (tf_body_next() then).
+ */
+apr_status_t tf_body_next_file(tf_body_t *body, apr_size_t max, int *fd,
+                               apr_off_t *off, apr_size_t *len);
+
 #endif /* TF_BODY_H */

@@ -59,6 +59,12 @@ typedef struct {
      * ends (else only until the next call). */
     apr_status_t (*next)(void *ctx, apr_size_t max, const char **data,
                          apr_size_t *len, int *stable);
+    /** NULL, or: the next piece if it lies in a file, as @p len bytes at
+     * @p off of the open descriptor @p fd (sent with sendfile(): no copy
+     * through our memory); APR_ENOTIMPL: it does not, take it with
+     * next(). The descriptor stays open until the request ends. */
+    apr_status_t (*next_file)(void *ctx, apr_size_t max, int *fd,
+                              apr_off_t *off, apr_size_t *len);
     void *ctx;
 } tf_xbody_t;
 
@@ -123,6 +129,11 @@ typedef struct {
                                                  * headers in flight */
     struct iovec iov[TF_X_MAX_IOV]; /* what is still to send, in order */
     int iov_n;
+    int sf_fd;                  /* then sf_left bytes at sf_off of this
+                                 * file (a body piece to sendfile()) */
+    apr_off_t sf_off;
+    apr_size_t sf_left;
+    apr_status_t send_rv;       /* the body's file ended early */
     tf_fcgi_decoder_t dec;
     apr_bucket *rd;             /* the read buffer: a heap bucket owning
                                  * it, which body slices share */

@@ -5,11 +5,13 @@
  */
 #include "apr_strings.h"
 #include "apr_file_io.h"
+#include "apr_portable.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
 
 #include "tf_body.h"
+#include "tf_iobuf.h"
 #include "tf_private.h"
 
 #define IOBUF 65536
@@ -23,10 +25,12 @@ struct tf_body {
     apr_size_t mem_cap;
     apr_file_t *file;     /* the rest, when larger (APR_DELONCLOSE) */
     apr_off_t pos;        /* read position for tf_body_next */
-    char *iobuf;          /* file pieces: gathered for one write() while
-                           * spooling, read back into by tf_body_next;
-                           * streamed: the client's next piece */
-    apr_size_t staged;    /* bytes in iobuf not written to the file yet */
+    char *staging;        /* while spooling: pieces gathered for one
+                           * write() (from src/iobuf.c's cache) */
+    apr_size_t staged;    /* bytes in it not written to the file yet */
+    char *iobuf;          /* read back into by tf_body_next (file pieces
+                           * not sent with sendfile()); streamed: the
+                           * client's next piece */
     int stream;           /* the rest comes from the client on demand */
     int eos;              /* streamed: the client's body is all read */
     int consumed;         /* streamed: read past what memory holds */
@@ -100,7 +104,8 @@ static apr_status_t unstage(tf_body_t *b)
     apr_size_t n = b->staged;
 
     b->staged = 0;
-    return n ? apr_file_write_full(b->file, b->iobuf, n, NULL) : APR_SUCCESS;
+    return n ? apr_file_write_full(b->file, b->staging, n, NULL)
+             : APR_SUCCESS;
 }
 
 static apr_status_t to_file(tf_body_t *b, const char *data, apr_size_t len)
@@ -108,22 +113,66 @@ static apr_status_t to_file(tf_body_t *b, const char *data, apr_size_t len)
     apr_status_t rv;
 
     while (len) {
-        apr_size_t n = IOBUF - b->staged;
+        apr_size_t n = TF_IOBUF_SIZE - b->staged;
 
-        if (b->staged == 0 && len >= IOBUF) {
+        if (b->staged == 0 && len >= TF_IOBUF_SIZE) {
             return apr_file_write_full(b->file, data, len, NULL);
         }
         if (n > len) {
             n = len;
         }
-        memcpy(b->iobuf + b->staged, data, n);
+        memcpy(b->staging + b->staged, data, n);
         b->staged += n;
         data += n;
         len -= n;
-        if (b->staged == IOBUF && (rv = unstage(b)) != APR_SUCCESS) {
+        if (b->staged == TF_IOBUF_SIZE
+            && (rv = unstage(b)) != APR_SUCCESS) {
             return rv;
         }
     }
+    return APR_SUCCESS;
+}
+
+/* Give the staging buffer back to the process's cache (the body is all
+ * in the file, or the request is over). */
+static apr_status_t put_staging(void *data)
+{
+    tf_body_t *b = data;
+
+    tf_iobuf_put(b->staging);
+    b->staging = NULL;
+    return APR_SUCCESS;
+}
+
+/* The spool file, and its staging buffer: one of the process's answer
+ * buffers, not the request's memory (a connection's allocator would keep
+ * it, up to MaxMemFree, for every connection that ever spooled).
+ * @return APR_SUCCESS, or the error (TF00201 logged). */
+static apr_status_t open_file(tf_body_t *b)
+{
+    apr_status_t rv;
+    const char *tmpdir;
+    char *tpl;
+
+    if ((rv = apr_temp_dir_get(&tmpdir, b->r->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    tpl = apr_pstrcat(b->r->pool, tmpdir, "/tracfcgi-body.XXXXXX", NULL);
+    rv = apr_file_mktemp(&b->file, tpl,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
+                             | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
+                         b->r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, b->r, TFLOGNO(00201)
+                      "cannot create a temporary file for the request "
+                      "body in %s", tmpdir);
+        return rv;
+    }
+    if (!(b->staging = tf_iobuf_get())) {
+        return APR_ENOMEM;
+    }
+    apr_pool_cleanup_register(b->r->pool, b, put_staging,
+                              apr_pool_cleanup_null);
     return APR_SUCCESS;
 }
 
@@ -132,8 +181,6 @@ static apr_status_t spool(tf_body_t *b, const char *data, apr_size_t len,
 {
     apr_size_t room;
     apr_status_t rv;
-    const char *tmpdir;
-    char *tpl;
 
     if (!b->file && b->mem_len + len <= (apr_size_t)mem_limit) {
         if (b->mem_len + len > b->mem_cap) {
@@ -169,22 +216,9 @@ static apr_status_t spool(tf_body_t *b, const char *data, apr_size_t len,
             data += room;
             len -= room;
         }
-        if ((rv = apr_temp_dir_get(&tmpdir, b->r->pool)) != APR_SUCCESS) {
+        if ((rv = open_file(b)) != APR_SUCCESS) {
             return rv;
         }
-        tpl = apr_pstrcat(b->r->pool, tmpdir, "/tracfcgi-body.XXXXXX", NULL);
-        rv = apr_file_mktemp(&b->file, tpl,
-                             APR_FOPEN_CREATE | APR_FOPEN_READ
-                                 | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                                 | APR_FOPEN_DELONCLOSE,
-                             b->r->pool);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, b->r, TFLOGNO(00201)
-                          "cannot create a temporary file for the request "
-                          "body in %s", tmpdir);
-            return rv;
-        }
-        b->iobuf = apr_palloc(b->r->pool, IOBUF);
     }
     return to_file(b, data, len);
 }
@@ -270,10 +304,15 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
         return read_first(b, announced);
     }
     /* a body whose length is announced and fits memory gets one buffer
-     * of that size: no regrowth */
+     * of that size: no regrowth; one that does not goes to the file from
+     * its first byte (none of it is held in memory while the rest comes) */
     if (announced > 0 && announced <= mem_limit) {
         b->mem = apr_palloc(r->pool, (apr_size_t)announced);
         b->mem_cap = (apr_size_t)announced;
+    }
+    else if (announced > mem_limit && !te
+             && open_file(b) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     do {
@@ -312,8 +351,11 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
         }
         apr_brigade_cleanup(bb);
     } while (!seen_eos);
-    if (b->file && (rv = unstage(b)) != APR_SUCCESS) {
-        goto spool_failed;
+    if (b->file) {
+        if ((rv = unstage(b)) != APR_SUCCESS) {
+            goto spool_failed;
+        }
+        put_staging(b);
     }
     return OK;
 
@@ -394,12 +436,32 @@ apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
     if (!b->file || b->pos >= b->len) {
         return APR_EOF;
     }
+    if (!b->iobuf) {
+        b->iobuf = apr_palloc(b->r->pool, IOBUF);
+    }
     *len = max < IOBUF ? max : IOBUF;
     rv = apr_file_read(b->file, b->iobuf, len);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     *data = b->iobuf;
+    b->pos += (apr_off_t)*len;
+    return APR_SUCCESS;
+}
+
+apr_status_t tf_body_next_file(tf_body_t *b, apr_size_t max, int *fd,
+                               apr_off_t *off, apr_size_t *len)
+{
+    apr_os_file_t os;
+    apr_off_t left = b->len - b->pos;
+
+    if (b->stream || !b->file || b->pos < (apr_off_t)b->mem_len
+        || left <= 0 || apr_os_file_get(&os, b->file) != APR_SUCCESS) {
+        return APR_ENOTIMPL;
+    }
+    *fd = os;
+    *off = b->pos - (apr_off_t)b->mem_len;
+    *len = left < (apr_off_t)max ? (apr_size_t)left : max;
     b->pos += (apr_off_t)*len;
     return APR_SUCCESS;
 }

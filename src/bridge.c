@@ -138,6 +138,12 @@ static apr_status_t body_next(void *ctx, apr_size_t max, const char **data,
     return tf_body_next(ctx, max, data, len, stable);
 }
 
+static apr_status_t body_next_file(void *ctx, apr_size_t max, int *fd,
+                                   apr_off_t *off, apr_size_t *len)
+{
+    return tf_body_next_file(ctx, max, fd, off, len);
+}
+
 /* Hang up on the backend. */
 static void hang_up(attempt_t *at)
 {
@@ -524,6 +530,7 @@ static int prepare(request_rec *r, tf_dir_conf_t *dc, req_t *q,
     }
     q->source.rewind = body_rewind;
     q->source.next = body_next;
+    q->source.next_file = body_next_file;
     q->source.ctx = q->body;
     rc = tf_params_encode(r, dc, tf_body_length(q->body),
                           tf_body_present(q->body), &params, &q->params_len);

@@ -32,7 +32,7 @@
 #define DEFAULT_STARTUP_TIMEOUT 30
 #define DEFAULT_MAX_TOTAL 64
 #define DEFAULT_CONNS_CAP 16
-#define DEFAULT_BODY_IN_MEMORY (1024 * 1024 + 65536)
+#define DEFAULT_BODY_IN_MEMORY 65536 /* mod_fcgid's FcgidMaxRequestInMem */
 #define DEFAULT_RESPONSE_BUFFER (16 * 1024 * 1024)
 
 /* The longest socket name we append to the directory:
@@ -1096,7 +1096,7 @@ const command_rec tf_config_cmds[] = {
     AP_INIT_TAKE1("TracFcgiBodyInMemory", set_bytes, OFF(body_in_memory),
                   DIR_CTX,
                   "request body bytes kept in memory before spooling to a "
-                  "temporary file (default 1114112)"),
+                  "temporary file (default 65536)"),
     AP_INIT_TAKE1("TracFcgiMaxRequestLen", set_bytes, OFF(max_request_len),
                   DIR_CTX, "request body bytes at most: a longer body gets "
                   "413 before a backend is taken (default 0: no limit but "

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ static apr_status_t fill_out(tf_exchange_t *x)
     apr_status_t rv;
     int stable, nrec = 0;
 
-    if (x->iov_n > 0) {
+    if (x->iov_n > 0 || x->sf_left) {
         return APR_SUCCESS;
     }
     if (x->out_phase == 0) {
@@ -50,6 +51,21 @@ static apr_status_t fill_out(tf_exchange_t *x)
         x->out_phase = x->body ? 1 : 2;
     }
     while (x->out_phase == 1 && x->iov_n + 2 <= TF_X_MAX_IOV - 1) {
+        if (x->body->next_file) {
+            rv = x->body->next_file(x->body->ctx, TF_FCGI_MAX_CONTENT,
+                                    &x->sf_fd, &x->sf_off, &x->sf_left);
+            if (rv == APR_SUCCESS && x->sf_left) {
+                /* its header, then the file's bytes (send_some) */
+                tf_fcgi_header_encode(x->rec[nrec], TF_FCGI_STDIN, 1,
+                                      x->sf_left, 0);
+                x->iov[x->iov_n].iov_base = x->rec[nrec];
+                x->iov[x->iov_n++].iov_len = TF_FCGI_HEADER_LEN;
+                return APR_SUCCESS;
+            }
+            if (rv != APR_ENOTIMPL && rv != APR_SUCCESS) {
+                return rv;
+            }
+        }
         rv = x->body->next(x->body->ctx, TF_FCGI_MAX_CONTENT, &data, &len,
                            &stable);
         if (rv == APR_EOF || (rv == APR_SUCCESS && len == 0)) {
@@ -77,24 +93,61 @@ static apr_status_t fill_out(tf_exchange_t *x)
     return APR_SUCCESS;
 }
 
-/* Send what sendmsg() takes now; drop it from x->iov. A backend that
- * stopped reading may have answered anyway: what it did not take is
- * dropped and the answer read. */
+/* A backend that stopped reading may have answered anyway: what it did
+ * not take is dropped (send_some) and the answer read. */
+static void stop_sending(tf_exchange_t *x)
+{
+    if (errno != EAGAIN && errno != EINTR) {
+        x->iov_n = 0;
+        x->sf_left = 0;
+        x->out_phase = 3;
+    }
+}
+
+/* Send what the connection takes now of the file piece that follows the
+ * gathered records. */
+static void send_file(tf_exchange_t *x)
+{
+    off_t off = (off_t)x->sf_off;
+    ssize_t n;
+
+    n = sendfile(x->fd, x->sf_fd, &off, x->sf_left);
+    if (n < 0) {
+        stop_sending(x);
+    }
+    else if (n == 0) {
+        /* the file is shorter than the body it holds: the request cannot
+         * be sent whole (loop() ends it TF_XEND_BODY) */
+        x->send_rv = APR_EOF;
+        x->iov_n = 0;
+        x->sf_left = 0;
+    }
+    else {
+        x->sf_off = (apr_off_t)off;
+        x->sf_left -= (apr_size_t)n;
+    }
+}
+
+/* Send what sendmsg() takes now; drop it from x->iov; then the file piece
+ * (a record header says more follows: MSG_MORE, one TCP segment). */
 static void send_some(tf_exchange_t *x)
 {
     struct msghdr mh;
     ssize_t n;
     int i;
 
+    if (!x->iov_n) {
+        if (x->sf_left) {
+            send_file(x);
+        }
+        return;
+    }
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = x->iov;
     mh.msg_iovlen = (size_t)x->iov_n;
-    n = sendmsg(x->fd, &mh, MSG_NOSIGNAL);
+    n = sendmsg(x->fd, &mh, MSG_NOSIGNAL | (x->sf_left ? MSG_MORE : 0));
     if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-            x->iov_n = 0;
-            x->out_phase = 3;
-        }
+        stop_sending(x);
         return;
     }
     for (i = 0; i < x->iov_n && (apr_size_t)n >= x->iov[i].iov_len; i++) {
@@ -106,6 +159,9 @@ static void send_some(tf_exchange_t *x)
     }
     memmove(x->iov, x->iov + i, sizeof(x->iov[0]) * (apr_size_t)(x->iov_n - i));
     x->iov_n -= i;
+    if (!x->iov_n && x->sf_left) {
+        send_file(x);
+    }
 }
 
 /* @return 1 if [data, data+len) lies in the read buffer. */
@@ -261,14 +317,18 @@ static tf_xend_e loop(tf_exchange_t *x)
                 busy = 1;
             }
         }
+        if (x->send_rv != APR_SUCCESS) {
+            x->rv = x->send_rv;
+            return TF_XEND_BODY;
+        }
         if ((rv = fill_out(x)) != APR_SUCCESS) {
             x->rv = rv;
             return TF_XEND_BODY;
         }
-        if (!x->read_on || x->iov_n) {
+        if (!x->read_on || x->iov_n || x->sf_left) {
             /* no data just came: wait for something to happen */
             pfd.fd = x->fd;
-            pfd.events = POLLIN | (x->iov_n ? POLLOUT : 0);
+            pfd.events = POLLIN | (x->iov_n || x->sf_left ? POLLOUT : 0);
             pfd.revents = 0;
             n = poll(&pfd, 1, (int)((wait + 999) / 1000));
             if (n < 0 && errno == EINTR) {
@@ -324,7 +384,7 @@ tf_xend_e tf_exchange_run(tf_exchange_t *x)
     end = loop(x);
     /* everything sent, nothing left over: the connection is reusable */
     x->clean = end == TF_XEND_DONE && x->out_phase == 3 && !x->iov_n
-               && !x->tail;
+               && !x->sf_left && !x->tail;
     return end;
 }
 

@@ -7,6 +7,7 @@ import os
 import pwd
 import re
 import socket
+import threading
 import time
 
 import pytest
@@ -284,6 +285,37 @@ def test_spooled_body_sizes(httpd):
         r = h.post("/trac/?echo", iter(pieces), encode_chunked=True,
                    headers={"Transfer-Encoding": "chunked"})
         assert r.body == b"len:%d\nfnv:%016x\n" % (n, H.fnv1a64(data)), n
+
+
+def _spooled_while_in_flight(h, n):
+    """POST @n bytes to an app that records it has read them, then sleeps;
+    @return the sizes of the spool files in TMPDIR meanwhile."""
+    rec = h.scratch / ("acted-%d" % n)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(
+        r=h.post("/trac/?act=%s&sleep=800" % rec, os.urandom(n))))
+    t.start()
+    H.wait_until(lambda: rec.exists() and rec.read_text(), 5,
+                 what="the app to read the body")
+    sizes = sorted(os.path.getsize(h.tmp / "tmp" / f)
+                   for f in os.listdir(h.tmp / "tmp"))
+    t.join(10)
+    assert out["r"].status == 200, out["r"].body[:300]
+    assert rec.read_text().startswith("POST %d " % n), rec.read_text()
+    return sizes
+
+
+def test_bodies_past_64kib_wait_in_a_file(httpd):
+    """By default (TracFcgiBodyInMemory 65536, mod_fcgid's default) a body
+    past 64 KiB waits for its backend in a temporary file, all of it (not
+    a MiB of httpd's memory per upload in flight), and is sent from there
+    whole; 64 KiB and less stay in memory."""
+    h = httpd(TRAC)
+    assert _spooled_while_in_flight(h, MiB) == [MiB]
+    assert _spooled_while_in_flight(h, 65536) == []
+    assert _spooled_while_in_flight(h, 65537) == [65537]
+    H.wait_until(lambda: not os.listdir(h.tmp / "tmp"), 5,
+                 what="the spool files to be removed")
 
 
 @pytest.mark.both_mpms

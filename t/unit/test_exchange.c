@@ -8,6 +8,7 @@
  * test's own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -184,6 +185,11 @@ typedef struct {
     const unsigned char *data;
     size_t len, pos;
     size_t fail_at;        /* fail once pos reaches it (0: never) */
+    int in_file;           /* 1: from file_from on, the pieces are ranges
+                            * of fd (which holds the whole body) */
+    int fd;
+    size_t file_from;
+    size_t file_pieces;    /* handed out as file ranges */
 } tbody_t;
 
 static apr_status_t b_rewind(void *ctx)
@@ -214,6 +220,29 @@ static apr_status_t b_next(void *ctx, apr_size_t max, const char **data,
     *len = n;
     *stable = 1;
     b->pos += n;
+    return APR_SUCCESS;
+}
+
+static apr_status_t b_next_file(void *ctx, apr_size_t max, int *fd,
+                                apr_off_t *off, apr_size_t *len)
+{
+    tbody_t *b = ctx;
+    size_t n = b->len - b->pos;
+
+    if (!b->in_file || b->pos < b->file_from || n == 0) {
+        return APR_ENOTIMPL;
+    }
+    if (n > max) {
+        n = max;
+    }
+    if (n > 50000) {
+        n = 50000;
+    }
+    *fd = b->fd;
+    *off = (apr_off_t)b->pos;
+    *len = n;
+    b->pos += n;
+    b->file_pieces++;
     return APR_SUCCESS;
 }
 
@@ -255,6 +284,22 @@ typedef struct {
     int tcp;               /* the peer listens on TCP on the loopback */
     char tcp_addr[32];     /* then: "127.0.0.1:PORT" */
 } env_t;
+
+/* A file holding @p len bytes of @p data; @return its descriptor. */
+static int body_file(const env_t *e, const unsigned char *data, size_t len)
+{
+    char path[128];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/body", e->dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+        perror("body file");
+        exit(2);
+    }
+    unlink(path);
+    return fd;
+}
 
 typedef struct {
     tf_xend_e end;
@@ -307,7 +352,7 @@ static void run(env_t *e, const peer_t *pc, tbody_t *body, tsink_t *s,
 {
     tf_backend_addr_t addr;
     tf_xsink_t sink = {t_stdout, t_stderr, t_end, t_read, s};
-    tf_xbody_t src = {b_rewind, b_next, body};
+    tf_xbody_t src = {b_rewind, b_next, b_next_file, body};
     int lfd = e->tcp ? listen_tcp(e) : listen_at(e->path), st;
     pid_t pid = peer_start(pc, lfd, body->data, body->len);
 
@@ -359,7 +404,7 @@ static void test_answer(env_t *e)
     static unsigned char ans[4096];
     static const char h[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n";
     size_t off = 0;
-    tbody_t body = {e->body, BIG_BODY, 0, 0};
+    tbody_t body = {.data = e->body, .len = BIG_BODY};
     peer_t pc = {"answer", 1, ans, 0, THEN_CLOSE};
     unsigned char unknown[3] = {1, 2, 3};
     tsink_t s;
@@ -395,6 +440,23 @@ static void test_answer(env_t *e)
     TF_CHECK("all sent, nothing after END_REQUEST: reusable",
              res.x.clean == 1);
 
+    /* the body's first 1000 bytes in memory, the rest in a file: sent
+     * with sendfile() between the record headers */
+    body.in_file = 1;
+    body.fd = body_file(e, e->body, BIG_BODY);
+    body.file_from = 1000;
+    sink_init(&s);
+    run(e, &pc, &body, &s, apr_time_from_sec(5), &res);
+    TF_CHECK("a body from a file: the peer got it whole, in order",
+             res.end == TF_XEND_DONE && res.peer_status == 0
+                 && body.file_pieces >= 6 && res.x.clean == 1);
+    sink_init(&s);
+    run(e, &pc, &body, &s, apr_time_from_sec(5), &res);
+    TF_CHECK("... and again (a replay reads the file from its start)",
+             res.end == TF_XEND_DONE && res.peer_status == 0);
+    close(body.fd);
+    body.in_file = 0;
+
     /* bytes after END_REQUEST: done, but not a connection to reuse */
     put_record(ans, &off, TF_FCGI_STDOUT, 1, "late", 4, 4);
     pc.answer_len = off;
@@ -408,7 +470,7 @@ static void test_failures(env_t *e)
 {
     static unsigned char ans[256];
     size_t off = 0;
-    tbody_t body = {e->body, 1000, 0, 0};
+    tbody_t body = {.data = e->body, .len = 1000};
     peer_t silent = {"silent", 1, NULL, 0, THEN_CLOSE};
     peer_t mid = {"mid", 1, ans, 0, THEN_CLOSE};
     peer_t stall = {"stall", 1, NULL, 0, THEN_STALL};
@@ -484,8 +546,8 @@ static void test_sink_and_body(env_t *e)
 {
     static unsigned char ans[256];
     size_t off = 0;
-    tbody_t body = {e->body, 1000, 0, 0};
-    tbody_t failing = {e->body, BIG_BODY, 0, 100000};
+    tbody_t body = {.data = e->body, .len = 1000};
+    tbody_t failing = {.data = e->body, .len = BIG_BODY, .fail_at = 100000};
     peer_t pc = {"answer", 1, ans, 0, THEN_STALL};
     peer_t early = {"early", 0, ans, 0, THEN_STALL};
     peer_t stalled = {"stalled", 1, ans, 0, THEN_STALL};
@@ -523,6 +585,25 @@ static void test_sink_and_body(env_t *e)
     run(e, &early, &body, &s, apr_time_from_sec(5), &res);
     TF_CHECK("an early answer is taken", res.end == TF_XEND_DONE
                                              && s.out_len == 17);
+
+    /* the same from a file: sendfile() stops at the closed connection */
+    body.in_file = 1;
+    body.fd = body_file(e, e->body, BIG_BODY);
+    body.file_from = 0;
+    sink_init(&s);
+    run(e, &early, &body, &s, apr_time_from_sec(5), &res);
+    TF_CHECK("an early answer is taken (body from a file)",
+             res.end == TF_XEND_DONE && s.out_len == 17);
+    close(body.fd);
+
+    /* a file shorter than the body it should hold: the body failed, the
+     * exchange does not wait for bytes that will never come */
+    body.fd = body_file(e, e->body, 1000);
+    sink_init(&s);
+    run(e, &stalled, &body, &s, apr_time_from_sec(5), &res);
+    TF_CHECK("a file that ends early: BODY, at once",
+             res.end == TF_XEND_BODY && res.x.rv == APR_EOF);
+    close(body.fd);
 }
 
 int main(void)
