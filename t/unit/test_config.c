@@ -247,8 +247,8 @@ static void test_resolve_defaults(void)
     tf_config_dir_resolve(c, &r);
     TF_CHECK("conns: auto", r.conns == 0);
     TF_CHECK("conns cap 16", r.conns_cap == 16);
-    TF_CHECK("body in memory 1114112 (README)",
-             r.body_in_memory == 1114112);
+    TF_CHECK("body in memory 65536 (README, mod_fcgid's)",
+             r.body_in_memory == 65536);
     TF_CHECK("input untouched", c->max_procs == -1 && c->conns_cap == -1);
 
     /* min above max is brought down to max, set or default */
