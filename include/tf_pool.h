@@ -248,7 +248,9 @@ apr_size_t tf_table_size(apr_uint32_t n_pools, apr_uint32_t n_procs,
                          apr_uint32_t n_waiters);
 
 /**
- * Format a table in @p base (tf_table_size() bytes, zeroed or not).
+ * Format a table in @p base: tf_table_size() bytes, zeroed (anonymous
+ * shared memory is: the pool entries, most of the table, are not
+ * written here, so their pages stay untouched until a pool uses them).
  * The mutex and the waiters' futex words are left to the caller (shm.c).
  */
 void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,

@@ -73,10 +73,8 @@ void tf_table_init(tf_table_t *t, void *base, apr_uint32_t n_pools,
                    apr_uint32_t max_total)
 {
     apr_uint32_t i, n_buckets = buckets_for(n_pools);
-    apr_size_t total;
 
-    layout(t, base, n_pools, n_procs, n_waiters, n_buckets, &total);
-    memset(base, 0, total);
+    layout(t, base, n_pools, n_procs, n_waiters, n_buckets, NULL);
     t->hdr->magic = TF_TABLE_MAGIC;
     t->hdr->n_pools = n_pools;
     t->hdr->n_procs = n_procs;
