@@ -36,7 +36,7 @@
 
 #define MAX_HEADER_BLOCK (256 * 1024) /* response header block, bytes */
 #define PASS_BATCH (256 * 1024) /* body bytes gathered before passing on */
-#define HOLD_IN_MEMORY (256 * 1024) /* body held in memory, at most */
+#define HOLD_IN_MEMORY (64 * 1024) /* body held in memory, at most */
 #define STREAM_START (64 * 1024) /* body streamed before it is held */
 #define FLUSH_UP_TO (16 * 1024) /* body that a pause flushes while it is
                                  * streamed before being held: what an

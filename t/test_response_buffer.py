@@ -105,13 +105,13 @@ def test_slow_clients_do_not_hold_backends(httpd):
     H.wait_until(lambda: not answer_files(h), 10, what="files closed")
 
 
-def test_up_to_256kib_are_held_in_memory(httpd):
-    """What a slow client leaves, up to 256 KiB, is held in memory: no
+def test_up_to_64kib_are_held_in_memory(httpd):
+    """What a slow client leaves, up to 64 KiB, is held in memory: no
     temporary file; more goes to the file. No backend held either way.
     (SendBufferSize: a socket buffer as a remote client's, not loopback's
     megabytes, which would take the whole answer.)"""
     h = httpd(POOL + "SendBufferSize 16384\n")  # the default, 16M
-    for kib, in_file in ((200, False), (900, True)):
+    for kib, in_file in ((100, False), (300, True)):
         socks = two_slow_downloads(h, kib)
         try:
             t0 = time.monotonic()
@@ -266,7 +266,7 @@ def test_a_client_that_keeps_up_leaves_nothing_held(httpd):
 
 def test_a_client_that_catches_up_gets_the_rest_as_it_comes(httpd):
     """A client that reads nothing for 0.8 s while the backend writes
-    (60 pieces of 64 KiB, 25 ms apart) leaves more than the 256 KiB held
+    (60 pieces of 64 KiB, 25 ms apart) leaves more than the 64 KiB held
     in memory: the rest goes to the temporary file. Once it reads, what is
     held goes out from memory and from the file while the backend still
     writes, and the pieces written after that arrive as they are
