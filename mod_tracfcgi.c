@@ -45,6 +45,7 @@
 #include "tf_spec.h"
 #include "tf_spec_cache.h"
 #include "tf_status.h"
+#include "tf_tmpfile.h"
 #include "mod_status.h"
 
 module AP_MODULE_DECLARE_DATA tracfcgi_module;
@@ -197,6 +198,7 @@ static void tf_child_init(apr_pool_t *pchild, server_rec *s)
 {
     tf_bridge_child_init();
     tf_spec_cache_child_init(pchild);
+    tf_tmpfile_child_init(pchild);
     if (table_shm) {
         tf_shm_child_attach(table_shm, pchild);
         tf_keepalive_child_init(pchild, table_shm, getpid());

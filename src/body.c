@@ -12,6 +12,7 @@
 
 #include "tf_body.h"
 #include "tf_iobuf.h"
+#include "tf_tmpfile.h"
 #include "tf_private.h"
 
 #define IOBUF 65536
@@ -151,21 +152,13 @@ static apr_status_t put_staging(void *data)
 static apr_status_t open_file(tf_body_t *b)
 {
     apr_status_t rv;
-    const char *tmpdir;
-    char *tpl;
+    const char *dir;
 
-    if ((rv = apr_temp_dir_get(&tmpdir, b->r->pool)) != APR_SUCCESS) {
-        return rv;
-    }
-    tpl = apr_pstrcat(b->r->pool, tmpdir, "/tracfcgi-body.XXXXXX", NULL);
-    rv = apr_file_mktemp(&b->file, tpl,
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                             | APR_FOPEN_EXCL | APR_FOPEN_DELONCLOSE,
-                         b->r->pool);
+    rv = tf_tmpfile_create(&b->file, "tracfcgi-body", 0, b->r->pool, &dir);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, b->r, TFLOGNO(00201)
                       "cannot create a temporary file for the request "
-                      "body in %s", tmpdir);
+                      "body in %s", dir);
         return rv;
     }
     if (!(b->staging = tf_iobuf_get())) {

@@ -16,6 +16,7 @@
 
 #include "tf_private.h"
 #include "tf_spill.h"
+#include "tf_tmpfile.h"
 
 #define SPILL_IOV 64 /* buckets written by one writev() */
 
@@ -41,27 +42,14 @@ apr_off_t tf_spill_size(const tf_spill_t *sp)
 static apr_status_t make_file(tf_spill_t *sp)
 {
     request_rec *r = sp->r;
-    const char *dir, *name;
+    const char *dir;
     apr_status_t rv;
-    char *tpl;
 
-    if ((rv = apr_temp_dir_get(&dir, r->pool)) != APR_SUCCESS) {
-        dir = "(no temporary directory)";
-        goto failed;
+    rv = tf_tmpfile_create(&sp->file, "tracfcgi-answer",
+                           APR_FOPEN_SENDFILE_ENABLED, r->pool, &dir);
+    if (rv == APR_SUCCESS) {
+        return APR_SUCCESS;
     }
-    tpl = apr_pstrcat(r->pool, dir, "/tracfcgi-answer.XXXXXX", NULL);
-    rv = apr_file_mktemp(&sp->file, tpl,
-                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE
-                             | APR_FOPEN_EXCL | APR_FOPEN_SENDFILE_ENABLED,
-                         r->pool);
-    if (rv != APR_SUCCESS) {
-        goto failed;
-    }
-    if (apr_file_name_get(&name, sp->file) == APR_SUCCESS) {
-        apr_file_remove(name, r->pool);
-    }
-    return APR_SUCCESS;
-failed:
     sp->file = NULL;
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, TFLOGNO(01001)
                   "cannot create a temporary file in %s to hold the "

@@ -591,6 +591,26 @@ class Httpd:
                       if p.exe == APACHE and self.proc and
                       p.pid != self.proc.pid)
 
+    def temp_files(self, name):
+        """(path, size) of the temporary files whose name holds @name
+        ("tracfcgi-body.", "tracfcgi-answer.") open in httpd's children
+        (unlinked: their paths end in " (deleted)")."""
+        found = []
+        for pid in self.httpd_children():
+            d = "/proc/%d/fd" % pid
+            try:
+                fds = os.listdir(d)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    t = os.readlink(os.path.join(d, fd))
+                    if name in t:
+                        found.append((t, os.stat(os.path.join(d, fd)).st_size))
+                except OSError:
+                    continue
+        return sorted(found)
+
     def settled_children(self, timeout=10):
         """httpd_children() once the set has stopped changing: the port
         opens in the parent, before the MPM children and the process

@@ -289,7 +289,7 @@ def test_spooled_body_sizes(httpd):
 
 def _spooled_while_in_flight(h, n):
     """POST @n bytes to an app that records it has read them, then sleeps;
-    @return the sizes of the spool files in TMPDIR meanwhile."""
+    @return the sizes of the (unlinked) spool files open meanwhile."""
     rec = h.scratch / ("acted-%d" % n)
     out = {}
     t = threading.Thread(target=lambda: out.update(
@@ -297,25 +297,27 @@ def _spooled_while_in_flight(h, n):
     t.start()
     H.wait_until(lambda: rec.exists() and rec.read_text(), 5,
                  what="the app to read the body")
-    sizes = sorted(os.path.getsize(h.tmp / "tmp" / f)
-                   for f in os.listdir(h.tmp / "tmp"))
+    files = h.temp_files("tracfcgi-body.")
+    assert all(t.endswith(" (deleted)") for t, _ in files), files
+    assert not os.listdir(h.tmp / "tmp"), "a spool file has a name"
     t.join(10)
     assert out["r"].status == 200, out["r"].body[:300]
     assert rec.read_text().startswith("POST %d " % n), rec.read_text()
-    return sizes
+    return [size for _, size in files]
 
 
 def test_bodies_past_64kib_wait_in_a_file(httpd):
     """By default (TracFcgiBodyInMemory 65536, mod_fcgid's default) a body
     past 64 KiB waits for its backend in a temporary file, all of it (not
-    a MiB of httpd's memory per upload in flight), and is sent from there
-    whole; 64 KiB and less stay in memory."""
+    a MiB of httpd's memory per upload in flight), unlinked at once (a
+    child that dies leaves nothing behind), and is sent from there whole;
+    64 KiB and less stay in memory."""
     h = httpd(TRAC)
     assert _spooled_while_in_flight(h, MiB) == [MiB]
     assert _spooled_while_in_flight(h, 65536) == []
     assert _spooled_while_in_flight(h, 65537) == [65537]
-    H.wait_until(lambda: not os.listdir(h.tmp / "tmp"), 5,
-                 what="the spool files to be removed")
+    H.wait_until(lambda: not h.temp_files("tracfcgi-body."), 5,
+                 what="the spool files to be closed")
 
 
 @pytest.mark.both_mpms

@@ -54,21 +54,7 @@ def read_to_end(s, on_data=None):
 
 def answer_files(h):
     """Temporary answer files open in httpd's processes (all unlinked)."""
-    found = []
-    for pid in h.httpd_children():
-        d = "/proc/%d/fd" % pid
-        try:
-            fds = os.listdir(d)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                t = os.readlink(os.path.join(d, fd))
-            except OSError:
-                continue
-            if "tracfcgi-answer." in t:
-                found.append(t)
-    return found
+    return [t for t, _ in h.temp_files("tracfcgi-answer.")]
 
 
 def two_slow_downloads(h, kib):
