@@ -24,7 +24,7 @@ struct tf_body {
     char *mem;            /* first bytes, up to the threshold */
     apr_size_t mem_len;
     apr_size_t mem_cap;
-    apr_file_t *file;     /* the rest, when larger (APR_DELONCLOSE) */
+    apr_file_t *file;     /* the rest, when larger (unlinked) */
     apr_off_t pos;        /* read position for tf_body_next */
     char *staging;        /* while spooling: pieces gathered for one
                            * write() (from src/iobuf.c's cache) */
@@ -148,7 +148,7 @@ static apr_status_t put_staging(void *data)
 /* The spool file, and its staging buffer: one of the process's answer
  * buffers, not the request's memory (a connection's allocator would keep
  * it, up to MaxMemFree, for every connection that ever spooled).
- * @return APR_SUCCESS, or the error (TF00201 logged). */
+ * @return APR_SUCCESS, or the error (logged). */
 static apr_status_t open_file(tf_body_t *b)
 {
     apr_status_t rv;
@@ -162,6 +162,8 @@ static apr_status_t open_file(tf_body_t *b)
         return rv;
     }
     if (!(b->staging = tf_iobuf_get())) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, b->r,
+                      TFLOGNO(00207) "no memory to spool the request body");
         return APR_ENOMEM;
     }
     apr_pool_cleanup_register(b->r->pool, b, put_staging,
@@ -353,8 +355,8 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
     return OK;
 
 spool_failed:
-    /* no file: creating it failed, and said so (TF00201) */
-    if (b->file) {
+    /* no file or no staging buffer: open_file() said so */
+    if (b->file && b->staging) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TFLOGNO(00203)
                       "cannot write the request body to its temporary file");
     }
