@@ -285,20 +285,24 @@ typedef struct {
     char tcp_addr[32];     /* then: "127.0.0.1:PORT" */
 } env_t;
 
-/* A file holding @p len bytes of @p data; @return its descriptor. */
-static int body_file(const env_t *e, const unsigned char *data, size_t len)
+/* @p b's bytes from @p from on come from a file (unlinked) holding the
+ * first @p file_len bytes of the test's body. */
+static void body_in_file(const env_t *e, tbody_t *b, size_t file_len,
+                         size_t from)
 {
     char path[128];
     int fd;
 
     snprintf(path, sizeof(path), "%s/body", e->dir);
     fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+    if (fd < 0 || write(fd, e->body, file_len) != (ssize_t)file_len) {
         perror("body file");
         exit(2);
     }
     unlink(path);
-    return fd;
+    b->in_file = 1;
+    b->fd = fd;
+    b->file_from = from;
 }
 
 typedef struct {
@@ -442,9 +446,7 @@ static void test_answer(env_t *e)
 
     /* the body's first 1000 bytes in memory, the rest in a file: sent
      * with sendfile() between the record headers */
-    body.in_file = 1;
-    body.fd = body_file(e, e->body, BIG_BODY);
-    body.file_from = 1000;
+    body_in_file(e, &body, BIG_BODY, 1000);
     sink_init(&s);
     run(e, &pc, &body, &s, apr_time_from_sec(5), &res);
     TF_CHECK("a body from a file: the peer got it whole, in order",
@@ -587,9 +589,7 @@ static void test_sink_and_body(env_t *e)
                                              && s.out_len == 17);
 
     /* the same from a file: sendfile() stops at the closed connection */
-    body.in_file = 1;
-    body.fd = body_file(e, e->body, BIG_BODY);
-    body.file_from = 0;
+    body_in_file(e, &body, BIG_BODY, 0);
     sink_init(&s);
     run(e, &early, &body, &s, apr_time_from_sec(5), &res);
     TF_CHECK("an early answer is taken (body from a file)",
@@ -598,7 +598,7 @@ static void test_sink_and_body(env_t *e)
 
     /* a file shorter than the body it should hold: the body failed, the
      * exchange does not wait for bytes that will never come */
-    body.fd = body_file(e, e->body, 1000);
+    body_in_file(e, &body, 1000, 0);
     sink_init(&s);
     run(e, &stalled, &body, &s, apr_time_from_sec(5), &res);
     TF_CHECK("a file that ends early: BODY, at once",
