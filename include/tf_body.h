@@ -58,13 +58,18 @@ apr_status_t tf_body_next(tf_body_t *body, apr_size_t max, const char **data,
                           apr_size_t *len, int *stable);
 
 /**
- * The next piece, if it lies in the spool file: @p len (at most @p max)
- * bytes at @p off of the descriptor @p fd, which stays open as long as the
- * request; to be sent with sendfile(), never copied through memory.
+ * The next piece, if it lies in the spool file: @p len bytes at @p off of
+ * the descriptor @p fd, which stays open as long as the request; to be
+ * sent with sendfile(), never copied through memory. A body whose
+ * Content-Length was past the memory threshold is spooled as STDIN
+ * records, headers included (@p records 1): the piece is then the whole
+ * rest of the body, ready to send; else (@p records 0) it is at most
+ * @p max bytes of content, for a record of its own.
  * @return APR_SUCCESS, or APR_ENOTIMPL when the next piece is in memory,
  *         streamed, or the end (tf_body_next() then).
  */
 apr_status_t tf_body_next_file(tf_body_t *body, apr_size_t max, int *fd,
-                               apr_off_t *off, apr_size_t *len);
+                               apr_off_t *off, apr_size_t *len,
+                               int *records);
 
 #endif /* TF_BODY_H */

@@ -61,10 +61,12 @@ typedef struct {
                          apr_size_t *len, int *stable);
     /** NULL, or: the next piece if it lies in a file, as @p len bytes at
      * @p off of the open descriptor @p fd (sent with sendfile(): no copy
-     * through our memory); APR_ENOTIMPL: it does not, take it with
-     * next(). The descriptor stays open until the request ends. */
+     * through our memory): content of at most @p max bytes for a record
+     * of its own, or (@p records 1) whole STDIN records, headers
+     * included, sent as they are; APR_ENOTIMPL: it does not, take it
+     * with next(). The descriptor stays open until the request ends. */
     apr_status_t (*next_file)(void *ctx, apr_size_t max, int *fd,
-                              apr_off_t *off, apr_size_t *len);
+                              apr_off_t *off, apr_size_t *len, int *records);
     void *ctx;
 } tf_xbody_t;
 

@@ -11,11 +11,14 @@
 #include "util_filter.h"
 
 #include "tf_body.h"
+#include "tf_fcgi_proto.h"
 #include "tf_iobuf.h"
 #include "tf_tmpfile.h"
 #include "tf_private.h"
 
 #define IOBUF 65536
+/* a whole STDIN record of a framed spool file */
+#define RECORD (TF_FCGI_HEADER_LEN + TF_FCGI_MAX_CONTENT)
 
 struct tf_body {
     request_rec *r;
@@ -25,6 +28,11 @@ struct tf_body {
     apr_size_t mem_len;
     apr_size_t mem_cap;
     apr_file_t *file;     /* the rest, when larger (unlinked) */
+    int framed;           /* the file holds the whole body as STDIN
+                           * records, their headers included (its length
+                           * was announced: sent with one sendfile()) */
+    apr_off_t announced;  /* framed: the Content-Length */
+    apr_off_t filed;      /* body bytes put into the file so far */
     apr_off_t pos;        /* read position for tf_body_next */
     char *staging;        /* while spooling: pieces gathered for one
                            * write() (from src/iobuf.c's cache) */
@@ -109,7 +117,8 @@ static apr_status_t unstage(tf_body_t *b)
              : APR_SUCCESS;
 }
 
-static apr_status_t to_file(tf_body_t *b, const char *data, apr_size_t len)
+/* Bytes for the file, gathered into 64 KiB writes. */
+static apr_status_t stage(tf_body_t *b, const char *data, apr_size_t len)
 {
     apr_status_t rv;
 
@@ -130,6 +139,47 @@ static apr_status_t to_file(tf_body_t *b, const char *data, apr_size_t len)
             && (rv = unstage(b)) != APR_SUCCESS) {
             return rv;
         }
+    }
+    return APR_SUCCESS;
+}
+
+/* Body bytes for the file; framed, each TF_FCGI_MAX_CONTENT of them
+ * preceded by the header of the STDIN record they make. */
+static apr_status_t to_file(tf_body_t *b, const char *data, apr_size_t len)
+{
+    unsigned char h[TF_FCGI_HEADER_LEN];
+    apr_status_t rv;
+
+    while (len) {
+        apr_size_t n = len;
+
+        if (b->framed) {
+            apr_size_t in_rec = (apr_size_t)(b->filed % TF_FCGI_MAX_CONTENT);
+            apr_off_t left = b->announced - b->filed;
+
+            if (left < (apr_off_t)len) {
+                return APR_EGENERAL; /* more than announced: never */
+            }
+            if (in_rec == 0) {
+                tf_fcgi_header_encode(h, TF_FCGI_STDIN, 1,
+                                      left < TF_FCGI_MAX_CONTENT
+                                          ? (size_t)left
+                                          : TF_FCGI_MAX_CONTENT, 0);
+                if ((rv = stage(b, (const char *)h, sizeof(h)))
+                    != APR_SUCCESS) {
+                    return rv;
+                }
+            }
+            if (n > TF_FCGI_MAX_CONTENT - in_rec) {
+                n = TF_FCGI_MAX_CONTENT - in_rec;
+            }
+        }
+        if ((rv = stage(b, data, n)) != APR_SUCCESS) {
+            return rv;
+        }
+        b->filed += (apr_off_t)n;
+        data += n;
+        len -= n;
     }
     return APR_SUCCESS;
 }
@@ -305,9 +355,12 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
         b->mem = apr_palloc(r->pool, (apr_size_t)announced);
         b->mem_cap = (apr_size_t)announced;
     }
-    else if (announced > mem_limit && !te
-             && open_file(b) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
+    else if (announced > mem_limit && !te) {
+        if (open_file(b) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        b->framed = 1;
+        b->announced = announced;
     }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     do {
@@ -351,6 +404,10 @@ int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
             goto spool_failed;
         }
         put_staging(b);
+    }
+    if (b->framed && b->len != b->announced) {
+        /* its records would say more than there is */
+        return client_error(r, APR_INCOMPLETE);
     }
     return OK;
 
@@ -435,6 +492,19 @@ apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
         b->iobuf = apr_palloc(b->r->pool, IOBUF);
     }
     *len = max < IOBUF ? max : IOBUF;
+    if (b->framed) {
+        /* the payload of the record at pos, past its header */
+        apr_off_t in_rec = b->pos % TF_FCGI_MAX_CONTENT;
+        apr_off_t at = b->pos / TF_FCGI_MAX_CONTENT * RECORD
+                       + TF_FCGI_HEADER_LEN + in_rec;
+
+        if (*len > (apr_size_t)(TF_FCGI_MAX_CONTENT - in_rec)) {
+            *len = (apr_size_t)(TF_FCGI_MAX_CONTENT - in_rec);
+        }
+        if ((rv = apr_file_seek(b->file, APR_SET, &at)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
     rv = apr_file_read(b->file, b->iobuf, len);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -445,7 +515,8 @@ apr_status_t tf_body_next(tf_body_t *b, apr_size_t max, const char **data,
 }
 
 apr_status_t tf_body_next_file(tf_body_t *b, apr_size_t max, int *fd,
-                               apr_off_t *off, apr_size_t *len)
+                               apr_off_t *off, apr_size_t *len,
+                               int *records)
 {
     apr_os_file_t os;
     apr_off_t left = b->len - b->pos;
@@ -455,6 +526,19 @@ apr_status_t tf_body_next_file(tf_body_t *b, apr_size_t max, int *fd,
         return APR_ENOTIMPL;
     }
     *fd = os;
+    *records = b->framed;
+    if (b->framed) {
+        /* the rest of the body, whole records with their headers */
+        if (b->pos % TF_FCGI_MAX_CONTENT) {
+            return APR_ENOTIMPL; /* read partly by tf_body_next() */
+        }
+        *off = b->pos / TF_FCGI_MAX_CONTENT * RECORD;
+        *len = (apr_size_t)(left + (left + TF_FCGI_MAX_CONTENT - 1)
+                                       / TF_FCGI_MAX_CONTENT
+                                       * TF_FCGI_HEADER_LEN);
+        b->pos = b->len;
+        return APR_SUCCESS;
+    }
     *off = b->pos - (apr_off_t)b->mem_len;
     *len = left < (apr_off_t)max ? (apr_size_t)left : max;
     b->pos += (apr_off_t)*len;

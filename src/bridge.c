@@ -139,9 +139,10 @@ static apr_status_t body_next(void *ctx, apr_size_t max, const char **data,
 }
 
 static apr_status_t body_next_file(void *ctx, apr_size_t max, int *fd,
-                                   apr_off_t *off, apr_size_t *len)
+                                   apr_off_t *off, apr_size_t *len,
+                                   int *records)
 {
-    return tf_body_next_file(ctx, max, fd, off, len);
+    return tf_body_next_file(ctx, max, fd, off, len, records);
 }
 
 /* Hang up on the backend. */

@@ -37,7 +37,7 @@ static apr_status_t fill_out(tf_exchange_t *x)
     const char *data;
     apr_size_t len;
     apr_status_t rv;
-    int stable, nrec = 0;
+    int stable, records, nrec = 0;
 
     if (x->iov_n > 0 || x->sf_left) {
         return APR_SUCCESS;
@@ -53,13 +53,17 @@ static apr_status_t fill_out(tf_exchange_t *x)
     while (x->out_phase == 1 && x->iov_n + 2 <= TF_X_MAX_IOV - 1) {
         if (x->body->next_file) {
             rv = x->body->next_file(x->body->ctx, TF_FCGI_MAX_CONTENT,
-                                    &x->sf_fd, &x->sf_off, &x->sf_left);
+                                    &x->sf_fd, &x->sf_off, &x->sf_left,
+                                    &records);
             if (rv == APR_SUCCESS && x->sf_left) {
-                /* its header, then the file's bytes (send_some) */
-                tf_fcgi_header_encode(x->rec[nrec], TF_FCGI_STDIN, 1,
-                                      x->sf_left, 0);
-                x->iov[x->iov_n].iov_base = x->rec[nrec];
-                x->iov[x->iov_n++].iov_len = TF_FCGI_HEADER_LEN;
+                /* its header, unless the file has them; then the file's
+                 * bytes (send_some) */
+                if (!records) {
+                    tf_fcgi_header_encode(x->rec[nrec], TF_FCGI_STDIN, 1,
+                                          x->sf_left, 0);
+                    x->iov[x->iov_n].iov_base = x->rec[nrec];
+                    x->iov[x->iov_n++].iov_len = TF_FCGI_HEADER_LEN;
+                }
                 return APR_SUCCESS;
             }
             if (rv != APR_ENOTIMPL && rv != APR_SUCCESS) {

@@ -272,11 +272,14 @@ def test_upload_10mib(httpd):
 
 
 def test_spooled_body_sizes(httpd):
-    """Bodies past TracFcgiBodyInMemory go to a file in 64 KiB writes:
-    every size around the memory and write boundaries arrives intact."""
+    """Bodies past TracFcgiBodyInMemory go to a file in 64 KiB writes (with
+    a Content-Length, as STDIN records of 65535 bytes, headers included;
+    chunked, as plain bytes after the first ones in memory): every size
+    around the memory, write and record boundaries arrives intact."""
     h = httpd(TRAC + "TracFcgiBodyInMemory 1000\n")
-    for n in (999, 1000, 1001, 65536, 65537, 66535, 66536, 66537,
-              3 * 65536 + 1000, 3 * 65536 + 1001, 1 * MiB + 5):
+    for n in (999, 1000, 1001, 65534, 65535, 65536, 65537, 66535, 66536,
+              66537, 2 * 65535, 2 * 65535 + 1, 3 * 65536 + 1000,
+              3 * 65536 + 1001, 16 * 65535, 1 * MiB + 5):
         data = os.urandom(n)
         r = h.post("/trac/?echo", data)
         assert r.status == 200, (n, r.body[:300])
@@ -309,13 +312,17 @@ def _spooled_while_in_flight(h, n):
 def test_bodies_past_64kib_wait_in_a_file(httpd):
     """By default (TracFcgiBodyInMemory 65536, mod_fcgid's default) a body
     past 64 KiB waits for its backend in a temporary file, all of it (not
-    a MiB of httpd's memory per upload in flight), unlinked at once (a
+    a MiB of httpd's memory per upload in flight), as the STDIN records
+    the backend is sent in one sendfile(), unlinked at once (a
     child that dies leaves nothing behind), and is sent from there whole;
     64 KiB and less stay in memory."""
+    def records(n):  # STDIN records of 65535 bytes, 8-byte headers
+        return n + -(-n // 65535) * 8
+
     h = httpd(TRAC)
-    assert _spooled_while_in_flight(h, MiB) == [MiB]
+    assert _spooled_while_in_flight(h, MiB) == [records(MiB)]
     assert _spooled_while_in_flight(h, 65536) == []
-    assert _spooled_while_in_flight(h, 65537) == [65537]
+    assert _spooled_while_in_flight(h, 65537) == [records(65537)]
     H.wait_until(lambda: not h.temp_files("tracfcgi-body."), 5,
                  what="the spool files to be closed")
 
