@@ -328,6 +328,23 @@ def test_bodies_past_64kib_wait_in_a_file(httpd):
 
 
 @pytest.mark.both_mpms
+def test_backend_gone_while_a_spooled_body_goes_out(httpd):
+    """The backend exits without reading a 2 MiB body that is being sent
+    from its spool file with sendfile(): the client gets 502, no httpd
+    child dies of it (sendfile() has no MSG_NOSIGNAL), and the next
+    request is served."""
+    h = httpd(TRAC)
+    assert h.get("/trac/?pid").status == 200
+    children = h.settled_children()
+    mark = h.log_mark()
+    r = h.post("/trac/?exit=3", os.urandom(2 * MiB))
+    assert r.status == 502, (r.status, r.body[:300])
+    assert h.get("/trac/?pid").status == 200
+    assert h.httpd_children() == children
+    assert not h.log_lines(r"exit signal|Broken pipe", since=mark)
+
+
+@pytest.mark.both_mpms
 def test_chunked_upload(httpd):
     h = httpd(TRAC)
     pieces = [os.urandom(n) for n in (1, 65536, 100000, 7, 1 * MiB, 3333)]
