@@ -320,48 +320,16 @@ static int read_first(tf_body_t *b, apr_off_t announced)
     return OK;
 }
 
-int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
-                 int stream, tf_body_t **out)
+/* Buffered: read the whole body into memory, then (past @p mem_limit, or
+ * from the start if b->file is open already) the spool file. @return OK,
+ * or the HTTP status to answer (logged). */
+static int read_whole(tf_body_t *b, apr_off_t mem_limit, apr_off_t max_len)
 {
-    tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
+    request_rec *r = b->r;
     apr_bucket_brigade *bb;
-    const char *cl, *te;
-    apr_off_t announced;
     apr_status_t rv;
     int seen_eos = 0;
 
-    b->r = r;
-    te = apr_table_get(r->headers_in, "Transfer-Encoding");
-    cl = apr_table_get(r->headers_in, "Content-Length");
-    b->present = te || cl;
-    *out = b;
-    if (!b->present) {
-        return OK;
-    }
-    if (!cl || apr_strtoff(&announced, cl, NULL, 10) != APR_SUCCESS) {
-        announced = 0;
-    }
-    /* a Content-Length says it at once (chunked has none: counted) */
-    if (max_len > 0 && !te && announced > max_len) {
-        return too_long(r, max_len, announced, 1);
-    }
-    if (stream && !te && announced > 0) {
-        return read_first(b, announced);
-    }
-    /* a body whose length is announced and fits memory gets one buffer
-     * of that size: no regrowth; one that does not goes to the file from
-     * its first byte (none of it is held in memory while the rest comes) */
-    if (announced > 0 && announced <= mem_limit) {
-        b->mem = apr_palloc(r->pool, (apr_size_t)announced);
-        b->mem_cap = (apr_size_t)announced;
-    }
-    else if (announced > mem_limit && !te) {
-        if (open_file(b) != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        b->framed = 1;
-        b->announced = announced;
-    }
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     do {
         apr_bucket *e;
@@ -418,6 +386,48 @@ spool_failed:
                       "cannot write the request body to its temporary file");
     }
     return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+int tf_body_read(request_rec *r, apr_off_t mem_limit, apr_off_t max_len,
+                 int stream, tf_body_t **out)
+{
+    tf_body_t *b = apr_pcalloc(r->pool, sizeof(*b));
+    const char *cl, *te;
+    apr_off_t announced;
+
+    b->r = r;
+    te = apr_table_get(r->headers_in, "Transfer-Encoding");
+    cl = apr_table_get(r->headers_in, "Content-Length");
+    b->present = te || cl;
+    *out = b;
+    if (!b->present) {
+        return OK;
+    }
+    if (!cl || apr_strtoff(&announced, cl, NULL, 10) != APR_SUCCESS) {
+        announced = 0;
+    }
+    /* a Content-Length says it at once (chunked has none: counted) */
+    if (max_len > 0 && !te && announced > max_len) {
+        return too_long(r, max_len, announced, 1);
+    }
+    if (stream && !te && announced > 0) {
+        return read_first(b, announced);
+    }
+    /* a body whose length is announced and fits memory gets one buffer
+     * of that size: no regrowth; one that does not goes to the file from
+     * its first byte (none of it is held in memory while the rest comes) */
+    if (announced > 0 && announced <= mem_limit) {
+        b->mem = apr_palloc(r->pool, (apr_size_t)announced);
+        b->mem_cap = (apr_size_t)announced;
+    }
+    else if (announced > mem_limit && !te) {
+        if (open_file(b) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        b->framed = 1;
+        b->announced = announced;
+    }
+    return read_whole(b, mem_limit, max_len);
 }
 
 apr_off_t tf_body_length(const tf_body_t *b)

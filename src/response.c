@@ -310,8 +310,9 @@ static int drain(tf_response_t *rs, int paused)
  * HOLD_IN_MEMORY in memory, the rest in the temporary file (when all of
  * an answer past 64 KiB was held, a 1 MiB answer in the file cost a
  * quarter of the 1 MiB GET throughput of t/bench/run.py; now that a
- * client that keeps up takes it as it comes, 256 KiB cost nothing
- * measurable there, and save 8 slow clients 6 MiB). An answer longer
+ * client that keeps up takes it as it comes, 64 KiB cost nothing
+ * measurable there, and keep 8 slow clients' answers to 512 KiB of
+ * memory). An answer longer
  * than the buffer, or one the file cannot take, is streamed from there
  * on (what is held goes first). */
 static int hold(tf_response_t *rs, int paused)
