@@ -111,7 +111,17 @@ size_t tf_fcgi_params_size(const tf_fcgi_nv_t *nv, size_t n,
                            size_t *bad_pair);
 
 /**
- * Encode the PARAMS stream sized by tf_fcgi_params_size().
+ * At least the size of the PARAMS stream of @p n pairs whose names and
+ * values are @p text_len bytes together, without looking at them: room
+ * for tf_fcgi_params_encode() (each pair in a record of its own, 4-byte
+ * lengths, 7 bytes of padding). @return 0 if that overflows a size_t.
+ */
+size_t tf_fcgi_params_bound(size_t n, size_t text_len);
+
+/**
+ * Encode the PARAMS stream of @p nv, in one pass: the bytes
+ * tf_fcgi_params_size() counts, which is what @p buflen must hold
+ * (tf_fcgi_params_bound() is enough).
  * @param[out] written  bytes written on TF_FCGI_OK.
  * @return TF_FCGI_OK, or TF_FCGI_E_TOO_BIG (pair too big or @p buflen short).
  */

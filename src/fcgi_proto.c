@@ -223,30 +223,79 @@ tf_fcgi_params_size(const tf_fcgi_nv_t *nv, size_t n, size_t *bad_pair)
     return total + TF_FCGI_HEADER_LEN;
 }
 
+size_t
+tf_fcgi_params_bound(size_t n, size_t text_len)
+{
+    /* each pair in a record of its own: header, 4-byte lengths, padding */
+    const size_t per_pair = TF_FCGI_HEADER_LEN + 8 + 7;
+
+    if (n > ((size_t)-1 - TF_FCGI_HEADER_LEN) / per_pair
+        || text_len > (size_t)-1 - TF_FCGI_HEADER_LEN - n * per_pair) {
+        return 0;
+    }
+    return text_len + n * per_pair + TF_FCGI_HEADER_LEN;
+}
+
+/* Fill in the header at @p head of the record whose @p clen content bytes
+ * end at *@p off, and pad it. @return 0 when @p buflen has no room. */
+static int
+close_record(unsigned char *buf, size_t buflen, size_t *off, size_t head,
+             unsigned request_id, size_t clen)
+{
+    unsigned pad = padding_for(clen);
+
+    if (buflen - *off < pad) {
+        return 0;
+    }
+    tf_fcgi_header_encode(buf + head, TF_FCGI_PARAMS, request_id, clen, pad);
+    memset(buf + *off, 0, pad);
+    *off += pad;
+    return 1;
+}
+
 tf_fcgi_rc
 tf_fcgi_params_encode(unsigned char *buf, size_t buflen, unsigned request_id,
                       const tf_fcgi_nv_t *nv, size_t n, size_t *written)
 {
-    size_t need, off = 0, i = 0, j, k, clen, bad;
-    unsigned pad;
+    size_t off = 0, head = 0, clen = 0, i, sz;
+    int open = 0;
 
+    /* one pass, each pair sized once; the packing is count_record_pairs'
+     * (the unit tests and the fuzz target hold the two to the same bytes) */
     *written = 0;
-    need = tf_fcgi_params_size(nv, n, NULL);
-    if (need == 0 || need > buflen) {
+    for (i = 0; i < n; i++) {
+        sz = tf_fcgi_nv_size(nv[i].nlen, nv[i].vlen);
+        if (sz == 0 || sz > TF_FCGI_MAX_CONTENT) {
+            return TF_FCGI_E_TOO_BIG;
+        }
+        if (open && clen + sz > TF_FCGI_MAX_CONTENT) {
+            if (!close_record(buf, buflen, &off, head, request_id, clen)) {
+                return TF_FCGI_E_TOO_BIG;
+            }
+            open = 0;
+        }
+        if (!open) {
+            if (buflen - off < TF_FCGI_HEADER_LEN) {
+                return TF_FCGI_E_TOO_BIG;
+            }
+            head = off; /* written when the record's length is known */
+            off += TF_FCGI_HEADER_LEN;
+            clen = 0;
+            open = 1;
+        }
+        if (buflen - off < sz) {
+            return TF_FCGI_E_TOO_BIG;
+        }
+        off += write_nv(buf + off, nv[i].name, nv[i].nlen, nv[i].value,
+                        nv[i].vlen);
+        clen += sz;
+    }
+    if (open && !close_record(buf, buflen, &off, head, request_id, clen)) {
         return TF_FCGI_E_TOO_BIG;
     }
-    while (i < n) {
-        k = count_record_pairs(nv, n, i, &clen, &bad);
-        pad = padding_for(clen);
-        off += tf_fcgi_header_encode(buf + off, TF_FCGI_PARAMS, request_id,
-                                     clen, pad);
-        for (j = i; j < i + k; j++) {
-            off += write_nv(buf + off, nv[j].name, nv[j].nlen, nv[j].value,
-                            nv[j].vlen);
-        }
-        memset(buf + off, 0, pad);
-        off += pad;
-        i += k;
+    /* FCGI §5.2: an empty PARAMS record closes the stream */
+    if (buflen - off < TF_FCGI_HEADER_LEN) {
+        return TF_FCGI_E_TOO_BIG;
     }
     off += tf_fcgi_header_encode(buf + off, TF_FCGI_PARAMS, request_id, 0, 0);
     *written = off;

@@ -40,7 +40,7 @@ static int build(request_rec *r, const tf_dir_conf_t *dc, apr_off_t body_len,
     const apr_table_entry_t *elts;
     apr_table_t *e = r->subprocess_env;
     tf_fcgi_nv_t *nv;
-    size_t size, bad, n = 0, written;
+    size_t size, text = 0, n = 0, written;
     int i;
 
     ap_add_common_vars(r);
@@ -87,19 +87,24 @@ static int build(request_rec *r, const tf_dir_conf_t *dc, apr_off_t body_len,
         nv[n].nlen = strlen(elts[i].key);
         nv[n].value = elts[i].val;
         nv[n].vlen = strlen(elts[i].val);
+        text += nv[n].nlen + nv[n].vlen;
         n++;
     }
-    size = tf_fcgi_params_size(nv, n, &bad);
-    if (size == 0) {
+    /* room for the worst packing, so that the pairs are sized only once,
+     * as they are written; what goes unused stays in the request pool */
+    size = tf_fcgi_params_bound(n, text);
+    *buf = size ? apr_palloc(r->pool, size) : NULL;
+    if (!size
+        || tf_fcgi_params_encode(*buf, size, 1, nv, n, &written)
+               != TF_FCGI_OK) {
+        size_t bad = n;
+
+        tf_fcgi_params_size(nv, n, &bad); /* which pair fits no record */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TFLOGNO(00301)
                       "the variable %s (%" APR_SIZE_T_FMT " bytes) does not "
                       "fit one FastCGI record (65535 bytes)",
                       bad < n ? nv[bad].name : "?",
                       bad < n ? nv[bad].nlen + nv[bad].vlen : 0);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    *buf = apr_palloc(r->pool, size);
-    if (tf_fcgi_params_encode(*buf, size, 1, nv, n, &written) != TF_FCGI_OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     *len = written;

@@ -6,8 +6,9 @@
  * the name and value lengths (1 or 2 bytes each, per the flags), and the
  * bytes, taken from the input or from a fixed filler. The pairs are sized
  * and encoded; the records are parsed back one by one (a pair must never
- * cross a record) and must give the input pairs. tf_fcgi_params_size() is
- * also compared with an independent model of the packing rules.
+ * cross a record) and must give the input pairs, encoded into the exact
+ * size and into tf_fcgi_params_bound()'s room alike. tf_fcgi_params_size()
+ * is also compared with an independent model of the packing rules.
  */
 
 #include <stdint.h>
@@ -144,7 +145,7 @@ check_stream(const unsigned char *s, size_t len, unsigned id,
 static void
 check_params(const tf_fcgi_nv_t *nv, size_t n, unsigned id)
 {
-    size_t size, msize, bad = 7, mbad, w = 7;
+    size_t size, msize, bad = 7, mbad, w = 7, text = 0, bound, i;
     unsigned char *buf, small[16];
 
     size = tf_fcgi_params_size(nv, n, &bad);
@@ -160,6 +161,18 @@ check_params(const tf_fcgi_nv_t *nv, size_t n, unsigned id)
     CHECK(tf_fcgi_params_encode(buf, size - 1, id, nv, n, &w)
           == TF_FCGI_E_TOO_BIG && w == 0);
     CHECK(tf_fcgi_params_encode(buf, size, id, nv, n, &w) == TF_FCGI_OK);
+    CHECK(w == size);
+    check_stream(buf, size, id, nv, n);
+    free(buf);
+    /* the bound params.c allocates holds the same stream */
+    for (i = 0; i < n; i++) {
+        text += nv[i].nlen + nv[i].vlen;
+    }
+    bound = tf_fcgi_params_bound(n, text);
+    CHECK(bound >= size);
+    buf = malloc(bound);
+    CHECK(buf != NULL);
+    CHECK(tf_fcgi_params_encode(buf, bound, id, nv, n, &w) == TF_FCGI_OK);
     CHECK(w == size);
     check_stream(buf, size, id, nv, n);
     free(buf);

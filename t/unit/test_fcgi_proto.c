@@ -345,6 +345,21 @@ encode_and_check(const tf_fcgi_nv_t *nv, size_t n, unsigned id,
          && tf_fcgi_params_encode(out, size, id, nv, n, &w) == TF_FCGI_OK
          && w == size && check_params(out, size, id, nv, n, records);
     free(out);
+    if (ok) {
+        /* what params.c allocates: the bound, never less than the size,
+         * and the same bytes written into it */
+        size_t text = 0, bound, i;
+
+        for (i = 0; i < n; i++) {
+            text += nv[i].nlen + nv[i].vlen;
+        }
+        bound = tf_fcgi_params_bound(n, text);
+        out = malloc(bound);
+        ok = out && bound >= size
+             && tf_fcgi_params_encode(out, bound, id, nv, n, &w) == TF_FCGI_OK
+             && w == size && check_params(out, size, id, nv, n, records);
+        free(out);
+    }
     return ok;
 }
 
@@ -376,6 +391,15 @@ test_params(void)
                  tf_fcgi_params_encode(out, 7, 9, NULL, 0, &w)
                  == TF_FCGI_E_TOO_BIG && w == 0);
     }
+
+    /* the bound: the closing record alone, and 0 where a size_t overflows */
+    TF_CHECK("bound of 0 pairs is 8", tf_fcgi_params_bound(0, 0) == 8);
+    TF_CHECK("bound of 1 pair of 2 bytes is 2 + 8 + 8 + 7 + 8",
+             tf_fcgi_params_bound(1, 2) == 33);
+    TF_CHECK("bound overflowing in the pair count is 0",
+             tf_fcgi_params_bound((size_t)-1 / 8, 0) == 0);
+    TF_CHECK("bound overflowing in the text is 0",
+             tf_fcgi_params_bound(1, (size_t)-1 - 20) == 0);
 
     /* many pairs of assorted sizes: greedy packing, nothing split */
     for (i = 0; i < 2000; i++) {
