@@ -12,8 +12,15 @@ trip: other threads run meanwhile) and computing under Python's GIL
 (template rendering). The figure the performance issue asks for: req/s per
 MiB of backend memory (PSS) at 16 clients, mod_tracfcgi against mod_fcgid.
 
+With a Trac 1.6 source tree (--trac DIR, or TRAC_SRC), real Trac too: a
+copy of the tree, an environment made by trac-admin initenv (SQLite) and
+the trac.fcgi of trac-admin deploy, its /timeline under both modules with
+the same number of Trac processes (Trac's own FastCGI server, threaded)
+and with each module's defaults. Trac needs python3-jinja2 and
+python3-setuptools.
+
     /usr/bin/python3 t/bench/trac_shaped.py [--procs 2] [--duration 10]
-        [--sleep 3] [--cpu 2] [--clients 16]
+        [--sleep 3] [--cpu 2] [--clients 16] [--trac DIR]
 
 Needs what t/bench/run.py needs (apache2, libapache2-mod-fcgid, wrk,
 mod_tracfcgi.so built). Runs as root; everything in a temporary directory.
@@ -23,9 +30,9 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,13 +69,57 @@ ScriptAlias /app "{appdir}/trac_app.fcgi/"
 }
 LABELS = {"trac_tracfcgi": "mod_tracfcgi", "trac_fcgid": "mod_fcgid"}
 
+# real Trac: its environment named as each module's users name it
+# (@PYPATH@, @ENV@: the copy of the tree, the environment), first with
+# the same number of processes, then with each module's defaults (each
+# starts what it decides to: the set-up an administrator gets)
+TRAC_TRACFCGI = """\
+LoadModule tracfcgi_module "{module}"
+ScriptAlias /app "{appdir}/trac_app.fcgi/"
+TracEnv "@ENV@"
+TracFcgiInitEnv PYTHONPATH "@PYPATH@"
+TracFcgiIOTimeout 300
+"""
+TRAC_FCGID = """\
+LoadModule fcgid_module {moddir}/mod_fcgid.so
+FcgidIPCDir "{dir}/fcgid"
+FcgidProcessTableFile "{dir}/fcgid/shm"
+FcgidIOTimeout 300
+FcgidBusyTimeout 300
+FcgidInitialEnv TRAC_ENV "@ENV@"
+FcgidInitialEnv PYTHONPATH "@PYPATH@"
+ScriptAlias /app "{appdir}/trac_app.fcgi/"
+<Directory "{appdir}">
+    SetHandler fcgid-script
+    Options +ExecCGI
+</Directory>
+"""
+REAL = {
+    "real_tracfcgi": TRAC_TRACFCGI + """\
+TracFcgiMinProcesses {n}
+TracFcgiMaxProcesses {n}
+""",
+    "real_fcgid": TRAC_FCGID + """\
+FcgidMaxProcesses {n}
+FcgidMaxProcessesPerClass {n}
+FcgidMinProcessesPerClass {n}
+FcgidMaxRequestsPerProcess 0
+FcgidIdleTimeout 3600
+FcgidProcessLifeTime 3600
+""",
+    "dflt_tracfcgi": TRAC_TRACFCGI,
+    "dflt_fcgid": TRAC_FCGID,
+}
+LABELS.update(real_tracfcgi="mod_tracfcgi", real_fcgid="mod_fcgid",
+              dflt_tracfcgi="mod_tracfcgi", dflt_fcgid="mod_fcgid")
 
-def measure(name, root, app, lua, args):
+
+def measure(name, root, app, lua, args, path):
     srv = bench.make_server(name, root, app)
     res = {"name": name}
     try:
         srv.start()
-        url = srv.url("/app/page?sleep=%d&cpu=%d" % (args.sleep, args.cpu))
+        url = srv.url(path)
         bench.run_wrk(url, args.clients, max(2, args.duration // 2), lua)
         _, back = srv.pids()
         res["procs"] = len(back)
@@ -97,6 +148,79 @@ def measure(name, root, app, lua, args):
     return res
 
 
+def trac_site(root, src):
+    """A copy of the Trac tree at @src and an environment made with it:
+    (the app, i.e. the deployed trac.fcgi; PYTHONPATH; the environment)."""
+    tree = root / "trac"
+    shutil.copytree(src, tree, ignore=shutil.ignore_patterns(".git"))
+    if not list(tree.glob("*.egg-info")):
+        # the entry points Trac finds its components by
+        subprocess.run([sys.executable, "setup.py", "-q", "egg_info"],
+                       cwd=tree, check=True, capture_output=True)
+    env = root / "env"
+    admin = [sys.executable, "-m", "trac.admin.console", str(env)]
+    penv = dict(os.environ, PYTHONPATH=str(tree))
+    for cmd in (["initenv", "Bench", "sqlite:db/trac.db"],
+                ["deploy", str(root / "deploy")]):
+        r = subprocess.run(admin + cmd, env=penv, capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("trac-admin %s: %s%s" % (
+                cmd[0], r.stdout[-1000:], r.stderr[-1000:]))
+    appdir = root / "trac-app"
+    appdir.mkdir()
+    os.chmod(appdir, 0o755)
+    app = appdir / "trac_app.fcgi"
+    shutil.copy(root / "deploy" / "cgi-bin" / "trac.fcgi", app)
+    os.chmod(app, 0o755)
+    for d, _, files in os.walk(env):
+        shutil.chown(d, bench.USER, bench.USER)
+        for f in files:
+            shutil.chown(os.path.join(d, f), bench.USER, bench.USER)
+    return app, tree, env
+
+
+def why_no_trac(src):
+    if not src:
+        return "no Trac source tree (--trac DIR or TRAC_SRC)"
+    if not os.path.isfile(os.path.join(src, "trac", "__init__.py")):
+        return "%s is not a Trac source tree" % src
+    for mod, pkg in (("jinja2", "python3-jinja2"),
+                     ("setuptools", "python3-setuptools")):
+        r = subprocess.run([sys.executable, "-c", "import " + mod],
+                           capture_output=True)
+        if r.returncode != 0:
+            return "%s is not installed (Debian: %s)" % (mod, pkg)
+    return None
+
+
+def table(results, title, clients):
+    print(title)
+    print()
+    print("| | req/s | p50 ms | p99 ms | backends | backend PSS MiB | "
+          "req/s per MiB |")
+    print("|---|--:|--:|--:|--:|--:|--:|")
+    per = {}
+    for r in results:
+        label = LABELS[r["name"]]
+        if "failed" in r:
+            print("| %s | failed: %s |" % (label, r["failed"]))
+            continue
+        per[label] = r["rps"] / r["back_pss"] if r["back_pss"] else 0
+        print("| %s | %.0f | %.1f | %.1f | %d | %.1f | %.3g |" % (
+            label, r["rps"], r["p50"], r["p99"], r["procs_after"],
+            r["back_pss"], per[label]))
+    if len(per) == 2 and per["mod_fcgid"]:
+        ratio = per["mod_tracfcgi"] / per["mod_fcgid"]
+        print()
+        print("- [%s] 6: req/s per MiB of backend memory >= 1.5x mod_fcgid's "
+              "at %d clients: %.2fx%s" % ("x" if ratio >= 1.5 else " ",
+                                          clients, ratio,
+                                          "" if ratio >= 1.5
+                                          else "  **MISSED**"))
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--procs", type=int, default=2,
@@ -108,13 +232,27 @@ def main():
                     help="ms each request computes (default 2)")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--module", default=str(bench.MODULE))
+    ap.add_argument("--trac", default=os.environ.get("TRAC_SRC", ""),
+                    help="a Trac 1.6 source tree: real Trac's /timeline "
+                         "too (default: $TRAC_SRC)")
+    ap.add_argument("--conf", action="append", default=[],
+                    metavar="NAME:TEXT",
+                    help="append a line to one configuration's httpd.conf "
+                         "(names: %s); repeatable" % ", ".join(
+                             list(EXTRA) + list(REAL)))
     args = ap.parse_args()
     bench.check_tools(["fcgid", "tracfcgi"], args.module)
+    for c in args.conf:
+        name, _, text = c.partition(":")
+        if name not in EXTRA and name not in REAL:
+            ap.error("--conf %s: no such configuration" % name)
+        bench.EXTRA_CONF.setdefault(name, []).append(text)
     bench.BACKENDS = args.procs
-    for n, text in EXTRA.items():
-        bench.EXTRA[n] = text
+    no_trac = why_no_trac(args.trac)
+    for n in list(EXTRA) + list(REAL):
         bench.LABELS[n] = LABELS[n]
         bench.URLS[n] = ("/small.txt", None, None, None)
+    bench.EXTRA.update(EXTRA)
     bench.set_subreaper()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="tracfcgi-trac-shaped-"))
@@ -129,37 +267,43 @@ def main():
         os.chmod(app, 0o755)
         lua = root / "wrk.lua"
         lua.write_text(bench.WRK_LUA)
-        results = [measure(n, root, app, lua, args) for n in EXTRA]
+        shaped = "/app/page?sleep=%d&cpu=%d" % (args.sleep, args.cpu)
+        results = [measure(n, root, app, lua, args, shaped) for n in EXTRA]
+        real = []
+        if not no_trac:
+            try:
+                trac_app, pypath, env = trac_site(root, args.trac)
+            except (OSError, RuntimeError,
+                    subprocess.CalledProcessError) as e:
+                no_trac = "the site could not be made: %s" % e
+        if not no_trac:
+            for n, text in REAL.items():
+                bench.EXTRA[n] = text.replace("@ENV@", str(env)).replace(
+                    "@PYPATH@", str(pypath))
+            real = [measure(n, root, trac_app, lua, args, "/app/timeline")
+                    for n in REAL]
     finally:
         bench.reap()
         shutil.rmtree(root, ignore_errors=True)
-    print("Trac-shaped: %d Python processes each, %d clients, %d s, each "
-          "request waits %d ms and computes %d ms (t/apps/threaded_app.py)"
-          % (args.procs, args.clients, args.duration, args.sleep, args.cpu))
-    print()
-    print("| | req/s | p50 ms | p99 ms | backends | backend PSS MiB | "
-          "req/s per MiB |")
-    print("|---|--:|--:|--:|--:|--:|--:|")
-    per = {}
-    for r in results:
-        if "failed" in r:
-            print("| %s | failed: %s |" % (LABELS[r["name"]], r["failed"]))
-            continue
-        per[r["name"]] = r["rps"] / r["back_pss"] if r["back_pss"] else 0
-        print("| %s | %.0f | %.1f | %.1f | %d | %.1f | %.1f |" % (
-            LABELS[r["name"]], r["rps"], r["p50"], r["p99"],
-            r["procs_after"], r["back_pss"], per[r["name"]]))
-    if len(per) == 2 and per["trac_fcgid"]:
-        ratio = per["trac_tracfcgi"] / per["trac_fcgid"]
-        print()
-        print("- [%s] 6: req/s per MiB of backend memory >= 1.5x mod_fcgid's "
-              "at %d clients: %.2fx%s" % ("x" if ratio >= 1.5 else " ",
-                                          args.clients, ratio,
-                                          "" if ratio >= 1.5
-                                          else "  **MISSED**"))
-    bad = [r for r in results if r.get("errors") or r.get("failed")
+    table(results, "Trac-shaped: %d Python processes each, %d clients, %d "
+          "s, each request waits %d ms and computes %d ms "
+          "(t/apps/threaded_app.py)" % (args.procs, args.clients,
+                                        args.duration, args.sleep, args.cpu),
+          args.clients)
+    if no_trac:
+        print("Real Trac: not measured: %s" % no_trac)
+    else:
+        about = ("Real Trac (%s), /timeline of a new environment (SQLite), "
+                 "%d clients, %d s" % (args.trac, args.clients,
+                                       args.duration))
+        table(real[:2], "%s: %d Trac processes each" % (about, args.procs),
+              args.clients)
+        table(real[2:], "%s: each module's defaults (the processes it "
+              "starts by itself)" % about, args.clients)
+    bad = [r for r in results + real if r.get("errors") or r.get("failed")
            or r.get("leftovers")]
-    return 1 if bad else 0
+    # a tree named but not measured is a failure; none named is not
+    return 1 if bad or (args.trac and no_trac) else 0
 
 
 if __name__ == "__main__":
