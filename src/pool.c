@@ -9,7 +9,8 @@
  * - hdr->total_procs is the number of slots not FREE; each pool's n_procs
  *   counts its own; the free list holds exactly the FREE slots.
  * - a pool's available list holds READY slots with conns < max_conns:
- *   idle ones (conns == 0) before partly busy ones.
+ *   idle ones (conns == 0) before partly busy ones, and these by conns,
+ *   fewest first (a request that finds none idle takes the least loaded).
  * - a pool's FIFO holds exactly its WAITING waiters, oldest first, and a
  *   waiter is granted only from the head.
  */
@@ -255,22 +256,27 @@ static void avail_insert(tf_table_t *t, apr_int32_t idx)
     if (pr->conns >= pr->max_conns || pr->state != TF_PROC_READY) {
         return;
     }
-    if (pr->conns == 0 || p->idle_head == NIL) {
-        pr->prev = NIL;
-        pr->next = p->idle_head;
-        if (p->idle_head != NIL) {
-            t->procs[p->idle_head].prev = idx;
-        }
-        p->idle_head = idx;
-    }
-    else {
-        /* partly busy: append (lists are short: one pool's processes) */
-        for (i = p->idle_head; i != NIL; i = t->procs[i].next) {
+    if (pr->conns > 0) {
+        /* partly busy: after the idle ones and those with as few
+         * connections or fewer, so that a request that finds none idle
+         * takes the least loaded (a threaded backend's requests share
+         * its CPU), equals in turn (lists are short: one pool's) */
+        for (i = p->idle_head; i != NIL && t->procs[i].conns <= pr->conns;
+             i = t->procs[i].next) {
             last = i;
         }
-        pr->prev = last;
-        pr->next = NIL;
+    }
+    /* idle: first, the one used last first (it is warm) */
+    pr->prev = last;
+    pr->next = last != NIL ? t->procs[last].next : p->idle_head;
+    if (pr->next != NIL) {
+        t->procs[pr->next].prev = idx;
+    }
+    if (last != NIL) {
         t->procs[last].next = idx;
+    }
+    else {
+        p->idle_head = idx;
     }
     pr->listed = 1;
 }
@@ -1651,12 +1657,13 @@ static int check_slots(const tf_table_t *t)
 }
 
 /* Pool @i's slots: their count and states, and the listed ones on the
- * idle list (those with room, fully idle first). @return 1 if they hold. */
+ * idle list (those with room, fully idle first, then by connections in
+ * use). @return 1 if they hold. */
 static int check_pool_slots(const tf_table_t *t, apr_uint32_t i)
 {
     const tf_pool_ent_t *p = &t->pools[i];
     apr_uint32_t n = 0, listed = 0, up = 0, k;
-    int seen_busy = 0;
+    apr_uint32_t seen_busy = 0; /* connections of the last partly busy */
     apr_int32_t j;
 
     for (k = 0; k < t->hdr->n_procs; k++) {
@@ -1692,7 +1699,10 @@ static int check_pool_slots(const tf_table_t *t, apr_uint32_t i)
             return 0;
         }
         if (pr->conns > 0) {
-            seen_busy = 1;
+            if (pr->conns < seen_busy) {
+                return 0; /* partly busy ones by their connections */
+            }
+            seen_busy = pr->conns;
         }
         else if (seen_busy) {
             return 0; /* idle after partly busy */

@@ -624,6 +624,55 @@ static void test_multi_conn(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* With none idle, a request takes the process with the fewest requests:
+ * round robin would stack a threaded process's CPU-bound requests on one
+ * while another has fewer. */
+static void test_least_loaded(void)
+{
+    tf_proc_ref_t a, b, c, got;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p, i;
+
+    setup(4, 4, 8, 4);
+    p = new_pool(14, 3, 0);
+    a = spawn_ready(p, 1000, 4); /* each holds its spawner's request */
+    b = spawn_ready(p, 1001, 4);
+    c = spawn_ready(p, 1002, 4);
+    for (i = 0; i < 3; i++) {
+        TF_CHECK("a spare connection",
+                 tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                     == TF_ACQ_PROC);
+    }
+    TF_CHECK("equals in turn: two requests on each",
+             t.procs[a.idx].conns == 2 && t.procs[b.idx].conns == 2
+                 && t.procs[c.idx].conns == 2);
+    tf_pool_req_release(&t, c, 0, 100, 1);
+    TF_CHECK("sane, sorted", tf_table_check(&t));
+    TF_CHECK("c, down to 1, before a and b (2 each)",
+             tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                     == TF_ACQ_PROC
+                 && got.idx == c.idx);
+    tf_pool_req_release(&t, a, 0, 100, 1);
+    tf_pool_req_release(&t, a, 0, 100, 1);
+    tf_pool_req_release(&t, b, 0, 100, 1);
+    TF_CHECK("sane, sorted", tf_table_check(&t));
+    TF_CHECK("a, idle, first",
+             tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                     == TF_ACQ_PROC
+                 && got.idx == a.idx);
+    for (i = 0; i < 2; i++) {
+        TF_CHECK("then a and b (1 each), not c (2)",
+                 tf_pool_req_acquire(&t, p, 100, 0, &got, &w, &lim)
+                         == TF_ACQ_PROC
+                     && got.idx != c.idx);
+    }
+    TF_CHECK("two requests on each again",
+             t.procs[a.idx].conns == 2 && t.procs[b.idx].conns == 2
+                 && t.procs[c.idx].conns == 2);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 /* An httpd child dies holding connections: the manager gives them back.
  * A threaded process keeps serving its other requests; a one-connection
  * process is stopped (what it was doing for the dead child is unknown). */
@@ -947,6 +996,7 @@ int main(void)
     test_pm_writers();
     test_retire_and_reserver_gone();
     test_multi_conn();
+    test_least_loaded();
     test_reclaim();
     test_reclaim_spawn();
     test_release_cut();
