@@ -40,6 +40,28 @@ import run as bench  # noqa: E402
 
 APP = bench.REPO / "t" / "apps" / "threaded_app.py"
 
+# mod_fcgid serving the app, and holding it to {n} processes
+FCGID = """\
+LoadModule fcgid_module {moddir}/mod_fcgid.so
+FcgidIPCDir "{dir}/fcgid"
+FcgidProcessTableFile "{dir}/fcgid/shm"
+FcgidIOTimeout 300
+FcgidBusyTimeout 300
+ScriptAlias /app "{appdir}/trac_app.fcgi/"
+<Directory "{appdir}">
+    SetHandler fcgid-script
+    Options +ExecCGI
+</Directory>
+"""
+FCGID_PROCS = """\
+FcgidMaxProcesses {n}
+FcgidMaxProcessesPerClass {n}
+FcgidMinProcessesPerClass {n}
+FcgidMaxRequestsPerProcess 0
+FcgidIdleTimeout 3600
+FcgidProcessLifeTime 3600
+"""
+
 EXTRA = {
     "trac_tracfcgi": """\
 LoadModule tracfcgi_module "{module}"
@@ -48,24 +70,7 @@ TracFcgiMinProcesses {n}
 TracFcgiMaxProcesses {n}
 TracFcgiIOTimeout 300
 """,
-    "trac_fcgid": """\
-LoadModule fcgid_module {moddir}/mod_fcgid.so
-FcgidIPCDir "{dir}/fcgid"
-FcgidProcessTableFile "{dir}/fcgid/shm"
-FcgidMaxProcesses {n}
-FcgidMaxProcessesPerClass {n}
-FcgidMinProcessesPerClass {n}
-FcgidMaxRequestsPerProcess 0
-FcgidIdleTimeout 3600
-FcgidProcessLifeTime 3600
-FcgidIOTimeout 300
-FcgidBusyTimeout 300
-ScriptAlias /app "{appdir}/trac_app.fcgi/"
-<Directory "{appdir}">
-    SetHandler fcgid-script
-    Options +ExecCGI
-</Directory>
-""",
+    "trac_fcgid": FCGID + FCGID_PROCS,
 }
 LABELS = {"trac_tracfcgi": "mod_tracfcgi", "trac_fcgid": "mod_fcgid"}
 
@@ -80,33 +85,16 @@ TracEnv "@ENV@"
 TracFcgiInitEnv PYTHONPATH "@PYPATH@"
 TracFcgiIOTimeout 300
 """
-TRAC_FCGID = """\
-LoadModule fcgid_module {moddir}/mod_fcgid.so
-FcgidIPCDir "{dir}/fcgid"
-FcgidProcessTableFile "{dir}/fcgid/shm"
-FcgidIOTimeout 300
-FcgidBusyTimeout 300
+TRAC_FCGID = FCGID + """\
 FcgidInitialEnv TRAC_ENV "@ENV@"
 FcgidInitialEnv PYTHONPATH "@PYPATH@"
-ScriptAlias /app "{appdir}/trac_app.fcgi/"
-<Directory "{appdir}">
-    SetHandler fcgid-script
-    Options +ExecCGI
-</Directory>
 """
 REAL = {
     "real_tracfcgi": TRAC_TRACFCGI + """\
 TracFcgiMinProcesses {n}
 TracFcgiMaxProcesses {n}
 """,
-    "real_fcgid": TRAC_FCGID + """\
-FcgidMaxProcesses {n}
-FcgidMaxProcessesPerClass {n}
-FcgidMinProcessesPerClass {n}
-FcgidMaxRequestsPerProcess 0
-FcgidIdleTimeout 3600
-FcgidProcessLifeTime 3600
-""",
+    "real_fcgid": TRAC_FCGID + FCGID_PROCS,
     "dflt_tracfcgi": TRAC_TRACFCGI,
     "dflt_fcgid": TRAC_FCGID,
 }
