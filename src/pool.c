@@ -266,7 +266,8 @@ static void avail_insert(tf_table_t *t, apr_int32_t idx)
             last = i;
         }
     }
-    /* idle: first, the one used last first (it is warm) */
+    /* idle: at the head, so that the one used last is taken first (it
+     * is warm) */
     pr->prev = last;
     pr->next = last != NIL ? t->procs[last].next : p->idle_head;
     if (pr->next != NIL) {
