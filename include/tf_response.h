@@ -54,6 +54,12 @@ void tf_response_abort(tf_response_t *rs);
 /** @return 1 if part of the answer was passed to the client. */
 int tf_response_sent(const tf_response_t *rs);
 
+/** @return 1 if part of a held answer could not be read back from its
+ *          temporary file (logged): the exchange ended as for a client
+ *          gone, but the client is there and must not take what it got
+ *          for the whole answer (tf_response_abort()). */
+int tf_response_lost(const tf_response_t *rs);
+
 /** @return 1 if the backend's stream is suspect (it must not serve
  *          again): it broke the CGI rules mid-answer or sent more than it
  *          announced. */

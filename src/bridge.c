@@ -177,10 +177,20 @@ static void let_go(request_rec *r, attempt_t *at)
     rv = tf_backend_probe(&at->lease.addr, apr_time_from_sec(LET_GO_SECS),
                           &conns);
     if (rv == APR_TIMEUP) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00441)
-                      "the client went away; " TF_PEER_MSG(r->pool,
-                      &at->lease.peer, " was not free again within %d s%s"),
-                      LET_GO_SECS, at->lease.ext ? "" : ": it is stopped");
+        if (at->rs && tf_response_lost(at->rs)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00452)
+                          "the answer held for the client was lost; "
+                          TF_PEER_MSG(r->pool, &at->lease.peer, " was not "
+                          "free again within %d s%s"), LET_GO_SECS,
+                          at->lease.ext ? "" : ": it is stopped");
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00441)
+                          "the client went away; " TF_PEER_MSG(r->pool,
+                          &at->lease.peer, " was not free again within %d "
+                          "s%s"), LET_GO_SECS,
+                          at->lease.ext ? "" : ": it is stopped");
+        }
         at->cut = 1;
     }
     else if (rv != APR_SUCCESS && rv != APR_EOF) {
@@ -545,7 +555,7 @@ static int conclude(request_rec *r, attempt_t *at)
     if (at->end == TF_XEND_DONE) {
         return tf_response_deliver(at->rs);
     }
-    if (at->end == TF_XEND_CLIENT_GONE) {
+    if (at->end == TF_XEND_CLIENT_GONE && !tf_response_lost(at->rs)) {
         return OK;
     }
     if (tf_response_sent(at->rs)) {

@@ -61,6 +61,8 @@ struct tf_response {
     tf_spill_t *spill;      /* where it is held beyond HOLD_IN_MEMORY */
     int unflushed;          /* passed on without a FLUSH since the last */
     int broken;             /* the backend must not serve again */
+    int lost;               /* what was held cannot be read back: the
+                             * client's answer ends short */
     apr_off_t cl;           /* the backend's Content-Length, -1 if none */
     apr_off_t body_sent;
     apr_size_t pending;     /* body bytes in bb */
@@ -285,6 +287,7 @@ static int drain(tf_response_t *rs, int paused)
     }
     while (!c->data_in_output_filters && !APR_BRIGADE_EMPTY(rs->bb)) {
         if (next_piece(rs) < 0) {
+            rs->lost = 1; /* the exchange ends as for a client gone */
             return -1;
         }
         rs->unflushed = 1;
@@ -662,6 +665,13 @@ void tf_response_abort(tf_response_t *rs)
 
     r->no_cache = 1;
     c->keepalive = AP_CONN_CLOSE;
+    if (rs->lost) {
+        /* a gap: nothing after it may go out */
+        apr_brigade_cleanup(rs->bb);
+        if (rs->out) {
+            apr_brigade_cleanup(rs->out);
+        }
+    }
     APR_BRIGADE_INSERT_TAIL(rs->bb, ap_bucket_error_create(HTTP_BAD_GATEWAY,
                                                            NULL, r->pool,
                                                            c->bucket_alloc));
@@ -673,6 +683,11 @@ void tf_response_abort(tf_response_t *rs)
 int tf_response_sent(const tf_response_t *rs)
 {
     return rs->sent;
+}
+
+int tf_response_lost(const tf_response_t *rs)
+{
+    return rs->lost;
 }
 
 int tf_response_broken(const tf_response_t *rs)

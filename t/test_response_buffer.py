@@ -91,6 +91,82 @@ def test_slow_clients_do_not_hold_backends(httpd):
     H.wait_until(lambda: not answer_files(h), 10, what="files closed")
 
 
+def dechunk(raw):
+    """The body of a chunked answer, and whether its final chunk came."""
+    body, rest = b"", raw
+    while rest:
+        size, sep, rest = rest.partition(b"\r\n")
+        if not sep:
+            break
+        n = int(size.split(b";")[0], 16)
+        if n == 0:
+            return body, True
+        body += rest[:n]
+        rest = rest[n + 2:]
+    return body, False
+
+
+def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
+    """The temporary file of a held answer loses what it holds (here it
+    is truncated through /proc, as a failing disk would lose it): the
+    client gets the answer's start and a connection that ends without
+    the final chunk, never a chunked answer that looks whole; TF01003
+    says why, and the backend serves the next request."""
+    h = httpd(POOL + "TracFcgiResponseBuffer 32M\nSendBufferSize 16384\n")
+    # 40 lines of 64 KiB at once (held: memory, then the file), then 20
+    # short lines, one every 200 ms (no more goes to the file)
+    path = "/trac/?stream=60&interval=200&pad=65536&burst=40"
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(60)
+    s.connect(("127.0.0.1", h.port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+               % path).encode())
+    held = []
+
+    def file_held():
+        held[:] = [f for f in open_answer_fds(h) if os.stat(f).st_size
+                   >= 2 * MiB]
+        return held
+    H.wait_until(file_held, 20, what="the burst held in the file")
+    mark = h.log_mark()
+    os.truncate(held[0], 0)
+    raw = b""
+    while True:
+        b = s.recv(262144)
+        if not b:
+            break
+        raw += b
+    s.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    assert b"Transfer-Encoding: chunked" in head, head
+    body, ended = dechunk(rest)
+    assert not ended, "a cut answer was ended as if whole"
+    assert body.startswith(b"line 0p") and len(body) < 40 * 65536, len(body)
+    h.wait_log(r"\[tracfcgi:error\].*TF01003: cannot read the answer back",
+               since=mark)
+    assert h.get("/trac/?pid", timeout=20).status == 200
+
+
+def open_answer_fds(h):
+    """/proc/PID/fd/N of the held answers' temporary files."""
+    found = []
+    for pid in h.httpd_children():
+        d = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if "tracfcgi-answer." in os.readlink(os.path.join(d, fd)):
+                    found.append(os.path.join(d, fd))
+            except OSError:
+                continue
+    return found
+
+
 def test_up_to_64kib_are_held_in_memory(httpd):
     """What a slow client leaves, up to 64 KiB, is held in memory: no
     temporary file; more goes to the file. No backend held either way.

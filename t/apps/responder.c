@@ -44,7 +44,8 @@
  *                   application/octet-stream, written in 64 KiB pieces.
  *   stream=N        N lines "line i\n", each flushed, with interval=MS
  *                   (default 100) sleep between them; pad=B puts B bytes
- *                   'p' before each line's newline.
+ *                   'p' before each line's newline. burst=K: the first K
+ *                   lines come at once, padded; the rest unpadded.
  *   redirect=PATH   only a "Location: PATH" header (CGI local redirect).
  *   noheader        "no header block\n" on stdout, no CGI header at all
  *                   (an invalid CGI response), and a normal end.
@@ -398,11 +399,12 @@ static void handle(FCGX_Request *r)
         FCGX_PutS("\r\n", r->out);
         FCGX_FFlush(r->out);
         long pad = getnum(&q, "pad", 0), k;
+        long burst = getnum(&q, "burst", 0);
         for (i = 0; body && i < n; i++) {
-            if (i)
+            if (i && i >= burst)
                 sleep_ms(iv);
             FCGX_FPrintF(r->out, "line %ld", i);
-            for (k = 0; k < pad; k++)
+            for (k = 0; (!burst || i < burst) && k < pad; k++)
                 FCGX_PutChar('p', r->out);
             FCGX_PutS("\n", r->out);
             if (FCGX_FFlush(r->out) < 0)
