@@ -591,10 +591,10 @@ class Httpd:
                       if p.exe == APACHE and self.proc and
                       p.pid != self.proc.pid)
 
-    def temp_files(self, name):
-        """(path, size) of the temporary files whose name holds @name
-        ("tracfcgi-body.", "tracfcgi-answer.") open in httpd's children
-        (unlinked: their paths end in " (deleted)")."""
+    def temp_fds(self, name):
+        """/proc/PID/fd/N of the temporary files whose name holds @name
+        ("tracfcgi-body.", "tracfcgi-answer.") open in httpd's children:
+        a way to them once they are unlinked."""
         found = []
         for pid in self.httpd_children():
             d = "/proc/%d/fd" % pid
@@ -604,11 +604,21 @@ class Httpd:
                 continue
             for fd in fds:
                 try:
-                    t = os.readlink(os.path.join(d, fd))
-                    if name in t:
-                        found.append((t, os.stat(os.path.join(d, fd)).st_size))
+                    if name in os.readlink(os.path.join(d, fd)):
+                        found.append(os.path.join(d, fd))
                 except OSError:
                     continue
+        return found
+
+    def temp_files(self, name):
+        """(path, size) of those files (unlinked: their paths end in
+        " (deleted)")."""
+        found = []
+        for fd in self.temp_fds(name):
+            try:
+                found.append((os.readlink(fd), os.stat(fd).st_size))
+            except OSError:
+                continue
         return sorted(found)
 
     def settled_children(self, timeout=10):

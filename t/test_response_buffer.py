@@ -125,46 +125,21 @@ def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
     held = []
 
     def file_held():
-        held[:] = [f for f in open_answer_fds(h) if os.stat(f).st_size
-                   >= 2 * MiB]
+        held[:] = [f for f in h.temp_fds("tracfcgi-answer.")
+                   if os.stat(f).st_size >= 2 * MiB]
         return held
     H.wait_until(file_held, 20, what="the burst held in the file")
     mark = h.log_mark()
     os.truncate(held[0], 0)
-    raw = b""
-    while True:
-        b = s.recv(262144)
-        if not b:
-            break
-        raw += b
-    s.close()
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head[:200]
-    assert b"Transfer-Encoding: chunked" in head, head
+    status, hdrs, rest = read_to_end(s)
+    assert status == 200
+    assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
     body, ended = dechunk(rest)
     assert not ended, "a cut answer was ended as if whole"
     assert body.startswith(b"line 0p") and len(body) < 40 * 65536, len(body)
     h.wait_log(r"\[tracfcgi:error\].*TF01003: cannot read the answer back",
                since=mark)
     assert h.get("/trac/?pid", timeout=20).status == 200
-
-
-def open_answer_fds(h):
-    """/proc/PID/fd/N of the held answers' temporary files."""
-    found = []
-    for pid in h.httpd_children():
-        d = "/proc/%d/fd" % pid
-        try:
-            fds = os.listdir(d)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if "tracfcgi-answer." in os.readlink(os.path.join(d, fd)):
-                    found.append(os.path.join(d, fd))
-            except OSError:
-                continue
-    return found
 
 
 def test_up_to_64kib_are_held_in_memory(httpd):
