@@ -91,21 +91,6 @@ def test_slow_clients_do_not_hold_backends(httpd):
     H.wait_until(lambda: not answer_files(h), 10, what="files closed")
 
 
-def dechunk(raw):
-    """The body of a chunked answer, and whether its final chunk came."""
-    body, rest = b"", raw
-    while rest:
-        size, sep, rest = rest.partition(b"\r\n")
-        if not sep:
-            break
-        n = int(size.split(b";")[0], 16)
-        if n == 0:
-            return body, True
-        body += rest[:n]
-        rest = rest[n + 2:]
-    return body, False
-
-
 def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
     """The temporary file of a held answer loses what it holds (here it
     is truncated through /proc, as a failing disk would lose it): the
@@ -134,7 +119,7 @@ def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
     status, hdrs, rest = read_to_end(s)
     assert status == 200
     assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
-    body, ended = dechunk(rest)
+    body, ended = H.dechunk(rest)
     assert not ended, "a cut answer was ended as if whole"
     assert body.startswith(b"line 0p") and len(body) < 40 * 65536, len(body)
     h.wait_log(r"\[tracfcgi:error\].*TF01003: cannot read the answer back",
