@@ -31,12 +31,11 @@ from pathlib import Path
 
 import pytest
 
-import httpd as H
 import netns
+import pgserver
 
 TRAC_SRC = os.environ.get("TRAC_SRC", "")
 PY = "/usr/bin/python3"
-PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
 DB_PASSWORD = "Tr4cDbPassw0rd"
 USER, PASSWORD = "alice", "secret"
 
@@ -47,8 +46,8 @@ def why_not():
                 "Trac on PostgreSQL")
     if not os.path.isfile(os.path.join(TRAC_SRC, "trac", "__init__.py")):
         return "TRAC_SRC=%s is not a Trac source tree" % TRAC_SRC
-    if not PG_BINS:
-        return "PostgreSQL is not installed (Debian: postgresql)"
+    if pgserver.why_not():
+        return pgserver.why_not()
     for mod, pkg in (("psycopg2", "python3-psycopg2"),
                      ("jinja2", "python3-jinja2"),
                      ("setuptools", "python3-setuptools")):
@@ -77,13 +76,12 @@ class Site:
     def __init__(self, root, db_host):
         self.root = root
         self.db = db_host
-        self.pg_proc = None
+        self.pg = None
         self.trac = root / "trac"
         self.env = root / "env"
         self.deploy = root / "deploy"
         self.htpasswd = root / "htpasswd"
-        self.uri = "postgres://trac:%s@%s:5432/trac" % (DB_PASSWORD,
-                                                         db_host.addr)
+        self.uri = None
 
     def trac_admin(self, *args):
         return run([PY, "-m", "trac.admin.console", str(self.env)] +
@@ -104,43 +102,13 @@ class Site:
         run(["chown", "-R", "www-data:www-data", str(self.env)])
 
     def start_postgres(self):
-        pg = self.root / "pg"
-        pg.mkdir()
-        (pg / "pw").write_text("admin-pw\n")
-        shutil.chown(pg, "postgres", "postgres")
-        shutil.chown(pg / "pw", "postgres", "postgres")
-        bindir = os.path.dirname(PG_BINS[-1])
-        run(["runuser", "-u", "postgres", "--", bindir + "/initdb", "-D",
-             str(pg / "data"), "-A", "scram-sha-256", "-U", "postgres",
-             "--pwfile", str(pg / "pw")])
-        with open(pg / "data" / "pg_hba.conf", "a") as f:
-            f.write("host all all %s.100.0/24 scram-sha-256\n" % netns.NET)
-        log = open(pg / "postgres.log", "ab")
-        self.pg_proc = subprocess.Popen(
-            list(self.db.prefix) +
-            ["runuser", "-u", "postgres", "--", bindir + "/postgres", "-D",
-             str(pg / "data"), "-k", str(pg), "-c",
-             "listen_addresses=" + self.db.addr, "-p", "5432"],
-            stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        env = dict(os.environ, PGPASSWORD="admin-pw")
-        H.wait_until(lambda: subprocess.run(
-            ["psql", "-h", self.db.addr, "-U", "postgres", "-c", "select 1"],
-            capture_output=True, env=env).returncode == 0, 30,
-            what="PostgreSQL on the database host")
-        run(["psql", "-h", self.db.addr, "-U", "postgres", "-c",
-             "create user trac password '%s'" % DB_PASSWORD], env=env)
-        run(["psql", "-h", self.db.addr, "-U", "postgres", "-c",
-             "create database trac owner trac"], env=env)
+        self.pg = pgserver.Postgres(self.root / "pg", self.db)
+        self.pg.start()
+        self.uri = self.pg.database("trac", "trac", DB_PASSWORD)
 
     def stop(self):
-        if self.pg_proc and self.pg_proc.poll() is None:
-            os.killpg(self.pg_proc.pid, 15)
-            try:
-                self.pg_proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pg_proc.pid, 9)
-                self.pg_proc.wait(10)
+        if self.pg:
+            self.pg.stop()
 
     def web_node_conf(self):
         return ("ScriptAlias /trac %s/cgi-bin/trac.fcgi/\n"
