@@ -127,6 +127,56 @@ def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
     assert h.get("/trac/?pid", timeout=20).status == 200
 
 
+@pytest.mark.parametrize("sendfile", ["Off", "On"])
+def test_a_held_answer_lost_after_the_backend_ended_is_cut_short(httpd,
+                                                                 sendfile):
+    """The same loss once the backend has ended and the handler has
+    handed what is held to httpd, which sends it from the file as the
+    client reads (mapped into memory, or with sendfile()): httpd's core
+    fails to write it and ends the connection. The client gets the
+    answer's start and no final chunk, never an answer that looks whole;
+    the httpd child goes on, and so does the pool."""
+    h = httpd(POOL + "TracFcgiResponseBuffer 32M\nSendBufferSize 16384\n"
+              "EnableSendfile %s\n" % sendfile)
+    mark = h.log_mark()
+    # 100 lines of 64 KiB at once (more than one 4 MiB mapping), and the
+    # end of the answer
+    path = "/trac/?stream=100&pad=65536&burst=100"
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(60)
+    s.connect(("127.0.0.1", h.port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+               % path).encode())
+    held = []
+
+    def file_held():
+        held[:] = [f for f in h.temp_fds("tracfcgi-answer.")
+                   if os.stat(f).st_size >= 6 * MiB]
+        return held
+    H.wait_until(file_held, 20, what="the answer held in the file")
+    # the backend has ended: the pool's two processes serve two requests
+    # of a second each at once
+    t0 = time.monotonic()
+    bg = [H.Bg(h.get, "/trac/?sleep=1000&pid", timeout=10)
+          for _ in range(2)]
+    for b in bg:
+        b.start()
+    assert [b.get(10).status for b in bg] == [200, 200]
+    assert time.monotonic() - t0 < 1.9, "a backend was still held"
+    os.truncate(held[0], 0)
+    status, hdrs, rest = read_to_end(s)
+    assert status == 200
+    assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
+    body, ended = H.dechunk(rest)
+    assert not ended, "a cut answer was ended as if whole"
+    assert body.startswith(b"line 0p") and len(body) < 100 * 65536, len(body)
+    assert h.get("/trac/?pid", timeout=20).status == 200
+    time.sleep(1.2)  # httpd's parent notes a dead child within a second
+    assert not h.log_lines(r"exit signal|AH00052", since=mark), \
+        "an httpd child died"
+
+
 def test_up_to_64kib_are_held_in_memory(httpd):
     """What a slow client leaves, up to 64 KiB, is held in memory: no
     temporary file; more goes to the file. No backend held either way.
