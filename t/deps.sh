@@ -3,7 +3,7 @@
 # it prints the one apt-get line to run and stops.
 TF_PACKAGES="apache2 apache2-dev libapr1-dev libaprutil1-dev libfcgi-dev \
 libsqlite3-dev sqlite3 python3-pytest python3-pytest-timeout php-cgi php-fpm \
-spawn-fcgi iproute2 libapache2-mod-xsendfile python3-html5lib \
+spawn-fcgi iproute2 libapache2-mod-xsendfile python3-html5lib python3-h2 \
 dpkg-dev debhelper lintian \
 apache2-suexec-pristine \
 apache2-suexec-custom \
