@@ -463,7 +463,9 @@ void tf_pool_pm_forked(tf_table_t *t, tf_proc_ref_t ref, pid_t pid,
 /**
  * PM: the STARTING slot's process is ready; the reserving request keeps
  * its connection, its spare ones go to queued requests. While the table
- * drains, a process that nobody then holds goes to STOPPING at once.
+ * drains, or when the process was started before its script changed
+ * (tf_pool_pm_retire_all()), one that nobody then holds goes to STOPPING
+ * at once.
  * @return the TF_WAKE_* flags of that grant (0: nobody to wake), or -1
  *         when @p ref is stale.
  */
@@ -589,7 +591,9 @@ int tf_pool_spawn_abandoned(tf_table_t *t, tf_proc_ref_t ref, apr_time_t now);
 
 /**
  * PM: replace every process of @p pool: idle ones stop now, busy ones
- * when their requests end. @return the number of processes affected.
+ * when their requests end, starting ones when they are ready (at once if
+ * nobody waits for them, else when the requests they serve end).
+ * @return the number of processes affected.
  */
 int tf_pool_pm_retire_all(tf_table_t *t, int pool);
 

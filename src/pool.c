@@ -976,6 +976,10 @@ int tf_pool_pm_ready(tf_table_t *t, tf_proc_ref_t ref, apr_uint32_t max_conns,
          * keeping the old manager alive until its idle timeout */
         tf_pool_pm_stop_idle(t, ref.idx, TF_EXIT_SHUTDOWN);
     }
+    else if (pr->retire && pr->conns == 0) {
+        /* started before its script changed, and nobody waits for it */
+        tf_pool_pm_stop_idle(t, ref.idx, TF_EXIT_RETIRED);
+    }
     return flags;
 }
 
@@ -1137,14 +1141,18 @@ int tf_pool_pm_retire_all(tf_table_t *t, int pool)
     for (k = 0; k < t->hdr->n_procs; k++) {
         tf_proc_ent_t *pr = &t->procs[k];
 
-        if (pr->pool != pool || pr->state != TF_PROC_READY) {
+        if (pr->pool != pool || (pr->state != TF_PROC_READY
+                                 && pr->state != TF_PROC_STARTING)) {
             continue;
         }
         n++;
-        if (pr->conns == 0) {
+        if (pr->state == TF_PROC_READY && pr->conns == 0) {
             tf_pool_pm_stop_idle(t, (int)k, TF_EXIT_RETIRED);
         }
         else {
+            /* busy; or still starting, from what was there before the
+             * change perhaps: it serves the request it was started for,
+             * if any, and stops (tf_pool_pm_ready(), the release) */
             pr->retire = 1;
         }
     }

@@ -677,6 +677,46 @@ TracFcgiMaxProcesses 2
     assert len(h.log_lines(r"its script changed", since=mark)) == 1
 
 
+def test_reload_replaces_a_process_that_was_starting(httpd):
+    """The script changes while the pool's process is still starting (it
+    may have read what was there before): it serves the request it was
+    started for, then stops, and a new one serves the next."""
+    h = httpd("""
+ScriptAlias /app @TMP@/app/slow.fcgi/
+<Directory @TMP@/app>
+    Require all granted
+</Directory>
+TracFcgiReloadOnChange On
+TracFcgiMaxProcesses 1
+TracFcgiQueueTimeout 20
+""", start=False)
+    d = h.tmp / "app"
+    d.mkdir()
+    d.chmod(0o755)
+    script = d / "slow.fcgi"
+    # three seconds of start-up (an application importing its code)
+    script.write_text("#!/bin/sh\nsleep 3\nexec %s\n" % RESPONDER)
+    script.chmod(0o755)
+    h.start()
+    mark = h.log_mark()
+    asked = Bg(h.get, "/app/?pid", timeout=30)
+    asked.start()
+    # the shell that sleeps, then execs the responder: the same pid
+    first = H.wait_until(lambda: h.backend_pids(str(script)), 10,
+                         what="the process starting")[0]
+    st = script.stat()
+    os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    h.wait_log(r"TF00120: pool \S+: its script changed; replacing its 1 "
+               r"process", since=mark)
+    assert not h.log_lines(r"backend pid=%d ready" % first, since=mark), \
+        "the process was ready before the change was seen"
+    r = asked.get(30)
+    assert r.status == 200 and pid_of(r.body) == first
+    H.wait_until(lambda: not H.alive(first), 10, what="the first process")
+    r = h.get("/app/?pid", timeout=30)
+    assert r.status == 200 and pid_of(r.body) != first
+
+
 def test_reload_watches_plugins(httpd):
     """TracFcgiReloadOnChange watches what a Trac upgrade or a new plugin
     changes: the TracEnv's plugins/, the [inherit] plugins_dir of its

@@ -280,6 +280,54 @@ static void test_ready_while_draining(void)
     TF_CHECK("sane", tf_table_check(&t));
 }
 
+/* The script changes (TracFcgiReloadOnChange) while processes start: a
+ * starting one may have read what was there before. One nobody waits for
+ * stops as soon as it is ready; one started for a request serves it and
+ * stops when it is released; the ready idle one stops at once. */
+static void test_retire_all_while_starting(void)
+{
+    tf_proc_ref_t idle, spare, asked, again;
+    apr_int32_t w;
+    tf_limit_e lim;
+    int p;
+
+    setup(4, 4, 4, 4);
+    p = new_pool(61, 3, 0);
+    idle = spawn_ready(p, 70, 1);
+    TF_CHECK("a request's spawn (the first process is busy)",
+             tf_pool_req_acquire(&t, p, 101, 0, &asked, &w, &lim)
+                 == TF_ACQ_SPAWN);
+    TF_CHECK("reserve for the minimum",
+             tf_pool_pm_reserve(&t, p, 0, &spare) == 0);
+    tf_pool_req_release(&t, idle, TF_RELEASE_SERVED, 100, 0);
+    tf_pool_pm_forked(&t, spare, 71, "", 0);
+    tf_pool_pm_forked(&t, asked, 72, "", 0);
+    TF_CHECK("all three affected", tf_pool_pm_retire_all(&t, p) == 3);
+    TF_CHECK("the idle ready one stops now",
+             t.procs[idle.idx].state == TF_PROC_STOPPING
+                 && t.procs[idle.idx].exit_reason == TF_EXIT_RETIRED);
+    TF_CHECK("sane", tf_table_check(&t));
+    TF_CHECK("ready", tf_pool_pm_ready(&t, spare, 1, 1) >= 0);
+    TF_CHECK("nobody waits for it: stopping at once",
+             t.procs[spare.idx].state == TF_PROC_STOPPING
+                 && t.procs[spare.idx].exit_reason == TF_EXIT_RETIRED
+                 && !t.procs[spare.idx].listed);
+    TF_CHECK("ready", tf_pool_pm_ready(&t, asked, 1, 1) >= 0);
+    TF_CHECK("its request has it",
+             t.procs[asked.idx].state == TF_PROC_READY
+                 && t.procs[asked.idx].conns == 1);
+    TF_CHECK("sane", tf_table_check(&t));
+    tf_pool_req_release(&t, asked, TF_RELEASE_SERVED, 101, 2);
+    TF_CHECK("released: stopping",
+             t.procs[asked.idx].state == TF_PROC_STOPPING
+                 && t.procs[asked.idx].exit_reason == TF_EXIT_RETIRED);
+    tf_pool_pm_exited(&t, spare.idx, TF_EXIT_RETIRED, 3);
+    TF_CHECK("once one has exited, the next request starts a new one",
+             tf_pool_req_acquire(&t, p, 102, 3, &again, &w, &lim)
+                 == TF_ACQ_SPAWN);
+    TF_CHECK("sane", tf_table_check(&t));
+}
+
 static void test_fifo(void)
 {
     tf_proc_ref_t a, b, got;
@@ -989,6 +1037,7 @@ int main(void)
     test_find_or_create();
     test_recycle();
     test_ready_while_draining();
+    test_retire_all_while_starting();
     test_fifo();
     test_total_cap();
     test_broken_and_exits();
