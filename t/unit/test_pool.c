@@ -1012,6 +1012,10 @@ static void test_random_walk(void)
                 }
             }
         }
+        if (op == 6 && step % 11 == 0) {
+            /* a pool's script changes (TracFcgiReloadOnChange) */
+            tf_pool_pm_retire_all(&t, (int)(seed % 3));
+        }
         if (op == 5 && step % 7 == 0) {
             /* a process dies on its own, busy or not */
             j = (apr_uint32_t)(seed % t.hdr->n_procs);
