@@ -7,8 +7,10 @@
  * Confinement: the path is resolved with realpath() (every `..` and
  * symbolic link, the last component included), and what it resolves to
  * must lie under one of the TracFcgiXSendfilePath directories, resolved
- * the same way; the file is then opened by that resolved name, without
- * following a symbolic link, and must be a regular file. (mod_xsendfile
+ * the same way; the file is then opened beneath that directory by the
+ * rest of the resolved name, following no symbolic link (openat2()), so
+ * that a component replaced by a link between the two steps leads
+ * nowhere, and must be a regular file. (mod_xsendfile
  * 0.12 compares the path's prefix before resolving it: a symbolic link
  * inside its directory leads out of it.)
  *
@@ -20,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "apr_strings.h"
 #include "http_core.h"
@@ -58,10 +63,11 @@ static int refuse(request_rec *r, int status, const char *path,
     return status;
 }
 
-/* @return 1 if @real lies under one of the allowed directories. */
-static int allowed(request_rec *r, const tf_dir_conf_t *dc, const char *real)
+/* @return 1 if @real lies under one of the allowed directories, whose
+ * resolved name is then in @dir. */
+static int allowed(const tf_dir_conf_t *dc, const char *real,
+                   char dir[PATH_MAX])
 {
-    char dir[PATH_MAX];
     int i;
 
     for (i = 0; i < dc->xsendfile_paths->nelts; i++) {
@@ -79,10 +85,46 @@ static int allowed(request_rec *r, const tf_dir_conf_t *dc, const char *real)
     return 0;
 }
 
+/* Open @real, which realpath() gave and which lies under @dir, without
+ * leaving @dir however its components change meanwhile: openat2()
+ * beneath @dir, following no symbolic link (a resolved name has none; a
+ * component made a link since, by whoever may write under @dir, fails
+ * with ELOOP instead of leading out). Where the kernel has no openat2()
+ * (before Linux 5.6), the name is opened as it is, its last component
+ * not followed. @return the descriptor, or -1 with errno. */
+static int open_beneath(const char *dir, const char *real)
+{
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    struct open_how how;
+    const char *rel = real + strlen(dir);
+    int dfd, fd, err;
+
+    while (*rel == '/') {
+        rel++;
+    }
+    if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        return -1;
+    }
+    memset(&how, 0, sizeof(how));
+    how.flags = (apr_uint64_t)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+                  | RESOLVE_NO_MAGICLINKS;
+    fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+    err = errno;
+    close(dfd);
+    if (fd < 0 && (err == ENOSYS || err == EPERM)) {
+        /* no openat2() here (EPERM: a seccomp filter that does not know
+         * it) */
+        return open(real, flags);
+    }
+    errno = err;
+    return fd;
+}
+
 int tf_xsendfile_serve(request_rec *r, const tf_dir_conf_t *dc,
                        const char *path)
 {
-    char real[PATH_MAX];
+    char real[PATH_MAX], dir[PATH_MAX];
     apr_bucket_brigade *bb;
     apr_file_t *f = NULL;
     const char *c;
@@ -111,17 +153,20 @@ int tf_xsendfile_serve(request_rec *r, const tf_dir_conf_t *dc,
                             apr_psprintf(r->pool, "cannot resolve it (%s)",
                                          strerror(errno)));
     }
-    if (!allowed(r, dc, real)) {
+    if (!allowed(dc, real, dir)) {
         return refuse(r, HTTP_FORBIDDEN, path, apr_psprintf(
                           r->pool, "it resolves to %s, outside every "
                           "TracFcgiXSendfilePath", real));
     }
-    /* what the resolved name is now, without following a link... */
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    /* what the resolved name is now, without leaving its directory... */
+    fd = open_beneath(dir, real);
     if (fd < 0) {
         return refuse(r, errno == ENOENT ? HTTP_NOT_FOUND : HTTP_FORBIDDEN,
                       path, apr_psprintf(r->pool, "cannot open %s (%s)",
-                                         real, strerror(errno)));
+                                         real, errno == ELOOP
+                                         ? "a symbolic link on the way, "
+                                           "made since it was resolved"
+                                         : strerror(errno)));
     }
     rc = fstat(fd, &st);
     close(fd);

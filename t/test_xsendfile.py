@@ -9,10 +9,13 @@ on to whatever follows: mod_xsendfile (Debian's libapache2-mod-xsendfile)
 when a site uses it.
 """
 
+import collections
+import concurrent.futures as cf
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -147,6 +150,56 @@ def test_hostile_paths(httpd, files, case, status, rule):
     lines = h.log_lines(r"TF00801: X-Sendfile .* not sent: ", mark)
     assert len(lines) == 1 and re.search(rule, lines[0]), lines
     assert "answering %d" % status in lines[0]
+
+
+def test_a_directory_swapped_for_a_link_leads_nowhere(httpd, files):
+    """Whoever may write under the allowed directory swaps one of its
+    directories for a symbolic link to outside/ and back, again and
+    again, while files under it are asked for: a request finds the
+    directory (its file is sent), the link (refused) or neither (404),
+    and never sends what lies outside, even when the swap falls between
+    resolving the name and opening it."""
+    allowed, outside = files / "allowed", files / "outside"
+    (allowed / "real").mkdir()
+    (allowed / "real" / "note.txt").write_text("inside\n")
+    (outside / "note.txt").write_text("the secret\n")
+    for p in (allowed / "real", allowed / "real" / "note.txt",
+              outside / "note.txt"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    os.symlink(str(outside), allowed / "link")
+    swap = allowed / "swap"
+    os.rename(allowed / "real", swap)
+    h = httpd(conf(files, "TracFcgiMaxProcesses 4\n"))
+    stop = threading.Event()
+    flips = [0]
+
+    def flip():
+        while not stop.is_set():
+            os.rename(swap, allowed / "real")
+            os.rename(allowed / "link", swap)
+            os.rename(swap, allowed / "link")
+            os.rename(allowed / "real", swap)
+            flips[0] += 1
+
+    got = collections.Counter()
+    t = threading.Thread(target=flip)
+    t.start()
+    try:
+        end = time.monotonic() + 4
+        with cf.ThreadPoolExecutor(4) as ex:
+            while time.monotonic() < end:
+                for r in ex.map(lambda _: h.get(xs(swap / "note.txt")),
+                                range(16)):
+                    assert b"the secret" not in r.body, \
+                        "a file outside was sent"
+                    got[r.status] += 1
+                    if r.status == 200:
+                        assert r.body == b"inside\n"
+    finally:
+        stop.set()
+        t.join()
+    assert set(got) <= {200, 403, 404}, got
+    assert got[200] > 0 and flips[0] > 100, (got, flips)
 
 
 def test_error_answer_keeps_its_body(httpd, files):
