@@ -639,6 +639,20 @@ def test_graceful_stop_finishes_requests(httpd):
     assert not any(H.alive(p) for p in pids)
 
 
+def app_script(h, name):
+    """@name in an app/ directory of @h's own (made here)."""
+    d = h.tmp / "app"
+    d.mkdir()
+    d.chmod(0o755)
+    return d / name
+
+
+def touch_later(path):
+    """A newer mtime for @path (five seconds on), as an edit gives it."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+
+
 def test_reload_on_change(httpd):
     h = httpd("""
 ScriptAlias /app @TMP@/app/responder.fcgi/
@@ -648,10 +662,7 @@ ScriptAlias /app @TMP@/app/responder.fcgi/
 TracFcgiReloadOnChange On
 TracFcgiMaxProcesses 2
 """ + STATUS)
-    d = h.tmp / "app"
-    d.mkdir()
-    d.chmod(0o755)
-    script = d / "responder.fcgi"
+    script = app_script(h, "responder.fcgi")
     shutil.copy2(RESPONDER, script)
     script.chmod(0o755)
     mark = h.log_mark()
@@ -659,8 +670,7 @@ TracFcgiMaxProcesses 2
         load.wait_count(500)
         before = set(h.backend_pids(str(script)))
         t_touch = time.monotonic()
-        st = script.stat()
-        os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+        touch_later(script)
         h.wait_log(r"TF00120: pool \S+: its script changed", since=mark)
         t_changed = time.monotonic()
         load.wait_count(max(1000, load.count() + 300))
@@ -690,10 +700,7 @@ TracFcgiReloadOnChange On
 TracFcgiMaxProcesses 1
 TracFcgiQueueTimeout 20
 """, start=False)
-    d = h.tmp / "app"
-    d.mkdir()
-    d.chmod(0o755)
-    script = d / "slow.fcgi"
+    script = app_script(h, "slow.fcgi")
     # three seconds of start-up (an application importing its code)
     script.write_text("#!/bin/sh\nsleep 3\nexec %s\n" % RESPONDER)
     script.chmod(0o755)
@@ -704,8 +711,7 @@ TracFcgiQueueTimeout 20
     # the shell that sleeps, then execs the responder: the same pid
     first = H.wait_until(lambda: h.backend_pids(str(script)), 10,
                          what="the process starting")[0]
-    st = script.stat()
-    os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    touch_later(script)
     h.wait_log(r"TF00120: pool \S+: its script changed; replacing its 1 "
                r"process", since=mark)
     assert not h.log_lines(r"backend pid=%d ready" % first, since=mark), \

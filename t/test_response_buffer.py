@@ -52,6 +52,38 @@ def read_to_end(s, on_data=None):
     return int(lines[0].split()[1]), hdrs, body
 
 
+def held_in_file(h, path, at_least):
+    """A client that asks for @path over HTTP/1.1 and reads nothing yet,
+    once the answer's temporary file holds @at_least bytes: (the socket,
+    the file's /proc path)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(60)
+    s.connect(("127.0.0.1", h.port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+               % path).encode())
+    held = []
+
+    def file_held():
+        held[:] = [f for f in h.temp_fds("tracfcgi-answer.")
+                   if os.stat(f).st_size >= at_least]
+        return held
+    H.wait_until(file_held, 20, what="the answer held in its file")
+    return s, held[0]
+
+
+def assert_cut_short(s, whole):
+    """What the client of held_in_file() gets after the loss: the start
+    of an answer of @whole bytes, and a connection closed without the
+    final chunk."""
+    status, hdrs, rest = read_to_end(s)
+    assert status == 200
+    assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
+    body, ended = H.dechunk(rest)
+    assert not ended, "a cut answer was ended as if whole"
+    assert body.startswith(b"line 0p") and len(body) < whole, len(body)
+
+
 def answer_files(h):
     """Temporary answer files open in httpd's processes (all unlinked)."""
     return [t for t, _ in h.temp_files("tracfcgi-answer.")]
@@ -100,28 +132,11 @@ def test_a_held_answer_lost_from_its_file_is_cut_short(httpd):
     h = httpd(POOL + "TracFcgiResponseBuffer 32M\nSendBufferSize 16384\n")
     # 40 lines of 64 KiB at once (held: memory, then the file), then 20
     # short lines, one every 200 ms (no more goes to the file)
-    path = "/trac/?stream=60&interval=200&pad=65536&burst=40"
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.settimeout(60)
-    s.connect(("127.0.0.1", h.port))
-    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-               % path).encode())
-    held = []
-
-    def file_held():
-        held[:] = [f for f in h.temp_fds("tracfcgi-answer.")
-                   if os.stat(f).st_size >= 2 * MiB]
-        return held
-    H.wait_until(file_held, 20, what="the burst held in the file")
+    s, held = held_in_file(
+        h, "/trac/?stream=60&interval=200&pad=65536&burst=40", 2 * MiB)
     mark = h.log_mark()
-    os.truncate(held[0], 0)
-    status, hdrs, rest = read_to_end(s)
-    assert status == 200
-    assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
-    body, ended = H.dechunk(rest)
-    assert not ended, "a cut answer was ended as if whole"
-    assert body.startswith(b"line 0p") and len(body) < 40 * 65536, len(body)
+    os.truncate(held, 0)
+    assert_cut_short(s, 40 * 65536)
     h.wait_log(r"\[tracfcgi:error\].*TF01003: cannot read the answer back",
                since=mark)
     assert h.get("/trac/?pid", timeout=20).status == 200
@@ -141,20 +156,8 @@ def test_a_held_answer_lost_after_the_backend_ended_is_cut_short(httpd,
     mark = h.log_mark()
     # 100 lines of 64 KiB at once (more than one 4 MiB mapping), and the
     # end of the answer
-    path = "/trac/?stream=100&pad=65536&burst=100"
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.settimeout(60)
-    s.connect(("127.0.0.1", h.port))
-    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-               % path).encode())
-    held = []
-
-    def file_held():
-        held[:] = [f for f in h.temp_fds("tracfcgi-answer.")
-                   if os.stat(f).st_size >= 6 * MiB]
-        return held
-    H.wait_until(file_held, 20, what="the answer held in the file")
+    s, held = held_in_file(h, "/trac/?stream=100&pad=65536&burst=100",
+                           6 * MiB)
     # the backend has ended: the pool's two processes serve two requests
     # of a second each at once
     t0 = time.monotonic()
@@ -164,13 +167,8 @@ def test_a_held_answer_lost_after_the_backend_ended_is_cut_short(httpd,
         b.start()
     assert [b.get(10).status for b in bg] == [200, 200]
     assert time.monotonic() - t0 < 1.9, "a backend was still held"
-    os.truncate(held[0], 0)
-    status, hdrs, rest = read_to_end(s)
-    assert status == 200
-    assert hdrs.get("Transfer-Encoding") == "chunked", hdrs
-    body, ended = H.dechunk(rest)
-    assert not ended, "a cut answer was ended as if whole"
-    assert body.startswith(b"line 0p") and len(body) < 100 * 65536, len(body)
+    os.truncate(held, 0)
+    assert_cut_short(s, 100 * 65536)
     assert h.get("/trac/?pid", timeout=20).status == 200
     time.sleep(1.2)  # httpd's parent notes a dead child within a second
     assert not h.log_lines(r"exit signal|AH00052", since=mark), \
