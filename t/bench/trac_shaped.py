@@ -246,12 +246,13 @@ def table(results, title, clients):
     print()
 
 
-def database_host(root, args, hosts):
+def database_host(root, args, hosts, stop):
     """PostgreSQL on a database host of its own, behind the delaying relay
-    with --db-rtt: (the Trac database URI, what to stop afterwards)."""
+    with --db-rtt: the Trac database URI. What it starts goes on @stop
+    (callables) as it starts, whatever fails after."""
     host = hosts[0]
     pg = pgserver.Postgres(root / "pg", host)
-    stop = [pg.stop]
+    stop.append(pg.stop)
     pg.start()
     uri = pg.database("trac", "trac", DB_PASSWORD)
     if args.db_rtt > 0:
@@ -269,15 +270,19 @@ def database_host(root, args, hosts):
             if relay.poll() is not None or time.monotonic() > end:
                 raise RuntimeError("the delaying relay did not start")
             time.sleep(0.1)
-    return uri, stop
+    return uri
 
 
 def db_round_trip(uri):
     """The median of 30 round trips (SELECT 1) to @uri, idle, in ms."""
     import psycopg2
     u = urllib.parse.urlsplit(uri)
-    conn = psycopg2.connect(host=u.hostname, port=u.port, user=u.username,
-                            password=u.password, dbname=u.path[1:])
+    try:
+        conn = psycopg2.connect(host=u.hostname, port=u.port,
+                                user=u.username, password=u.password,
+                                dbname=u.path[1:])
+    except psycopg2.Error as e:
+        raise RuntimeError("the database host: %s" % e) from e
     try:
         cur = conn.cursor()
         times = []
@@ -368,7 +373,7 @@ def main():
             try:
                 db = "sqlite:db/trac.db"
                 if hosts:
-                    db, stop = database_host(root, args, hosts.__enter__())
+                    db = database_host(root, args, hosts.__enter__(), stop)
                     rtt = db_round_trip(db)
                 trac_app, pypath, env = trac_site(root, args.trac, db)
             except (OSError, RuntimeError,
