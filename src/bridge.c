@@ -177,20 +177,17 @@ static void let_go(request_rec *r, attempt_t *at)
     rv = tf_backend_probe(&at->lease.addr, apr_time_from_sec(LET_GO_SECS),
                           &conns);
     if (rv == APR_TIMEUP) {
-        if (at->rs && tf_response_lost(at->rs)) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00452)
-                          "the answer held for the client was lost; "
-                          TF_PEER_MSG(r->pool, &at->lease.peer, " was not "
-                          "free again within %d s%s"), LET_GO_SECS,
-                          at->lease.ext ? "" : ": it is stopped");
-        }
-        else {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TFLOGNO(00441)
-                          "the client went away; " TF_PEER_MSG(r->pool,
-                          &at->lease.peer, " was not free again within %d "
-                          "s%s"), LET_GO_SECS,
-                          at->lease.ext ? "" : ": it is stopped");
-        }
+        /* why it was let go: its client went away, or the answer held
+         * for the client was lost */
+        const char *why = at->rs && tf_response_lost(at->rs)
+                              ? TFLOGNO(00452) "the answer held for the "
+                                "client was lost"
+                              : TFLOGNO(00441) "the client went away";
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s; %s was not free "
+                      "again within %d s%s", why,
+                      tf_peer_name(r->pool, &at->lease.peer), LET_GO_SECS,
+                      at->lease.ext ? "" : ": it is stopped");
         at->cut = 1;
     }
     else if (rv != APR_SUCCESS && rv != APR_EOF) {
