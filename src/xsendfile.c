@@ -121,6 +121,48 @@ static int open_beneath(const char *dir, const char *real)
     return fd;
 }
 
+/* The regular file @real, resolved from @path and under @dir, as it is
+ * now: opened by APR into *@f, r->finfo filled in. @return OK, or the
+ * status of the refusal (logged). */
+static int open_regular(request_rec *r, const char *path, const char *dir,
+                        const char *real, apr_file_t **f)
+{
+    struct stat st;
+    int fd, rc;
+
+    /* what the resolved name is now, without leaving its directory... */
+    fd = open_beneath(dir, real);
+    if (fd < 0) {
+        return refuse(r, errno == ENOENT ? HTTP_NOT_FOUND : HTTP_FORBIDDEN,
+                      path, apr_psprintf(r->pool, "cannot open %s (%s)",
+                                         real, errno == ELOOP
+                                         ? "a symbolic link on the way, "
+                                           "made since it was resolved"
+                                         : strerror(errno)));
+    }
+    rc = fstat(fd, &st);
+    close(fd);
+    if (rc < 0) {
+        return refuse(r, HTTP_FORBIDDEN, path, "cannot stat it");
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return refuse(r, HTTP_FORBIDDEN, path, S_ISDIR(st.st_mode)
+                          ? "it is a directory" : "it is not a regular file");
+    }
+    /* ...and the same file opened by APR, whose file buckets can outlive
+     * the request (the event MPM's write completion sets them aside) */
+    if (apr_file_open(f, real, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED
+                                   | APR_FOPEN_LARGEFILE,
+                      APR_OS_DEFAULT, r->pool) != APR_SUCCESS
+        || apr_file_info_get(&r->finfo, APR_FINFO_NORM, *f) != APR_SUCCESS
+        || r->finfo.inode != (apr_ino_t)st.st_ino
+        || r->finfo.device != (apr_dev_t)st.st_dev) {
+        return refuse(r, HTTP_FORBIDDEN, path,
+                      "it changed while it was opened");
+    }
+    return OK;
+}
+
 int tf_xsendfile_serve(request_rec *r, const tf_dir_conf_t *dc,
                        const char *path)
 {
@@ -128,8 +170,7 @@ int tf_xsendfile_serve(request_rec *r, const tf_dir_conf_t *dc,
     apr_bucket_brigade *bb;
     apr_file_t *f = NULL;
     const char *c;
-    struct stat st;
-    int fd, rc;
+    int rc;
 
     if (!dc->xsendfile_paths || dc->xsendfile_paths->nelts == 0) {
         return refuse(r, HTTP_INTERNAL_SERVER_ERROR, path,
@@ -158,35 +199,8 @@ int tf_xsendfile_serve(request_rec *r, const tf_dir_conf_t *dc,
                           r->pool, "it resolves to %s, outside every "
                           "TracFcgiXSendfilePath", real));
     }
-    /* what the resolved name is now, without leaving its directory... */
-    fd = open_beneath(dir, real);
-    if (fd < 0) {
-        return refuse(r, errno == ENOENT ? HTTP_NOT_FOUND : HTTP_FORBIDDEN,
-                      path, apr_psprintf(r->pool, "cannot open %s (%s)",
-                                         real, errno == ELOOP
-                                         ? "a symbolic link on the way, "
-                                           "made since it was resolved"
-                                         : strerror(errno)));
-    }
-    rc = fstat(fd, &st);
-    close(fd);
-    if (rc < 0) {
-        return refuse(r, HTTP_FORBIDDEN, path, "cannot stat it");
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return refuse(r, HTTP_FORBIDDEN, path, S_ISDIR(st.st_mode)
-                          ? "it is a directory" : "it is not a regular file");
-    }
-    /* ...and the same file opened by APR, whose file buckets can outlive
-     * the request (the event MPM's write completion sets them aside) */
-    if (apr_file_open(&f, real, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED
-                                    | APR_FOPEN_LARGEFILE,
-                      APR_OS_DEFAULT, r->pool) != APR_SUCCESS
-        || apr_file_info_get(&r->finfo, APR_FINFO_NORM, f) != APR_SUCCESS
-        || r->finfo.inode != (apr_ino_t)st.st_ino
-        || r->finfo.device != (apr_dev_t)st.st_dev) {
-        return refuse(r, HTTP_FORBIDDEN, path,
-                      "it changed while it was opened");
+    if ((rc = open_regular(r, path, dir, real, &f)) != OK) {
+        return rc;
     }
     r->filename = apr_pstrdup(r->pool, real);
     r->canonical_filename = r->filename;
