@@ -1031,11 +1031,15 @@ static void scan(pm_t *pm)
 {
     tf_table_t *t = pm->t;
     apr_time_t now = apr_time_now();
-    pid_t term[64], killp[64], gone[64];
+    /* as many as the table holds: a graceful restart may stop them all */
+    int max = (int)t->hdr->n_procs;
+    pid_t *term = apr_palloc(pm->scratch, sizeof(pid_t) * max);
+    pid_t *killp = apr_palloc(pm->scratch, sizeof(pid_t) * max);
+    pid_t *gone = apr_palloc(pm->scratch, sizeof(pid_t) * max);
     int n_term = 0, n_kill = 0, n_gone, i;
     apr_uint32_t k, *kept;
 
-    n_gone = find_gone_adopted(pm, gone, 64);
+    n_gone = find_gone_adopted(pm, gone, max);
     tf_shm_lock(pm->shm);
     /* processes each pool keeps (neither stopping nor gone): the idle
      * timeout never takes a pool below TracFcgiMinProcesses */
@@ -1070,11 +1074,10 @@ static void scan(pm_t *pm)
         if (act == TF_STOP_TERM || act == TF_STOP_KILL) {
             tf_pool_pm_stop_sent(t, (int)k, now);
         }
-        if (act == TF_STOP_TERM && n_term < 64) {
+        if (act == TF_STOP_TERM) {
             term[n_term++] = pr->pid;
         }
-        else if ((act == TF_STOP_KILL || act == TF_STOP_OVERDUE)
-                 && n_kill < 64) {
+        else if (act == TF_STOP_KILL || act == TF_STOP_OVERDUE) {
             killp[n_kill++] = pr->pid;
         }
     }

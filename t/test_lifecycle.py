@@ -723,6 +723,44 @@ TracFcgiQueueTimeout 20
     assert r.status == 200 and pid_of(r.body) != first
 
 
+def test_reload_stops_many_idle_processes_with_sigterm(httpd):
+    """A graceful restart stops more idle processes at once than one scan
+    of the manager used to signal (64): every one of them gets its SIGTERM
+    at once; none waits out the grace for a SIGKILL (16 of 80 did)."""
+    n = 80
+    h = httpd(TRAC + STATUS + """
+TracFcgiServer @APPS@/responder.fcgi
+TracFcgiMinProcesses %d
+TracFcgiMaxProcesses %d
+""" % (n, n), server_conf="TracFcgiMaxProcessesTotal 100\n")
+    pool = wait_pool(h, lambda p: len([q for q in p["processes"]
+                                       if q["state"] == "idle"]) == n, 30,
+                     "%d idle processes" % n)
+    old = live_pids(pool)
+    assert len(old) == n
+    mark = h.log_mark()
+    t0 = time.monotonic()
+    h.graceful()
+    # the old generation's manager drains: each of its idle processes is
+    # told to stop (libfcgi's SIGTERM handler exits 0)
+    rx = re.compile(r"TF00108: pool \S+: backend pid=(\d+) stopped "
+                    r"\(shutdown\), (.*)$")
+    lines = H.wait_until(
+        lambda: (lambda ls: ls if len(ls) >= n else None)(
+            h.log_lines(rx.pattern, since=mark)),
+        30, what="%d processes stopped" % n)
+    took = time.monotonic() - t0
+    assert not any(H.alive(p) for p in old)
+    stopped = [rx.search(ln).groups() for ln in lines]
+    assert sorted(int(p) for p, _ in stopped) == old, stopped[:3]
+    how = collections.Counter(text for _, text in stopped)
+    assert how == {"exit status 0": n}, how
+    # the grace before a SIGKILL is 10 s
+    assert took < 8, "the old processes took %.1f s to go" % took
+    r = h.get("/trac/?pid")
+    assert r.status == 200 and pid_of(r.body) not in old
+
+
 def test_reload_watches_plugins(httpd):
     """TracFcgiReloadOnChange watches what a Trac upgrade or a new plugin
     changes: the TracEnv's plugins/, the [inherit] plugins_dir of its
