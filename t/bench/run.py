@@ -6,6 +6,7 @@ On one machine and in one run: build t/bench/bench_app.c (a libfcgi
 responder), serve it with 4 backend processes through
 
   tracfcgi    Apache + mod_tracfcgi (ScriptAlias, Min=Max=4, 1 conn/process)
+  tracfcgi_conns2  (only with --only) TracFcgiConnsPerProcess 2 alone
   tracfcgi_tuned  the same with two documented settings for an app like
               this one (uniformly short requests, trusted clients):
               TracFcgiConnsPerProcess 2 (a request may wait in a busy
@@ -27,8 +28,10 @@ markdown table with every figure's ratio to the mod_fcgid, the static and
 the nginx rows, then the performance issue's targets, met or missed.
 
 Clients: wrk (req/s, latency, MiB/s; a Lua script sends the POST bodies and
-prints wrk's summary as JSON) and, for the queueing test, Python threads
-that see every request. Memory: the sum of the RSS (and PSS) of the
+prints wrk's summary as JSON) and, for the queueing test and the mixed
+test (short requests beside two clients asking for 500 ms ones: does a
+short request ever wait for a long one?), Python threads that see every
+request. Memory: the sum of the RSS (and PSS) of the
 server's processes (httpd's; nginx's master and workers; lighttpd) and
 the backends, sampled from /proc during the whole scenario.
 
@@ -75,7 +78,7 @@ USER = "www-data"
 CONFIGS = ("tracfcgi", "tracfcgi_tuned", "fcgid", "proxy_fcgi",
            "tracfcgi_ext", "tracfcgi_ext_tcp", "proxy_fcgi_tcp", "nginx",
            "lighttpd", "static")
-TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
+TRACFCGI = ("tracfcgi", "tracfcgi_tuned", "tracfcgi_conns2")
 # measured only when named with --only: mod_proxy_fcgi keeping its
 # connections (enablereuse=on), which stalls one-request-at-a-time
 # backends once httpd's threads outnumber them; so does nginx's upstream
@@ -84,13 +87,14 @@ TRACFCGI = ("tracfcgi", "tracfcgi_tuned")
 # or 2 the queue test runs into its 60 s deadline, with 1 nothing fails
 # but it takes 2.2-2.6 s, p99 0.5-0.7 s)
 OPTIONAL = ("proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep",
-            "nginx_keep")
+            "nginx_keep", "tracfcgi_conns2", "tracfcgi_ext_wide")
 ALL = CONFIGS + OPTIONAL
 # the configurations that load mod_tracfcgi; those whose backends
 # spawn-fcgi starts (over TCP: the TCP ones)
 WITH_MODULE = TRACFCGI + ("tracfcgi_ext", "tracfcgi_ext_tcp",
-                          "tracfcgi_ext_tcp_keep")
-SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_tcp",
+                          "tracfcgi_ext_tcp_keep", "tracfcgi_ext_wide")
+SPAWNED = ("proxy_fcgi", "tracfcgi_ext", "tracfcgi_ext_wide",
+           "tracfcgi_ext_tcp",
            "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse", "tracfcgi_ext_tcp_keep",
            "nginx", "nginx_keep")
 OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse",
@@ -98,7 +102,9 @@ OVER_TCP = ("tracfcgi_ext_tcp", "proxy_fcgi_tcp", "proxy_fcgi_tcp_reuse",
 LABELS = {"tracfcgi": "mod_tracfcgi", "tracfcgi_tuned": "mod_tracfcgi tuned",
           "fcgid": "mod_fcgid",
           "proxy_fcgi": "mod_proxy_fcgi",
+          "tracfcgi_conns2": "mod_tracfcgi ConnsPerProcess 2",
           "tracfcgi_ext": "mod_tracfcgi external unix",
+          "tracfcgi_ext_wide": "mod_tracfcgi external unix conns=64",
           "tracfcgi_ext_tcp": "mod_tracfcgi external TCP",
           "proxy_fcgi_tcp": "mod_proxy_fcgi TCP",
           "proxy_fcgi_tcp_reuse": "mod_proxy_fcgi TCP enablereuse",
@@ -173,6 +179,16 @@ TracFcgiMaxProcesses {n}
 TracFcgiConnsPerProcess 1
 TracFcgiIOTimeout 300
 """,
+    # TracFcgiConnsPerProcess 2 alone: one request per busy process
+    # waits in that process's listen queue instead of the FIFO
+    "tracfcgi_conns2": """\
+LoadModule tracfcgi_module "{module}"
+ScriptAlias /app "{appdir}/bench_app.fcgi/"
+TracFcgiMinProcesses {n}
+TracFcgiMaxProcesses {n}
+TracFcgiConnsPerProcess 2
+TracFcgiIOTimeout 300
+""",
     "tracfcgi_tuned": """\
 LoadModule tracfcgi_module "{module}"
 ScriptAlias /app "{appdir}/bench_app.fcgi/"
@@ -214,6 +230,13 @@ ProxyTimeout 300
     "tracfcgi_ext": """\
 LoadModule tracfcgi_module "{module}"
 TracFcgiExternalServer /app unix:{dir}/run/app.sock conns={n}
+TracFcgiIOTimeout 300
+""",
+    # the same server with more connections allowed than it has
+    # processes: requests wait in its one listen queue, not in the FIFO
+    "tracfcgi_ext_wide": """\
+LoadModule tracfcgi_module "{module}"
+TracFcgiExternalServer /app unix:{dir}/run/app.sock conns=64
 TracFcgiIOTimeout 300
 """,
     "tracfcgi_ext_tcp": """\
@@ -949,6 +972,73 @@ def queue_test(port, path, clients=16, total=160, timeout=20,
             "max": lat[-1] if lat else 0.0}
 
 
+def mixed_test(port, small, sleep, long_ms=500, long_clients=2,
+               clients=8, secs=4.0):
+    """Short requests beside long ones: @long_clients threads ask for
+    @sleep?ms=@long_ms one after another (so at most that many of the 4
+    backends are held by long requests), @clients threads send @small for
+    @secs seconds. The short requests' latencies tell whether a short one
+    ever waits behind a long one while another backend is free."""
+    lat, errors = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+    longs = [0]
+
+    def one(conn, path):
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            return conn, (None if r.status == 200 else r.status)
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            return (http.client.HTTPConnection("127.0.0.1", port,
+                                               timeout=60), repr(e))
+
+    def long_client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while not stop.is_set():
+            conn, err = one(conn, "%s?ms=%d" % (sleep, long_ms))
+            with lock:
+                longs[0] += 1
+                if err:
+                    errors.append("long: %s" % err)
+        conn.close()
+
+    def short_client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        while not stop.is_set():
+            t = time.monotonic()
+            conn, err = one(conn, small)
+            mine.append(time.monotonic() - t)
+            if err:
+                with lock:
+                    errors.append("short: %s" % err)
+        conn.close()
+        with lock:
+            lat.extend(mine)
+
+    ths = [threading.Thread(target=long_client)
+           for _ in range(long_clients)]
+    for t in ths:
+        t.start()
+    time.sleep(0.1)  # the long requests are in before the short ones
+    shorts = [threading.Thread(target=short_client) for _ in range(clients)]
+    for t in shorts:
+        t.start()
+    time.sleep(secs)
+    stop.set()
+    for t in ths + shorts:
+        t.join(timeout=long_ms / 1000.0 + 60)
+    lat.sort()
+    return {"n": len(lat), "long_n": longs[0], "errors": len(errors),
+            "error_kinds": sorted(set(errors))[:5],
+            "p50": percentile(lat, 50), "p99": percentile(lat, 99),
+            "max": lat[-1] if lat else 0.0,
+            "over_100ms": sum(1 for d in lat if d > 0.1)}
+
+
 def slow_clients(port, big, small, clients=8, kib=10240, rate=MIB,
                  probes=5):
     """@clients downloads of @kib KiB (@big, the app's URL that takes
@@ -1201,6 +1291,15 @@ def bench_config(name, root, app, lua, dur, huge):
             res["queue"] = q
             log("%s: queue: wall %.3f s p50 %.1f ms p99 %.1f ms errors %d" % (
                 name, q["wall"], q["p50"] * 1e3, q["p99"] * 1e3, q["errors"]))
+            mem.phase = "mixed"
+            mx = mixed_test(srv.port, small, sleep.split("?")[0])
+            res["mixed"] = mx
+            log("%s: mixed: short p50 %.2f ms p99 %.1f ms max %.1f ms, "
+                "%d of %d over 100 ms; %d long%s" % (
+                    name, mx["p50"] * 1e3, mx["p99"] * 1e3, mx["max"] * 1e3,
+                    mx["over_100ms"], mx["n"], mx["long_n"],
+                    " errors %s" % mx["error_kinds"] if mx["errors"]
+                    else ""))
             mem.phase = "slow clients"
             sc = slow_clients(srv.port, big.split("?")[0], small)
             res["slow"] = sc
@@ -1261,6 +1360,14 @@ METRICS = [
      "%.1f"),
     ("qp99", "queue: p99 ms", lambda r: _s2ms(_g("queue", "p99")(r)),
      "%.1f"),
+    ("mxp99", "mixed: short p99 ms (2 clients at 500 ms)",
+     lambda r: _s2ms(_g("mixed", "p99")(r)), "%.1f"),
+    ("mxmax", "mixed: short max ms",
+     lambda r: _s2ms(_g("mixed", "max")(r)), "%.1f"),
+    ("mxslow", "mixed: short ones over 100 ms / long ones",
+     lambda r: (None if not r.get("mixed") else
+                "%d / %d" % (r["mixed"]["over_100ms"], r["mixed"]["long_n"])),
+     "%s"),
     ("slow", "slow clients: small GET ms, max of 5",
      lambda r: _s2ms(_g("slow", "small_max")(r)), "%.1f"),
     ("slow_mem", "slow clients: peak RSS MiB",
@@ -1291,6 +1398,8 @@ def cell(val, fmt, ref_f, ref_s, show_f, show_s, ref_n=None, show_n=False):
     if val is None:
         return "—"
     out = fmt % val
+    if isinstance(val, str):
+        return out  # a count, not a figure to compare
     ratios = []
     if show_f:
         ratios.append("%.2f×F" % (val / ref_f) if ref_f else "—F")
@@ -1319,6 +1428,9 @@ def errors_of(res):
                                                   q["error_kinds"]))
     if q and q["n"] != 160:
         out.append("queue: %d requests timed, not 160" % q["n"])
+    mx = res.get("mixed")
+    if mx and mx["errors"]:
+        out.append("mixed: %d failed %s" % (mx["errors"], mx["error_kinds"]))
     sc = res.get("slow")
     if sc and sc["errors"]:
         out.append("slow clients: %s" % sc["error_kinds"])
