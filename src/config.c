@@ -61,6 +61,19 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     return c;
 }
 
+static const tf_env_t *env_find(const apr_array_header_t *arr,
+                                const char *name)
+{
+    int i;
+
+    for (i = 0; arr && i < arr->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(arr, i, tf_env_t).name, name) == 0) {
+            return &APR_ARRAY_IDX(arr, i, tf_env_t);
+        }
+    }
+    return NULL;
+}
+
 /* Inner entries replace outer ones of the same name; order is kept. */
 static apr_array_header_t *merge_env(apr_pool_t *p,
                                      const apr_array_header_t *base,
@@ -98,6 +111,51 @@ apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
     return merge_env(p, base, add);
 }
 
+/* The entries of @arr without the one named @name (none: @arr itself). */
+static apr_array_header_t *env_without(apr_pool_t *p,
+                                       apr_array_header_t *arr,
+                                       const char *name)
+{
+    apr_array_header_t *out;
+    int i;
+
+    if (!env_find(arr, name)) {
+        return arr;
+    }
+    out = apr_array_make(p, arr->nelts, sizeof(tf_env_t));
+    for (i = 0; i < arr->nelts; i++) {
+        const tf_env_t *e = &APR_ARRAY_IDX(arr, i, tf_env_t);
+
+        if (strcmp(e->name, name) != 0) {
+            *(tf_env_t *)apr_array_push(out) = *e;
+        }
+    }
+    return out;
+}
+
+/* TracEnv and TracEnvParentDir are alternatives, and Trac takes
+ * trac.env_path first: the innermost section that sets one of them
+ * decides, so what it does not set of the other is not inherited. */
+static void inner_trac_wins(apr_pool_t *p, tf_dir_conf_t *c,
+                            const tf_dir_conf_t *add)
+{
+    static const char *const pair[2][2] = {
+        {"TRAC_ENV", "trac.env_path"},
+        {"TRAC_ENV_PARENT_DIR", "trac.env_parent_dir"},
+    };
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        const char *const *mine = pair[i], *const *other = pair[1 - i];
+
+        if (env_find(add->init_env, mine[0])
+            && !env_find(add->init_env, other[0])) {
+            c->init_env = env_without(p, c->init_env, other[0]);
+            c->params = env_without(p, c->params, other[1]);
+        }
+    }
+}
+
 #define MERGE_INT(f) c->f = (add->f != DEF_VAL) ? add->f : base->f
 
 void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -109,6 +167,7 @@ void *tf_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     c->init_env = merge_env(p, base->init_env, add->init_env);
     c->params = merge_env(p, base->params, add->params);
     c->pass_env = merge_env(p, base->pass_env, add->pass_env);
+    inner_trac_wins(p, c, add);
     MERGE_INT(min_procs);
     MERGE_INT(max_procs);
     MERGE_INT(idle_timeout);

@@ -288,6 +288,58 @@ ScriptAlias /resp %s
     assert "trac.env_path" not in params, params
 
 
+def test_inner_trac_setting_replaces_the_outer(httpd, tree):
+    """TracEnv and TracEnvParentDir are alternatives: the one of the
+    innermost section decides. A <Location> with TracEnvParentDir under a
+    virtual host's TracEnv serves the projects below it (Trac would take
+    an inherited TracEnv first and show that one project everywhere), and
+    a TracEnv inside a TracEnvParentDir serves its one project."""
+    vhost = """
+<VirtualHost 127.0.0.1:@PORT@>
+    ServerName %(name)s
+    ScriptAlias /projects %(app)s/
+    ScriptAlias /one %(app)s/
+    %(outer)s
+    <Location %(loc)s>
+        %(inner)s
+    </Location>
+</VirtualHost>
+"""
+    conf = cgi_dir(tree) + vhost % {
+        "name": "a.test", "app": trac_fcgi(tree), "loc": "/projects",
+        "outer": "TracEnv %s/projects/alpha" % tree,
+        "inner": "TracEnvParentDir %s/projects" % tree,
+    } + vhost % {
+        "name": "b.test", "app": trac_fcgi(tree), "loc": "/one",
+        "outer": "TracEnvParentDir %s/projects" % tree,
+        "inner": "TracEnv %s/projects/beta" % tree,
+    }
+    h = httpd(conf)
+    a, b = {"Host": "a.test"}, {"Host": "b.test"}
+    parent = str(tree / "projects")
+    # a.test: the vhost's TracEnv outside the Location ...
+    p = C.get_page(h, "/one/wiki", headers=a)
+    assert p["project"] == "Alpha" and p["source"] == "param", p
+    # ... the Location's TracEnvParentDir inside it
+    idx = C.get_page(h, "/projects/", headers=a)
+    assert idx["index"] == parent and idx["projects"] == ["alpha", "beta"], \
+        idx
+    p = C.get_page(h, "/projects/beta/ticket/2", headers=a)
+    assert p["project"] == "Beta" and p["env"] == str(tree / "projects/beta")
+    environ = C.proc_environ(int(p["pid"]))
+    assert environ.get("TRAC_ENV_PARENT_DIR") == parent
+    assert "TRAC_ENV" not in environ, environ.get("TRAC_ENV")
+    # b.test: the other way round
+    p = C.get_page(h, "/projects/alpha/wiki", headers=b)
+    assert p["project"] == "Alpha" and p["script_name"] == "/projects/alpha"
+    p = C.get_page(h, "/one/wiki", headers=b)
+    assert p["project"] == "Beta" and p["script_name"] == "/one", p
+    environ = C.proc_environ(int(p["pid"]))
+    assert environ.get("TRAC_ENV") == str(tree / "projects/beta")
+    assert "TRAC_ENV_PARENT_DIR" not in environ, \
+        environ.get("TRAC_ENV_PARENT_DIR")
+
+
 def test_basic_auth_login(httpd, tree):
     h = httpd(cgi_dir(tree) + """
 ScriptAlias /trac {app}/
