@@ -80,7 +80,7 @@ static apr_array_header_t *merge_env(apr_pool_t *p,
                                      const apr_array_header_t *add)
 {
     apr_array_header_t *out;
-    int i, j;
+    int i;
 
     if (!base || !add) {
         return add ? (apr_array_header_t *)add : (apr_array_header_t *)base;
@@ -88,14 +88,8 @@ static apr_array_header_t *merge_env(apr_pool_t *p,
     out = apr_array_copy(p, base);
     for (i = 0; i < add->nelts; i++) {
         const tf_env_t *a = &APR_ARRAY_IDX(add, i, tf_env_t);
-        tf_env_t *o = NULL;
+        tf_env_t *o = (tf_env_t *)env_find(out, a->name);
 
-        for (j = 0; j < out->nelts; j++) {
-            if (strcmp(APR_ARRAY_IDX(out, j, tf_env_t).name, a->name) == 0) {
-                o = &APR_ARRAY_IDX(out, j, tf_env_t);
-                break;
-            }
-        }
         if (!o) {
             o = apr_array_push(out);
         }
