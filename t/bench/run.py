@@ -6,11 +6,11 @@ On one machine and in one run: build t/bench/bench_app.c (a libfcgi
 responder), serve it with 4 backend processes through
 
   tracfcgi    Apache + mod_tracfcgi (ScriptAlias, Min=Max=4, 1 conn/process)
-  tracfcgi_conns2  (only with --only) TracFcgiConnsPerProcess 2 alone
   tracfcgi_tuned  the same with two documented settings for an app like
               this one (uniformly short requests, trusted clients):
               TracFcgiConnsPerProcess 2 (a request may wait in a busy
               process's listen queue) and TracFcgiRequestBuffering Off
+  tracfcgi_conns2  (only with --only) TracFcgiConnsPerProcess 2 alone
   fcgid       Apache + mod_fcgid (4 processes per class, large bodies allowed)
   proxy_fcgi  Apache + mod_proxy_fcgi over a unix socket to spawn-fcgi -F 4
               (no connection reuse)
