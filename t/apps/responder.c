@@ -11,7 +11,8 @@
  *   env RESPONDER_ONE_ACCEPT set     take one connection (the readiness
  *                                    probe), read it to its end, close it,
  *                                    exit(8): dies right after looking ready.
- *   SIGTERM keeps its default action; SIGPIPE is ignored.
+ *   SIGTERM: libfcgi's handler ends the accept loop and it exits 0 (when
+ *   idle); SIGPIPE is ignored.
  *
  * Actions that happen first, in this order:
  *   count=PATH      append one byte to PATH (the number of backends that
