@@ -91,10 +91,53 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* The processes, or an external pool's addresses, of pool @i. */
+static void emit_json_members(request_rec *r, const snapshot_t *sn,
+                              apr_uint32_t i, int external)
+{
+    apr_uint32_t k;
+    int first_proc = 1;
+
+    for (k = 0; k < sn->hdr.n_procs; k++) {
+        const tf_proc_ent_t *pr = &sn->procs[k];
+
+        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
+            continue;
+        }
+        if (external) {
+            ap_rprintf(r, "%s\n  {\"address\": \"%s\", \"state\": "
+                       "\"%s\", \"down_s\": %" APR_TIME_T_FMT ", "
+                       "\"conns\": %u, \"max_conns\": %u, "
+                       "\"kept\": %u, "
+                       "\"requests\": %" APR_UINT64_T_FMT ", "
+                       "\"failures\": %" APR_UINT64_T_FMT ", "
+                       "\"last_error\": \"%s\"}",
+                       first_proc ? "" : ",",
+                       json_str(r->pool, pr->where), addr_state(pr),
+                       down_for(sn, pr), pr->conns, pr->max_conns,
+                       pr->kept, pr->requests, pr->failures,
+                       json_str(r->pool, pr->error));
+            first_proc = 0;
+            continue;
+        }
+        ap_rprintf(r, "%s\n  {\"pid\": %d, \"state\": \"%s\", "
+                   "\"conns\": %u, \"max_conns\": %u, \"requests\": %"
+                   APR_UINT64_T_FMT ", \"age_s\": %" APR_TIME_T_FMT
+                   ", \"idle_s\": %" APR_TIME_T_FMT ", \"rss_bytes\": %"
+                   APR_UINT64_T_FMT "}",
+                   first_proc ? "" : ",", (int)pr->pid, proc_state(pr),
+                   pr->conns, pr->max_conns, pr->requests,
+                   apr_time_sec(sn->now - pr->started),
+                   pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
+                   pr->pid > 0 ? tf_metrics_rss(pr->pid) : 0);
+        first_proc = 0;
+    }
+}
+
 static void emit_json(request_rec *r, const snapshot_t *sn)
 {
-    apr_uint32_t i, k;
-    int j, first_proc;
+    apr_uint32_t i;
+    int j;
 
     ap_set_content_type(r, "application/json");
     ap_rprintf(r, "{\"generation\": %u, \"pm_pid\": %d, \"pm_starts\": %u, "
@@ -145,41 +188,7 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
                        : -1,
                    p->external ? "true" : "false",
                    p->external ? "addresses" : "processes");
-        first_proc = 1;
-        for (k = 0; k < sn->hdr.n_procs; k++) {
-            const tf_proc_ent_t *pr = &sn->procs[k];
-
-            if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
-                continue;
-            }
-            if (p->external) {
-                ap_rprintf(r, "%s\n  {\"address\": \"%s\", \"state\": "
-                           "\"%s\", \"down_s\": %" APR_TIME_T_FMT ", "
-                           "\"conns\": %u, \"max_conns\": %u, "
-                           "\"kept\": %u, "
-                           "\"requests\": %" APR_UINT64_T_FMT ", "
-                           "\"failures\": %" APR_UINT64_T_FMT ", "
-                           "\"last_error\": \"%s\"}",
-                           first_proc ? "" : ",",
-                           json_str(r->pool, pr->where), addr_state(pr),
-                           down_for(sn, pr), pr->conns, pr->max_conns,
-                           pr->kept, pr->requests, pr->failures,
-                           json_str(r->pool, pr->error));
-                first_proc = 0;
-                continue;
-            }
-            ap_rprintf(r, "%s\n  {\"pid\": %d, \"state\": \"%s\", "
-                       "\"conns\": %u, \"max_conns\": %u, \"requests\": %"
-                       APR_UINT64_T_FMT ", \"age_s\": %" APR_TIME_T_FMT
-                       ", \"idle_s\": %" APR_TIME_T_FMT ", \"rss_bytes\": %"
-                       APR_UINT64_T_FMT "}",
-                       first_proc ? "" : ",", (int)pr->pid, proc_state(pr),
-                       pr->conns, pr->max_conns, pr->requests,
-                       apr_time_sec(sn->now - pr->started),
-                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
-                       pr->pid > 0 ? tf_metrics_rss(pr->pid) : 0);
-            first_proc = 0;
-        }
+        emit_json_members(r, sn, i, p->external);
         ap_rputs("]}", r);
     }
     ap_rputs("\n]}\n", r);
@@ -319,9 +328,46 @@ static void emit_summary(request_rec *r, const snapshot_t *sn)
     ap_rputs("</table>\n", r);
 }
 
+/* A pool's own processes, as rows. */
+static void emit_html_processes(request_rec *r, const snapshot_t *sn,
+                                apr_uint32_t i)
+{
+    apr_uint32_t k;
+
+    ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
+             "<th>connections</th><th>requests</th><th>age (s)</th>"
+             "<th>idle (s)</th><th>RSS (KiB)</th><th>serving</th>"
+             "</tr>\n", r);
+    for (k = 0; k < sn->hdr.n_procs; k++) {
+        const tf_proc_ent_t *pr = &sn->procs[k];
+        const char *serving = "";
+
+        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
+            continue;
+        }
+        if (pr->conns && pr->req[0]) {
+            serving = apr_psprintf(r->pool, "%s for %" APR_TIME_T_FMT " ms",
+                                   ap_escape_html(r->pool, pr->req),
+                                   apr_time_as_msec(sn->now - pr->req_since));
+        }
+        ap_rprintf(r, "<tr><td>%d</td><td class=\"%s\">%s</td><td>%u/%u"
+                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
+                   APR_TIME_T_FMT "</td><td>%" APR_TIME_T_FMT
+                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
+                   "</tr>\n",
+                   (int)pr->pid, proc_state(pr), proc_state(pr),
+                   pr->conns, pr->max_conns, pr->requests,
+                   apr_time_sec(sn->now - pr->started),
+                   pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
+                   pr->pid > 0 ? tf_metrics_rss(pr->pid) / 1024 : 0,
+                   serving);
+    }
+    ap_rputs("</table>\n", r);
+}
+
 static void emit_html(request_rec *r, const snapshot_t *sn)
 {
-    apr_uint32_t i, k;
+    apr_uint32_t i;
     int j;
 
     ap_set_content_type(r, "text/html; charset=utf-8");
@@ -371,39 +417,10 @@ static void emit_html(request_rec *r, const snapshot_t *sn)
         }
         if (p->external) {
             emit_html_addresses(r, sn, i);
-            continue;
         }
-        ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
-                 "<th>connections</th><th>requests</th><th>age (s)</th>"
-                 "<th>idle (s)</th><th>RSS (KiB)</th><th>serving</th>"
-                 "</tr>\n", r);
-        for (k = 0; k < sn->hdr.n_procs; k++) {
-            const tf_proc_ent_t *pr = &sn->procs[k];
-            const char *serving = "";
-
-            if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
-                continue;
-            }
-            if (pr->conns && pr->req[0]) {
-                serving = apr_psprintf(r->pool, "%s for %" APR_TIME_T_FMT
-                                       " ms", ap_escape_html(r->pool,
-                                                             pr->req),
-                                       apr_time_as_msec(sn->now
-                                                        - pr->req_since));
-            }
-            ap_rprintf(r, "<tr><td>%d</td><td class=\"%s\">%s</td><td>%u/%u"
-                       "</td><td>%" APR_UINT64_T_FMT "</td><td>%"
-                       APR_TIME_T_FMT "</td><td>%" APR_TIME_T_FMT
-                       "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
-                       "</tr>\n",
-                       (int)pr->pid, proc_state(pr), proc_state(pr),
-                       pr->conns, pr->max_conns, pr->requests,
-                       apr_time_sec(sn->now - pr->started),
-                       pr->conns ? 0 : apr_time_sec(sn->now - pr->last_used),
-                       pr->pid > 0 ? tf_metrics_rss(pr->pid) / 1024 : 0,
-                       serving);
+        else {
+            emit_html_processes(r, sn, i);
         }
-        ap_rputs("</table>\n", r);
     }
     ap_rputs("</body></html>\n", r);
 }
