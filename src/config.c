@@ -810,43 +810,15 @@ static const char *ext_option(cmd_parms *cmd, tf_external_t *x,
  * FastCgiExternalServer, mod_proxy_fcgi's balancer members). From
  * src/compat.c with cmd->info (mod_fastcgi's FastCgiExternalServer): the
  * first word is a file, and the requests for that file go to ADDR. */
-static const char *set_external(cmd_parms *cmd, void *dconf,
-                                const char *args)
+/* The options and addresses after TracFcgiExternalServer's URL-PATH. */
+static const char *ext_words(cmd_parms *cmd, tf_external_t *x,
+                             const char *url, const char *args)
 {
-    const char *url = ap_getword_conf(cmd->pool, &args), *w, *err;
-    apr_hash_t *by_server;
     apr_array_header_t *addrs = apr_array_make(cmd->pool, 2,
                                                sizeof(tf_backend_addr_t));
-    apr_array_header_t *mine;
-    tf_external_t *x, **slot;
-    apr_size_t n;
+    const char *w, *err;
     int i;
 
-    if (*url != '/') {
-        return "TracFcgiExternalServer: expected a URL-PATH starting with "
-               "/, then one address or more (unix:/path, HOST:PORT, "
-               "[IPv6]:PORT)";
-    }
-    x = apr_pcalloc(cmd->pool, sizeof(*x));
-    x->s = cmd->server;
-    x->over = cmd->info;
-    x->pool = -1;
-    x->conns = 0;
-    x->check = EXT_DEFAULT_CHECK;
-    x->fails = 1;
-    x->where = cmd->directive && cmd->directive->filename
-                   ? apr_psprintf(cmd->pool, "%s:%d",
-                                  cmd->directive->filename,
-                                  cmd->directive->line_num)
-                   : "";
-    /* "/trac/" is "/trac": its requests are /trac and below */
-    n = strlen(url);
-    while (n > 0 && url[n - 1] == '/') {
-        n--;
-    }
-    x->url = apr_pstrmemdup(cmd->pool, url, n);
-    x->url_len = n;
-    x->file = x->over ? x->url : NULL;
     while (*(w = ap_getword_conf(cmd->pool, &args)) != '\0') {
         char *eq = strchr(w, '=');
 
@@ -879,9 +851,21 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
     for (i = 0; i < addrs->nelts; i++) {
         x->addr_text[i] = tf_backend_addr_text(cmd->pool, &x->addrs[i]);
     }
-    /* by server: a virtual host's own server record is replaced by the
-     * main one's when they merge; tf_config_post() hands it this hash */
-    if (!(by_server = registry_hash(cmd->pool))) {
+    return NULL;
+}
+
+/* Keep @x, once per URL-PATH and server: by server, since a virtual
+ * host's own server record is replaced by the main one's when they
+ * merge (tf_config_post() hands it this hash), and in the list of all. */
+static const char *ext_register(cmd_parms *cmd, tf_external_t *x,
+                                const char *url)
+{
+    apr_hash_t *by_server = registry_hash(cmd->pool);
+    apr_array_header_t *mine;
+    tf_external_t **slot;
+    int i;
+
+    if (!by_server) {
         return "TracFcgiExternalServer: out of memory";
     }
     mine = apr_hash_get(by_server, &cmd->server, sizeof(server_rec *));
@@ -906,6 +890,44 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
                                    sizeof(tf_external_t *), 1));
     *slot = x;
     return NULL;
+}
+
+static const char *set_external(cmd_parms *cmd, void *dconf,
+                                const char *args)
+{
+    const char *url = ap_getword_conf(cmd->pool, &args), *err;
+    tf_external_t *x;
+    apr_size_t n;
+
+    if (*url != '/') {
+        return "TracFcgiExternalServer: expected a URL-PATH starting with "
+               "/, then one address or more (unix:/path, HOST:PORT, "
+               "[IPv6]:PORT)";
+    }
+    x = apr_pcalloc(cmd->pool, sizeof(*x));
+    x->s = cmd->server;
+    x->over = cmd->info;
+    x->pool = -1;
+    x->conns = 0;
+    x->check = EXT_DEFAULT_CHECK;
+    x->fails = 1;
+    x->where = cmd->directive && cmd->directive->filename
+                   ? apr_psprintf(cmd->pool, "%s:%d",
+                                  cmd->directive->filename,
+                                  cmd->directive->line_num)
+                   : "";
+    /* "/trac/" is "/trac": its requests are /trac and below */
+    n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+    x->url = apr_pstrmemdup(cmd->pool, url, n);
+    x->url_len = n;
+    x->file = x->over ? x->url : NULL;
+    if ((err = ext_words(cmd, x, url, args)) != NULL) {
+        return err;
+    }
+    return ext_register(cmd, x, url);
 }
 
 /* TracEnv, TracEnvParentDir, TracEnvIndexTemplate: Trac reads its
