@@ -118,6 +118,59 @@ static int query_param(const char *q, const char *qe, const char *name,
     return 0;
 }
 
+/* host[:port] ([v6]:port too) of a server URI, from @hp to @end. */
+static int parse_host_port(const char *hp, const char *end, tf_db_uri_t *out)
+{
+    const char *colon = NULL;
+
+    if (hp < end && *hp == '[') {
+        const char *rb = memchr(hp, ']', (size_t)(end - hp));
+
+        if (!rb) {
+            return -1;
+        }
+        copy_n(out->host, sizeof(out->host), hp + 1, (size_t)(rb - hp - 1));
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        if (rb + 1 < end && !colon) {
+            return -1;
+        }
+    }
+    else {
+        colon = memchr(hp, ':', (size_t)(end - hp));
+        copy_n(out->host, sizeof(out->host), hp,
+               (size_t)((colon ? colon : end) - hp));
+    }
+    if (colon) {
+        char num[8];
+        char *e;
+        long v;
+
+        copy_n(num, sizeof(num), colon + 1, (size_t)(end - colon - 1));
+        v = strtol(num, &e, 10);
+        if (!num[0] || *e || v < 1 || v > 65535
+            || (size_t)(end - colon - 1) >= sizeof(num)) {
+            return -1;
+        }
+        out->port = (int)v;
+    }
+    return 0;
+}
+
+/* What a log line shows of a server URI: no password, ever. */
+static void show_server_uri(tf_db_uri_t *out)
+{
+    int v6 = strchr(out->host, ':') != NULL;
+    char port[8] = "";
+
+    if (out->port) {
+        snprintf(port, sizeof(port), ":%d", out->port);
+    }
+    snprintf(out->shown, sizeof(out->shown), "%s://%s%s%s%s%s%s/%s",
+             out->kind == TF_DB_POSTGRES ? "postgres" : "mysql", out->user,
+             out->user[0] ? "@" : "", v6 ? "[" : "", out->host,
+             v6 ? "]" : "", port, out->path);
+}
+
 int tf_db_uri_parse(const char *uri, tf_db_uri_t *out)
 {
     const char *p, *auth_end, *at, *hp, *colon, *slash, *q, *end;
@@ -172,37 +225,8 @@ int tf_db_uri_parse(const char *uri, tf_db_uri_t *out)
                (size_t)((colon ? colon : at) - p));
         hp = at + 1;
     }
-    /* host[:port] ([v6] too) */
-    colon = NULL;
-    if (hp < auth_end && *hp == '[') {
-        const char *rb = memchr(hp, ']', (size_t)(auth_end - hp));
-
-        if (!rb) {
-            return -1;
-        }
-        copy_n(out->host, sizeof(out->host), hp + 1, (size_t)(rb - hp - 1));
-        colon = rb + 1 < auth_end && rb[1] == ':' ? rb + 1 : NULL;
-        if (rb + 1 < auth_end && !colon) {
-            return -1;
-        }
-    }
-    else {
-        colon = memchr(hp, ':', (size_t)(auth_end - hp));
-        copy_n(out->host, sizeof(out->host), hp,
-               (size_t)((colon ? colon : auth_end) - hp));
-    }
-    if (colon) {
-        char num[8];
-        char *e;
-        long v;
-
-        copy_n(num, sizeof(num), colon + 1, (size_t)(auth_end - colon - 1));
-        v = strtol(num, &e, 10);
-        if (!num[0] || *e || v < 1 || v > 65535
-            || (size_t)(auth_end - colon - 1) >= sizeof(num)) {
-            return -1;
-        }
-        out->port = (int)v;
+    if (parse_host_port(hp, auth_end, out) != 0) {
+        return -1;
     }
     /* /database */
     slash = auth_end < end && *auth_end == '/' ? auth_end + 1 : NULL;
@@ -214,17 +238,6 @@ int tf_db_uri_parse(const char *uri, tf_db_uri_t *out)
         query_param(q + 1, end, "host", out->socket_dir,
                     sizeof(out->socket_dir));
     }
-    {
-        int v6 = strchr(out->host, ':') != NULL;
-        char port[8] = "";
-
-        if (out->port) {
-            snprintf(port, sizeof(port), ":%d", out->port);
-        }
-        snprintf(out->shown, sizeof(out->shown), "%s://%s%s%s%s%s%s/%s",
-                 out->kind == TF_DB_POSTGRES ? "postgres" : "mysql",
-                 out->user, out->user[0] ? "@" : "", v6 ? "[" : "",
-                 out->host, v6 ? "]" : "", port, out->path);
-    }
+    show_server_uri(out);
     return out->path[0] ? 0 : -1;
 }
