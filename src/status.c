@@ -91,19 +91,30 @@ static const char *json_str(apr_pool_t *p, const char *s)
     return out;
 }
 
+/* The next entry of pool @pool in the table from *@k on (and *@k past
+ * it), or NULL when there is none. */
+static const tf_proc_ent_t *next_member(const snapshot_t *sn,
+                                        apr_uint32_t pool, apr_uint32_t *k)
+{
+    while (*k < sn->hdr.n_procs) {
+        const tf_proc_ent_t *pr = &sn->procs[(*k)++];
+
+        if (pr->state != TF_PROC_FREE && pr->pool == (apr_int32_t)pool) {
+            return pr;
+        }
+    }
+    return NULL;
+}
+
 /* The processes, or an external pool's addresses, of pool @i. */
 static void emit_json_members(request_rec *r, const snapshot_t *sn,
                               apr_uint32_t i, int external)
 {
-    apr_uint32_t k;
+    const tf_proc_ent_t *pr;
+    apr_uint32_t k = 0;
     int first_proc = 1;
 
-    for (k = 0; k < sn->hdr.n_procs; k++) {
-        const tf_proc_ent_t *pr = &sn->procs[k];
-
-        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
-            continue;
-        }
+    while ((pr = next_member(sn, i, &k)) != NULL) {
         if (external) {
             ap_rprintf(r, "%s\n  {\"address\": \"%s\", \"state\": "
                        "\"%s\", \"down_s\": %" APR_TIME_T_FMT ", "
@@ -198,18 +209,14 @@ static void emit_json(request_rec *r, const snapshot_t *sn)
 static void emit_html_addresses(request_rec *r, const snapshot_t *sn,
                                 apr_uint32_t pool)
 {
-    apr_uint32_t k;
+    const tf_proc_ent_t *pr;
+    apr_uint32_t k = 0;
 
     ap_rputs("</p><table><tr><th>address</th><th>state</th>"
              "<th>down for (s)</th><th>connections (kept idle)</th>"
              "<th>requests</th>"
              "<th>failures</th><th>last error</th></tr>\n", r);
-    for (k = 0; k < sn->hdr.n_procs; k++) {
-        const tf_proc_ent_t *pr = &sn->procs[k];
-
-        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)pool) {
-            continue;
-        }
+    while ((pr = next_member(sn, pool, &k)) != NULL) {
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_TIME_T_FMT
                    "</td><td>%u/%u (%u)</td><td>%" APR_UINT64_T_FMT
                    "</td><td>%"
@@ -332,19 +339,16 @@ static void emit_summary(request_rec *r, const snapshot_t *sn)
 static void emit_html_processes(request_rec *r, const snapshot_t *sn,
                                 apr_uint32_t i)
 {
-    apr_uint32_t k;
+    const tf_proc_ent_t *pr;
+    apr_uint32_t k = 0;
 
     ap_rputs("</p><table><tr><th>pid</th><th>state</th>"
              "<th>connections</th><th>requests</th><th>age (s)</th>"
              "<th>idle (s)</th><th>RSS (KiB)</th><th>serving</th>"
              "</tr>\n", r);
-    for (k = 0; k < sn->hdr.n_procs; k++) {
-        const tf_proc_ent_t *pr = &sn->procs[k];
+    while ((pr = next_member(sn, i, &k)) != NULL) {
         const char *serving = "";
 
-        if (pr->state == TF_PROC_FREE || pr->pool != (apr_int32_t)i) {
-            continue;
-        }
         if (pr->conns && pr->req[0]) {
             serving = apr_psprintf(r->pool, "%s for %" APR_TIME_T_FMT " ms",
                                    ap_escape_html(r->pool, pr->req),
