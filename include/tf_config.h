@@ -227,6 +227,18 @@ typedef struct {
  * options (src/compat.c): the application is then a file, as in
  * mod_fastcgi, and the options apply to it and its requests. */
 
+/** TracEnv, TracEnvParentDir and TracEnvIndexTemplate: the variable each
+ * sets and the FastCGI param beside it, which Trac reads first. The
+ * first two are alternatives: the innermost section that sets one
+ * decides. */
+#define TF_TRAC_TWINS 3
+extern const char *const tf_config_trac_twins[TF_TRAC_TWINS][2];
+
+/** @return the entry of @p arr (tf_env_t; may be NULL) named @p name, or
+ * NULL. */
+const tf_env_t *tf_config_env_find(const apr_array_header_t *arr,
+                                   const char *name);
+
 /** @return @p base with @p add's variables set over it (tf_env_t). */
 apr_array_header_t *tf_config_env_merge(apr_pool_t *p,
                                         const apr_array_header_t *base,

@@ -61,8 +61,14 @@ void *tf_config_dir_create(apr_pool_t *p, char *dir)
     return c;
 }
 
-static const tf_env_t *env_find(const apr_array_header_t *arr,
-                                const char *name)
+const char *const tf_config_trac_twins[TF_TRAC_TWINS][2] = {
+    {"TRAC_ENV", "trac.env_path"},
+    {"TRAC_ENV_PARENT_DIR", "trac.env_parent_dir"},
+    {"TRAC_ENV_INDEX_TEMPLATE", "trac.env_index_template"},
+};
+
+const tf_env_t *tf_config_env_find(const apr_array_header_t *arr,
+                                   const char *name)
 {
     int i;
 
@@ -88,7 +94,7 @@ static apr_array_header_t *merge_env(apr_pool_t *p,
     out = apr_array_copy(p, base);
     for (i = 0; i < add->nelts; i++) {
         const tf_env_t *a = &APR_ARRAY_IDX(add, i, tf_env_t);
-        tf_env_t *o = (tf_env_t *)env_find(out, a->name);
+        tf_env_t *o = (tf_env_t *)tf_config_env_find(out, a->name);
 
         if (!o) {
             o = apr_array_push(out);
@@ -113,7 +119,7 @@ static apr_array_header_t *env_without(apr_pool_t *p,
     apr_array_header_t *out;
     int i;
 
-    if (!env_find(arr, name)) {
+    if (!tf_config_env_find(arr, name)) {
         return arr;
     }
     out = apr_array_make(p, arr->nelts, sizeof(tf_env_t));
@@ -133,17 +139,14 @@ static apr_array_header_t *env_without(apr_pool_t *p,
 static void inner_trac_wins(apr_pool_t *p, tf_dir_conf_t *c,
                             const tf_dir_conf_t *add)
 {
-    static const char *const pair[2][2] = {
-        {"TRAC_ENV", "trac.env_path"},
-        {"TRAC_ENV_PARENT_DIR", "trac.env_parent_dir"},
-    };
     int i;
 
     for (i = 0; i < 2; i++) {
-        const char *const *mine = pair[i], *const *other = pair[1 - i];
+        const char *const *mine = tf_config_trac_twins[i];
+        const char *const *other = tf_config_trac_twins[1 - i];
 
-        if (env_find(add->init_env, mine[0])
-            && !env_find(add->init_env, other[0])) {
+        if (tf_config_env_find(add->init_env, mine[0])
+            && !tf_config_env_find(add->init_env, other[0])) {
             c->init_env = env_without(p, c->init_env, other[0]);
             c->params = env_without(p, c->params, other[1]);
         }
@@ -502,20 +505,14 @@ static void env_set(apr_pool_t *p, apr_array_header_t **arr, const char *name,
                     const char *value)
 {
     tf_env_t *e;
-    int i;
 
     if (!*arr) {
         *arr = apr_array_make(p, 4, sizeof(tf_env_t));
     }
-    for (i = 0; i < (*arr)->nelts; i++) {
-        e = &APR_ARRAY_IDX(*arr, i, tf_env_t);
-        if (strcmp(e->name, name) == 0) {
-            e->value = value;
-            return;
-        }
+    if ((e = (tf_env_t *)tf_config_env_find(*arr, name)) == NULL) {
+        e = apr_array_push(*arr);
+        e->name = name;
     }
-    e = apr_array_push(*arr);
-    e->name = name;
     e->value = value;
 }
 
@@ -937,13 +934,15 @@ static const char *set_external(cmd_parms *cmd, void *dconf,
 static const char *set_trac(cmd_parms *cmd, void *dconf, const char *arg)
 {
     tf_dir_conf_t *c = dconf;
-    const char *var = cmd->info, *param, *path;
+    const char *var = cmd->info, *param = NULL, *path;
     apr_array_header_t *envs;
+    int i;
 
-    param = strcmp(var, "TRAC_ENV") == 0 ? "trac.env_path"
-            : strcmp(var, "TRAC_ENV_PARENT_DIR") == 0
-                ? "trac.env_parent_dir"
-                : "trac.env_index_template";
+    for (i = 0; i < TF_TRAC_TWINS; i++) {
+        if (strcmp(var, tf_config_trac_twins[i][0]) == 0) {
+            param = tf_config_trac_twins[i][1];
+        }
+    }
     path = arg;
     if (*arg != '/') {
         return apr_psprintf(cmd->pool, "%s: '%s' must be an absolute path",

@@ -92,16 +92,9 @@ static const char *const *suexec_argv(apr_pool_t *p, const char *filename,
 
 static const char *env_get(const apr_array_header_t *env, const char *name)
 {
-    int i;
+    const tf_env_t *e = tf_config_env_find(env, name);
 
-    for (i = 0; env && i < env->nelts; i++) {
-        const tf_env_t *e = &APR_ARRAY_IDX(env, i, tf_env_t);
-
-        if (strcmp(e->name, name) == 0) {
-            return e->value;
-        }
-    }
-    return NULL;
+    return e ? e->value : NULL;
 }
 
 /* What runs for @filename: argv (its [0] the command, what the key and
@@ -311,13 +304,6 @@ static const char *const suexec_safe[] = {
     "SERVER_SIGNATURE", "SERVER_SOFTWARE", "TZ", "UNIQUE_ID", "USER_NAME",
     NULL};
 
-/* TracEnv and its kin set a FastCGI param beside the variable. */
-static const char *const trac_twins[][2] = {
-    {"TRAC_ENV", "trac.env_path"},
-    {"TRAC_ENV_PARENT_DIR", "trac.env_parent_dir"},
-    {"TRAC_ENV_INDEX_TEMPLATE", "trac.env_index_template"},
-};
-
 static int suexec_keeps(const tf_dir_conf_t *dc, const char *name)
 {
     int i;
@@ -330,10 +316,10 @@ static int suexec_keeps(const tf_dir_conf_t *dc, const char *name)
             return 1;
         }
     }
-    for (i = 0; i < (int)(sizeof(trac_twins) / sizeof(trac_twins[0]));
-         i++) {
-        if (strcmp(name, trac_twins[i][0]) == 0
-            && env_get(dc->params, trac_twins[i][1])) {
+    /* TracEnv and its kin set a FastCGI param beside the variable */
+    for (i = 0; i < TF_TRAC_TWINS; i++) {
+        if (strcmp(name, tf_config_trac_twins[i][0]) == 0
+            && env_get(dc->params, tf_config_trac_twins[i][1])) {
             return 1; /* lost as a variable, there as a param */
         }
     }
