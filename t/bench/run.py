@@ -913,6 +913,21 @@ def run_wrk(url, conns, duration, lua, body=0):
                                                        out.stderr))
 
 
+def get_once(conn, port, path, timeout=60):
+    """GET @path on the keep-alive connection @conn. @return the
+    connection to go on with (a new one after an error) and None, or the
+    status when not 200, or the error's text."""
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        return conn, (None if r.status == 200 else r.status)
+    except (OSError, http.client.HTTPException) as e:
+        conn.close()
+        return (http.client.HTTPConnection("127.0.0.1", port,
+                                           timeout=timeout), repr(e))
+
+
 def queue_test(port, path, clients=16, total=160, timeout=20,
                deadline=60):
     """@total requests from @clients threads (keep-alive connections),
@@ -936,22 +951,11 @@ def queue_test(port, path, clients=16, total=160, timeout=20,
                                    % deadline] * (per - i))
                 break
             t = time.monotonic()
-            try:
-                conn.request("GET", path)
-                r = conn.getresponse()
-                r.read()
-                ok = r.status == 200
-                st = r.status
-            except (OSError, http.client.HTTPException) as e:
-                ok, st = False, repr(e)
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port,
-                                                  timeout=timeout)
-            d = time.monotonic() - t
-            mine.append(d)
-            if not ok:
+            conn, err = get_once(conn, port, path, timeout)
+            mine.append(time.monotonic() - t)
+            if err is not None:
                 with lock:
-                    errors.append(st)
+                    errors.append(err)
         conn.close()
         with lock:
             lat.extend(mine)
@@ -984,21 +988,10 @@ def mixed_test(port, small, sleep, long_ms=500, long_clients=2,
     stop = threading.Event()
     longs = [0]
 
-    def one(conn, path):
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            r.read()
-            return conn, (None if r.status == 200 else r.status)
-        except (OSError, http.client.HTTPException) as e:
-            conn.close()
-            return (http.client.HTTPConnection("127.0.0.1", port,
-                                               timeout=60), repr(e))
-
     def long_client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while not stop.is_set():
-            conn, err = one(conn, "%s?ms=%d" % (sleep, long_ms))
+            conn, err = get_once(conn, port, "%s?ms=%d" % (sleep, long_ms))
             with lock:
                 longs[0] += 1
                 if err:
@@ -1010,7 +1003,7 @@ def mixed_test(port, small, sleep, long_ms=500, long_clients=2,
         mine = []
         while not stop.is_set():
             t = time.monotonic()
-            conn, err = one(conn, small)
+            conn, err = get_once(conn, port, small)
             mine.append(time.monotonic() - t)
             if err:
                 with lock:
